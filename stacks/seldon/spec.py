@@ -1,0 +1,68 @@
+"""What a Seldon deployment backend is asked to do, and what it reports back.
+
+Plain Python, no ZenML import: the deployer flavor (ZenML) and the backends (local processes, Kubernetes) share
+these types, so the deployment step does not care which backend serves the model.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Any, Dict, List, Literal, Optional
+
+RolloutMode = Literal["replace", "canary", "shadow"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelDeploymentSpec:
+    """One model to serve behind a named, stable endpoint."""
+
+    name: str  # deployment name, stable across redeploys (DNS-1123 label)
+    model_uri: str  # MLflow model directory: a local path or an object-store URI (s3://...)
+    model_name: str  # registered model name in the MLflow registry
+    model_version: str  # registered model version
+    run_id: str = ""  # MLflow run that produced the model
+    data_fingerprint: str = ""
+    git_commit: str = ""
+    replicas: int = 1
+    workers: Optional[int] = None  # None: backend picks (e.g. one per core)
+    threads: Optional[int] = None
+    resources: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    rollout: RolloutMode = "replace"
+    canary_traffic_percent: int = 10  # share of traffic for the candidate in canary mode
+
+
+@dataclasses.dataclass
+class DeploymentInfo:
+    """The state of one deployment as its backend sees it."""
+
+    name: str
+    url: str  # stable prediction URL (…/api/v1.0/predictions)
+    state: Literal["active", "pending", "failed", "stopped"]
+    model_name: str = ""
+    model_version: str = ""
+    details: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class DeploymentError(RuntimeError):
+    """A deployment could not be made; the previously serving model, if any, is still serving."""
+
+
+class DeploymentBackend(abc.ABC):
+    """Where models run: local processes, or SeldonDeployments on Kubernetes."""
+
+    @abc.abstractmethod
+    def deploy(self, spec: ModelDeploymentSpec, timeout: float = 300.0) -> DeploymentInfo:
+        """Serve `spec` behind its stable URL; on failure raise DeploymentError and leave the old model serving."""
+
+    @abc.abstractmethod
+    def status(self, name: str) -> Optional[DeploymentInfo]:
+        """The deployment called `name`, or None if there is none."""
+
+    @abc.abstractmethod
+    def list(self) -> List[DeploymentInfo]:
+        """Every deployment this backend manages."""
+
+    @abc.abstractmethod
+    def delete(self, name: str, timeout: float = 60.0) -> None:
+        """Stop serving `name` and release everything it holds. Deleting a missing deployment is not an error."""
