@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any, Dict, List, Literal, Optional
+from typing import Any, Callable, Dict, List, Literal, Optional
 
 RolloutMode = Literal["replace", "canary", "shadow"]
 
@@ -52,8 +52,17 @@ class DeploymentBackend(abc.ABC):
     """Where models run: local processes, or SeldonDeployments on Kubernetes."""
 
     @abc.abstractmethod
-    def deploy(self, spec: ModelDeploymentSpec, timeout: float = 300.0) -> DeploymentInfo:
-        """Serve `spec` behind its stable URL; on failure raise DeploymentError and leave the old model serving."""
+    def deploy(
+        self,
+        spec: ModelDeploymentSpec,
+        timeout: float = 300.0,
+        verify: Optional[Callable[[str], None]] = None,
+    ) -> DeploymentInfo:
+        """Serve `spec` behind its stable URL; on failure raise DeploymentError and leave the old model serving.
+
+        `verify`, when given, is called with the candidate's own prediction URL once it is healthy and before it
+        takes traffic; raising from it aborts the rollout (e.g. endpoint/offline prediction parity failed).
+        """
 
     @abc.abstractmethod
     def status(self, name: str) -> Optional[DeploymentInfo]:
