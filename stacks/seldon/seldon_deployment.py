@@ -1,0 +1,271 @@
+"""Build SeldonDeployment objects (machinelearning.seldon.io/v1) for the project's serving image.
+
+Plain dictionaries, no Kubernetes client: the Kubernetes backend sends them, the tests validate them against the
+SeldonDeployment CRD schema. One stable SeldonDeployment per endpoint name; the rollout mode only changes its
+predictors:
+
+- replace: one predictor, `champion`, serving the new model with all the traffic;
+- canary:  `champion` (the model serving now) with 100-p % and `challenger` (the new model) with p %;
+- shadow:  `champion` with all the traffic, `challenger` mirrored (shadow: true), its answers discarded.
+
+The model is not in the image: Seldon's storage initializer copies `modelUri` to /mnt/models before the model
+container starts, because the graph node names the project's server (SERVER_IMPLEMENTATION), registered in the
+operator's `predictor_servers` (stacks/kubernetes/seldon-core-operator-values.yaml). For such servers Seldon passes
+`model_uri=/mnt/models` to the model class, next to the parameters set here.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+from typing import Any, Dict, List, Mapping, Optional
+
+from stacks.seldon.spec import ModelDeploymentSpec
+
+GROUP = "machinelearning.seldon.io"
+VERSION = "v1"
+PLURAL = "seldondeployments"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+SERVER_IMPLEMENTATION = "MLOPS_SKLEARN_SERVER"  # key under predictor_servers in the operator values
+MODEL_CONTAINER = "model"  # graph node name == container name, as Seldon requires
+HTTP_PORT = 9000  # seldon-core-microservice REST port
+METRICS_PORT = 6000  # seldon-core-microservice /prometheus port (PodMonitor scrapes port name "metrics")
+HEALTH_PATH = "/health/ping"
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+MANAGED_BY = ("app.kubernetes.io/managed-by", "zenml-mlops")
+ROLE_LABEL = "mlops.zenml.io/role"  # on the SeldonDeployment: "endpoint" or "candidate"
+ROLLOUT_ANNOTATION = "mlops.zenml.io/rollout"
+
+# The model-class parameters that identify what is serving; read back by `predictor_models`.
+MODEL_PARAMETERS = ("model_name", "model_version", "run_id", "data_fingerprint", "git_commit")
+
+DEFAULT_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
+OBJECT_STORE_SCHEMES = ("s3://", "gs://")  # what Seldon's rclone storage initializer can fetch
+_QUANTITY = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingOptions:
+    """What every predictor of this cluster shares: image, identities, autoscaling and disruption budget."""
+
+    image: str
+    service_account: Optional[str] = None  # pod service account of the model pods
+    model_storage_secret: Optional[str] = None  # Secret with RCLONE_CONFIG_S3_* for the storage initializer
+    hpa: Optional[Mapping[str, Any]] = None  # {min_replicas, max_replicas, target_cpu_utilization}
+    pdb: Optional[Mapping[str, Any]] = None  # {min_available} or {max_unavailable}
+
+    def __post_init__(self) -> None:
+        last = (self.image or "").rsplit("/", 1)[-1]
+        if not self.image or (":" not in last and "@" not in self.image):
+            raise ValueError(f"image: expected a tagged image reference like 'registry/serving:1.0', found {self.image!r}")
+        hpa_spec(self.hpa)  # fail at construction, not at the first deploy
+        pdb_spec(self.pdb)
+
+
+def check_name(name: str, suffix: str = "") -> None:
+    """Raise ValueError unless `name` (+ suffix) is a DNS-1123 label Kubernetes and Seldon accept."""
+    full = name + suffix
+    if not _DNS_LABEL.match(name or "") or len(full) > 63:
+        raise ValueError(
+            f"deployment name {name!r}: expected a DNS-1123 label (lowercase letters, digits, '-') "
+            f"of at most {63 - len(suffix)} characters"
+        )
+
+
+def resource_requirements(resources: Mapping[str, Any]) -> Dict[str, Dict[str, str]]:
+    """Container resources from `{requests, limits}` or a flat `{cpu, memory}` (= requests), over the defaults."""
+    unknown = set(resources) - {"requests", "limits", "cpu", "memory"}
+    if unknown:
+        raise ValueError(f"resources: unknown keys {sorted(unknown)}; expected requests, limits, cpu, memory")
+    result = copy.deepcopy(DEFAULT_RESOURCES)
+    flat = {k: resources[k] for k in ("cpu", "memory") if k in resources}
+    for section, values in (("requests", flat), ("requests", resources.get("requests") or {}),
+                            ("limits", resources.get("limits") or {})):
+        for key, value in values.items():
+            text = str(value)
+            if not _QUANTITY.match(text):
+                raise ValueError(f"resources.{section}.{key}: expected a Kubernetes quantity like '500m' or '1Gi', "
+                                 f"found {value!r}")
+            result[section][key] = text
+    return result
+
+
+def hpa_spec(hpa: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """Seldon's componentSpecs[].hpaSpec from {min_replicas, max_replicas, target_cpu_utilization}."""
+    if not hpa:
+        return None
+    unknown = set(hpa) - {"min_replicas", "max_replicas", "target_cpu_utilization"}
+    if unknown:
+        raise ValueError(f"hpa: unknown keys {sorted(unknown)}; expected min_replicas, max_replicas, "
+                         "target_cpu_utilization")
+    low, high = int(hpa.get("min_replicas", 1)), int(hpa.get("max_replicas", 0))
+    cpu = int(hpa.get("target_cpu_utilization", 70))
+    if not 1 <= low <= high:
+        raise ValueError(f"hpa: expected 1 <= min_replicas <= max_replicas, found min={low}, max={high}")
+    if not 1 <= cpu <= 1000:
+        raise ValueError(f"hpa.target_cpu_utilization: expected a percentage in 1..1000, found {cpu}")
+    # Seldon 1.17 still writes autoscaling/v2beta1-shaped metrics (targetAverageUtilization).
+    return {"minReplicas": low, "maxReplicas": high,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "targetAverageUtilization": cpu}}]}
+
+
+def pdb_spec(pdb: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """Seldon's componentSpecs[].pdbSpec from exactly one of {min_available, max_unavailable}."""
+    if not pdb:
+        return None
+    keys = set(pdb)
+    if keys - {"min_available", "max_unavailable"} or len(keys) != 1:
+        raise ValueError(f"pdb: expected exactly one of min_available, max_unavailable, found {sorted(keys)}")
+    (key, value), = pdb.items()
+    if not (isinstance(value, int) and value >= 0) and not re.match(r"^\d{1,3}%$", str(value)):
+        raise ValueError(f"pdb.{key}: expected a non-negative integer or a percentage like '50%', found {value!r}")
+    return {"minAvailable" if key == "min_available" else "maxUnavailable": value}
+
+
+def _probe(initial_delay: int, period: int, failures: int) -> Dict[str, Any]:
+    return {"httpGet": {"path": HEALTH_PATH, "port": "http", "scheme": "HTTP"},
+            "initialDelaySeconds": initial_delay, "periodSeconds": period, "timeoutSeconds": 2,
+            "failureThreshold": failures}
+
+
+def model_container(spec: ModelDeploymentSpec, options: ServingOptions) -> Dict[str, Any]:
+    """The model container: the serving image, its ports, probes, resources and gunicorn sizing."""
+    env = [{"name": "GUNICORN_WORKERS", "value": str(spec.workers)}] if spec.workers else []
+    if spec.threads:
+        env.append({"name": "GUNICORN_THREADS", "value": str(spec.threads)})
+    container: Dict[str, Any] = {
+        "name": MODEL_CONTAINER,
+        "image": options.image,
+        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
+                  {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        "readinessProbe": _probe(initial_delay=5, period=5, failures=3),
+        # Generous liveness: loading a large model must not get the container killed mid-load.
+        "livenessProbe": _probe(initial_delay=30, period=10, failures=6),
+        "resources": resource_requirements(spec.resources),
+        "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False},
+    }
+    if env:
+        container["env"] = env
+    return container
+
+
+def model_uri_for_cluster(model_uri: str) -> str:
+    """`model_uri` if Seldon's storage initializer can fetch it, else ValueError saying what is expected."""
+    if not model_uri.startswith(OBJECT_STORE_SCHEMES):
+        raise ValueError(
+            f"model_uri {model_uri!r}: the Kubernetes backend needs an object-store URI "
+            f"({', '.join(OBJECT_STORE_SCHEMES)}) the cluster can read; use an MLflow artifact store on S3/MinIO"
+        )
+    return model_uri
+
+
+def build_predictor(spec: ModelDeploymentSpec, options: ServingOptions, name: str, traffic: int,
+                    shadow: bool = False) -> Dict[str, Any]:
+    """One predictor serving `spec`'s model with `traffic` percent of the requests."""
+    pod_spec: Dict[str, Any] = {"containers": [model_container(spec, options)]}
+    if options.service_account:
+        pod_spec["serviceAccountName"] = options.service_account
+    component: Dict[str, Any] = {"spec": pod_spec}
+    hpa = hpa_spec(options.hpa)
+    if hpa:
+        component["hpaSpec"] = hpa  # the HPA owns the replica count
+    else:
+        component["replicas"] = max(1, int(spec.replicas))
+    pdb = pdb_spec(options.pdb)
+    if pdb:
+        component["pdbSpec"] = pdb
+    graph: Dict[str, Any] = {
+        "name": MODEL_CONTAINER,
+        "type": "MODEL",
+        "implementation": SERVER_IMPLEMENTATION,
+        "modelUri": model_uri_for_cluster(spec.model_uri),
+        "endpoint": {"type": "REST"},
+        "parameters": [{"name": key, "type": "STRING", "value": str(getattr(spec, key))} for key in MODEL_PARAMETERS],
+    }
+    if options.model_storage_secret:
+        graph["envSecretRefName"] = options.model_storage_secret
+    predictor: Dict[str, Any] = {
+        "name": name,
+        "traffic": traffic,
+        "componentSpecs": [component],
+        "graph": graph,
+        "labels": {ROLE_LABEL: name},
+    }
+    if shadow:
+        predictor["shadow"] = True
+    return predictor
+
+
+def seldon_deployment(name: str, namespace: str, predictors: List[Dict[str, Any]], rollout: str,
+                      role: str = "endpoint") -> Dict[str, Any]:
+    """A SeldonDeployment named `name` with these predictors."""
+    key, value = MANAGED_BY
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "SeldonDeployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": {key: value, ROLE_LABEL: role},
+                     "annotations": {ROLLOUT_ANNOTATION: rollout}},
+        "spec": {"protocol": "seldon", "transport": "rest", "predictors": predictors},
+    }
+
+
+def champion_of(current: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The predictor of `current` that takes the live traffic: `champion`, else the one with the most traffic."""
+    predictors = [p for p in ((current or {}).get("spec") or {}).get("predictors", []) if not p.get("shadow")]
+    if not predictors:
+        return None
+    named = [p for p in predictors if p.get("name") == CHAMPION]
+    return copy.deepcopy(named[0] if named else max(predictors, key=lambda p: p.get("traffic", 0)))
+
+
+def desired_deployment(spec: ModelDeploymentSpec, namespace: str, options: ServingOptions,
+                       current: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """The SeldonDeployment that serves `spec` given what serves now (`current`), per `spec.rollout`.
+
+    Canary and shadow keep the current champion predictor unchanged and add the new model as challenger; with
+    nothing serving yet there is no champion to compare with, so they fall back to replace.
+    """
+    check_name(spec.name)
+    if spec.rollout not in ("replace", "canary", "shadow"):
+        raise ValueError(f"rollout: expected replace, canary or shadow, found {spec.rollout!r}")
+    champion = champion_of(current)
+    if spec.rollout == "replace" or champion is None:
+        predictors = [build_predictor(spec, options, CHAMPION, traffic=100)]
+        rollout = "replace"
+    else:
+        champion["name"], champion["traffic"] = CHAMPION, 100
+        champion.pop("shadow", None)
+        champion.setdefault("labels", {})[ROLE_LABEL] = CHAMPION
+        if spec.rollout == "canary":
+            share = int(spec.canary_traffic_percent)
+            if not 1 <= share <= 99:
+                raise ValueError(f"canary_traffic_percent: expected 1..99, found {share}")
+            champion["traffic"] = 100 - share
+            predictors = [champion, build_predictor(spec, options, CHALLENGER, traffic=share)]
+        else:
+            predictors = [champion, build_predictor(spec, options, CHALLENGER, traffic=0, shadow=True)]
+        rollout = spec.rollout
+    return seldon_deployment(spec.name, namespace, predictors, rollout)
+
+
+def predictor_models(sdep: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """What each predictor of `sdep` serves: name, traffic, shadow, modelUri and the model parameters."""
+    result = []
+    for predictor in (sdep.get("spec") or {}).get("predictors", []):
+        graph = predictor.get("graph") or {}
+        params = {p.get("name"): p.get("value") for p in graph.get("parameters") or []}
+        entry = {"predictor": predictor.get("name"), "traffic": predictor.get("traffic", 0),
+                 "shadow": bool(predictor.get("shadow", False)), "model_uri": graph.get("modelUri", "")}
+        entry.update({key: params.get(key, "") for key in MODEL_PARAMETERS})
+        result.append(entry)
+    return result
+
+
+def predictions_url(ingress_base_url: str, namespace: str, name: str) -> str:
+    """The stable prediction URL Seldon's ingress (Istio or Ambassador) routes to the SeldonDeployment `name`."""
+    return f"{ingress_base_url.rstrip('/')}/seldon/{namespace}/{name}/api/v1.0/predictions"
