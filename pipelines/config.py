@@ -1,0 +1,133 @@
+"""The pipelines' YAML configuration (configs/*.yaml), validated early with messages that name the bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, unreadable or holds a bad value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelCard(_Section):
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=50)
+    description: str = ""
+    license: str = "Apache-2.0"
+    tags: List[str] = []
+    audience: str = ""
+    use_cases: str = ""
+    limitations: str = ""
+    ethics: str = ""
+
+
+class DataSection(_Section):
+    source: str = "synthetic"
+    target: Optional[str] = None
+    task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
+    n_rows: int = Field(5000, ge=100, le=50_000_000)
+    seed: int = 42
+
+
+class ValidationSection(_Section):
+    min_rows: int = Field(50, ge=1)
+    max_null_fraction: float = Field(0.5, ge=0.0, le=1.0)
+    null_slack: float = Field(0.1, ge=0.0, le=1.0)
+    range_slack: float = Field(0.5, ge=0.0)
+
+
+class SplitSection(_Section):
+    test_size: float = Field(0.2, gt=0.0, lt=1.0)
+    seed: int = 42
+
+
+class SearchSection(_Section):
+    method: Literal["grid", "random"] = "grid"
+    cv_folds: int = Field(3, ge=2, le=20)
+    n_iter: int = Field(8, ge=1)
+    scoring: Optional[str] = None
+    space: Dict[str, List[Any]] = {}
+
+
+class TrainingSection(_Section):
+    estimator: str = "hist_gradient_boosting"
+    params: Dict[str, Any] = {}
+    search: SearchSection = SearchSection()
+    seed: int = 42
+
+
+class TrainingConfig(_Section):
+    model: ModelCard
+    data: DataSection = DataSection()
+    validation: ValidationSection = ValidationSection()
+    split: SplitSection = SplitSection()
+    training: TrainingSection = TrainingSection()
+    enable_cache: bool = True
+    experiment_name: Optional[str] = None
+
+
+class GateSection(_Section):
+    min_metrics: Dict[str, float] = {}  # absolute thresholds the challenger must meet
+    min_improvement: float = Field(0.0, ge=0.0)  # margin over the champion on the primary metric
+    parity_tolerance: float = Field(1e-6, ge=0.0)
+
+
+class ServingSection(_Section):
+    deployment_name: str = Field("churn-classifier", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=50)
+    timeout_seconds: float = Field(300.0, gt=0)
+    parity_rows: int = Field(200, ge=1)
+    replicas: int = Field(1, ge=1)
+    workers: Optional[int] = Field(None, ge=1)
+    threads: Optional[int] = Field(None, ge=1)
+    rollout: Literal["replace", "canary", "shadow"] = "replace"
+    canary_traffic_percent: int = Field(10, ge=1, le=99)
+
+
+class DeploymentConfig(_Section):
+    model: ModelCard
+    gate: GateSection = GateSection()
+    serving: ServingSection = ServingSection()
+    enable_cache: bool = False
+
+
+def _format(error: ValidationError, path: Path) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        got = f" (got {item['input']!r})" if "input" in item and not isinstance(item["input"], dict) else ""
+        lines.append(f"{path.name}: {where}: {item['msg']}{got}")
+    return "\n".join(lines)
+
+
+def load_config(name_or_path: str | Path, schema: type[BaseModel], overrides: Dict[str, Any] | None = None):
+    """Reads configs/<name>.yaml (or a path), applies dotted `overrides` ({'data.source': 'x.csv'}), validates."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"configuration file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format(exc, path)) from None

@@ -1,0 +1,142 @@
+"""Prepares and launches pipeline runs for the CLI: configuration, stack, pre-flight checks, run summary."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional
+
+from pipelines.config import ConfigError, TrainingConfig, load_config
+
+logger = logging.getLogger(__name__)
+
+
+def prepare_environment() -> None:
+    """Process-wide settings every command needs before ZenML or whylogs load."""
+    os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+    os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "1")
+    os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "INFO")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    from stacks.state import PROJECT_ROOT
+
+    # Steps are resolved relative to the project, wherever the ZenML repository or the caller's cwd is.
+    os.environ.setdefault("ZENML_CUSTOM_SOURCE_ROOT", str(PROJECT_ROOT))
+
+
+def use_stack(name: Optional[str], say: Callable[[str], None]) -> str:
+    """Registers (idempotently) and activates `name`, or the active project stack, defaulting to `local`."""
+    from zenml.client import Client
+
+    from stacks.registration import register_stack
+    from stacks.spec import available_stacks
+
+    if name is None:
+        active = Client().active_stack_model.name
+        name = active if active in available_stacks() else "local"
+    register_stack(name, activate=True, say=say)
+    return name
+
+
+def file_fingerprint(path: str) -> str:
+    """Content hash of a data file, so that a changed file never hits the step cache."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+def preflight_data(config: TrainingConfig) -> str:
+    """Fails fast, before any pipeline starts, on problems a user can fix: file, target, task. Returns the source
+    fingerprint ('' for generated data)."""
+    from steps.data.columns import detect_task
+    from steps.data.sources import load_dataset
+
+    data = config.data
+    loaded = load_dataset(data.source, target=data.target, n_rows=data.n_rows, seed=data.seed)
+    detect_task(loaded.frame[loaded.target].dropna(), None if data.task == "auto" else data.task)
+    source = str(data.source)
+    if source not in ("synthetic", "") and not source.startswith("sklearn:"):
+        return file_fingerprint(str(Path(source).expanduser()))
+    return ""
+
+
+def preflight_model(config: TrainingConfig) -> None:
+    """Checks estimator, parameters and search space against scikit-learn before the run starts."""
+    from steps.training.model_factory import estimator_class, search_space, _seeded_params
+
+    task = config.data.task if config.data.task != "auto" else "binary"
+    cls = estimator_class(config.training.estimator, task)
+    _seeded_params(cls, config.training.params, config.training.seed)
+    search_space(config.training.search.space, config.training.estimator, task)
+
+
+def load_training_config(path: str | None, overrides: Dict[str, Any]) -> TrainingConfig:
+    return load_config(path or "training", TrainingConfig, overrides)
+
+
+def run_training(config: TrainingConfig, say: Callable[[str], None] = print) -> Dict[str, Any]:
+    """Runs the training pipeline; returns the registered model summary and run id."""
+    from zenml import Model
+
+    from pipelines.training import training_pipeline
+    from steps.training.tracking import config_hash
+
+    source_fingerprint = preflight_data(config)
+    preflight_model(config)
+    settings_dump = config.model_dump(mode="json")
+    card = config.model
+    model = Model(
+        name=card.name, description=card.description, license=card.license, tags=card.tags,
+        audience=card.audience or None, use_cases=card.use_cases or None, limitations=card.limitations or None,
+        ethics=card.ethics or None,
+    )
+    experiment = config.experiment_name or f"{card.name}-training"
+    ensure_mlflow_experiment(experiment)
+    pipeline = training_pipeline.with_options(
+        enable_cache=config.enable_cache,
+        model=model,
+        settings={"experiment_tracker": {"experiment_name": experiment}},
+    )
+    run = pipeline(
+        data=settings_dump["data"],
+        validation=settings_dump["validation"],
+        split=settings_dump["split"],
+        training=settings_dump["training"],
+        model_name=card.name,
+        config_digest=config_hash(settings_dump),
+        source_fingerprint=source_fingerprint,
+    )
+    return summarize_run(run, say)
+
+
+def ensure_mlflow_experiment(name: str) -> None:
+    """Creates the MLflow experiment with its artifacts under the run-state directory (not ./mlruns in the cwd)."""
+    import mlflow
+    from zenml.client import Client
+
+    tracker = Client().active_stack.experiment_tracker
+    if tracker is None:
+        raise ConfigError("the active stack has no experiment tracker; run `python run.py stack use local`")
+    tracking_uri = tracker.get_tracking_uri()
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    if client.get_experiment_by_name(name) is None and tracking_uri.startswith("sqlite:"):
+        from stacks.state import state_dir
+
+        location = (state_dir() / "mlflow" / "artifacts" / name).as_uri()
+        client.create_experiment(name, artifact_location=location)
+
+
+def summarize_run(run: Any, say: Callable[[str], None]) -> Dict[str, Any]:
+    """Prints what a run did: status, which steps were cached, and where to look next."""
+    from zenml.client import Client
+
+    run = Client().get_pipeline_run(run.id)
+    steps = run.steps
+    cached = [name for name, s in steps.items() if str(s.status) in ("cached", "ExecutionStatus.CACHED")]
+    say(f"pipeline run '{run.name}': {run.status}")
+    if cached:
+        say(f"  {len(cached)} of {len(steps)} steps reused from cache: {', '.join(cached)}")
+    return {"run_id": str(run.id), "run_name": run.name, "status": str(run.status), "cached_steps": cached}

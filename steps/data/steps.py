@@ -1,0 +1,119 @@
+"""ZenML steps of the data stage: ingest, profile, validate (and gate), split. Logic lives in the plain modules."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional, Tuple
+
+import pandas as pd
+from typing_extensions import Annotated
+from zenml import log_metadata, step
+
+import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
+from steps import names
+from steps.data.schema import DataSchema
+from steps.data.validation import ValidationReport
+
+logger = logging.getLogger(__name__)
+
+
+@step
+def ingest_data(
+    source: str = "synthetic",
+    target: Optional[str] = None,
+    task: str = "auto",
+    n_rows: int = 5000,
+    seed: int = 42,
+    source_fingerprint: str = "",
+    null_slack: float = 0.1,
+    range_slack: float = 0.5,
+    min_rows: int = 50,
+) -> Tuple[Annotated[pd.DataFrame, names.DATASET], Annotated[DataSchema, names.DATA_SCHEMA]]:
+    """Loads the data, decides what each column becomes, fingerprints it and infers the contract for later batches.
+
+    `source_fingerprint` is the content hash of a file source, passed in so that a changed file is never served
+    from the step cache.
+    """
+    from steps.data.columns import detect_task, plan_features, prepare_target
+    from steps.data.fingerprint import fingerprint_frame
+    from steps.data.sources import load_dataset
+    from steps.data.validation import infer_contract
+
+    loaded = load_dataset(source, target=target, n_rows=n_rows, seed=seed)
+    resolved_task = detect_task(loaded.frame[loaded.target], None if task == "auto" else task)
+    frame, n_dropped = prepare_target(loaded.frame, loaded.target, resolved_task)
+    plan = plan_features(frame, loaded.target, resolved_task)
+    decisions = plan.describe()
+    if n_dropped:
+        decisions.append(f"{loaded.target}: {n_dropped} row(s) without a target dropped")
+    for line in decisions:
+        logger.info("column %s", line)
+    contract = infer_contract(frame, plan, min_rows=min_rows, null_slack=null_slack, range_slack=range_slack)
+    fingerprint = fingerprint_frame(frame)
+    classes = [] if resolved_task == "regression" else sorted(frame[loaded.target].unique().tolist())
+    schema = DataSchema(
+        source=loaded.source,
+        fingerprint=fingerprint,
+        n_rows=len(frame),
+        target=loaded.target,
+        task=resolved_task,
+        numeric=plan.numeric,
+        categorical=plan.categorical,
+        dropped=plan.dropped,
+        decisions=decisions,
+        contract=contract.to_dict(),
+        classes=[c.item() if hasattr(c, "item") else c for c in classes],
+    )
+    log_metadata(
+        metadata={"data_fingerprint": fingerprint, "rows": len(frame), "task": resolved_task,
+                  "source": loaded.source, "source_fingerprint": source_fingerprint},
+        infer_model=True,
+    )
+    return frame, schema
+
+
+@step
+def profile_data(dataset: pd.DataFrame) -> Annotated[Any, names.DATA_PROFILE]:
+    """whylogs profile of the dataset, through the stack's data validator (the monitoring reference)."""
+    from zenml.client import Client
+
+    validator = Client().active_stack.data_validator
+    if validator is not None:
+        return validator.data_profiling(dataset)
+    from steps.data.profiling import profile_frame
+
+    return profile_frame(dataset)
+
+
+@step
+def validate_data(
+    profile: Any, schema: DataSchema, min_rows: int = 50, max_null_fraction: float = 0.5
+) -> Annotated[ValidationReport, names.VALIDATION_REPORT]:
+    """Checks the training data (as its whylogs profile) for quality: rows, nulls, types, target classes."""
+    from steps.data.validation import training_contract, validate_profile
+
+    contract = training_contract(schema, min_rows=min_rows, max_null_fraction=max_null_fraction)
+    report = validate_profile(profile, contract, check_target=True)
+    (logger.info if report.passed else logger.error)(report.summary())
+    return report
+
+
+@step
+def data_quality_gate(report: ValidationReport) -> Annotated[bool, "data_quality_passed"]:
+    """Stops the pipeline before training when validation failed; the report artifact says why."""
+    from steps.data.validation import require_valid
+
+    require_valid(report)
+    return True
+
+
+@step
+def split_dataset(
+    dataset: pd.DataFrame, schema: DataSchema, gate_passed: bool, test_size: float = 0.2, seed: int = 42
+) -> Tuple[Annotated[pd.DataFrame, names.TRAIN_SET], Annotated[pd.DataFrame, names.HOLDOUT_SET]]:
+    """Seeded train/holdout split (stratified for classification). Runs only after the quality gate passed."""
+    from steps.training.split import split_frame
+
+    train, holdout = split_frame(dataset, schema.target, schema.task, test_size=test_size, seed=seed)
+    logger.info("split: %d training rows, %d holdout rows", len(train), len(holdout))
+    return train, holdout

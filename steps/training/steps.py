@@ -1,0 +1,96 @@
+"""ZenML steps of the training stage: fit the servable pipeline with a CV search, then register it in MLflow."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Tuple
+
+import pandas as pd
+from sklearn.pipeline import Pipeline
+from typing_extensions import Annotated
+from zenml import get_step_context, log_metadata, step
+
+import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
+from steps import names
+from steps.data.schema import DataSchema
+from steps.evaluation.metrics import EvaluationReport
+from steps.training.registered_model import RegisteredModel
+from steps.training.search import SearchReport
+
+logger = logging.getLogger(__name__)
+
+
+@step(experiment_tracker=True)
+def train_model(
+    train_set: pd.DataFrame, schema: DataSchema, training: Dict[str, Any]
+) -> Tuple[Annotated[Pipeline, names.MODEL], Annotated[SearchReport, names.SEARCH_REPORT]]:
+    """Fits preprocessing + estimator as one Pipeline, choosing hyper-parameters by CV on the training split."""
+    import mlflow
+
+    from steps.training.model_factory import build_model, search_space
+    from steps.training.search import tune
+
+    model = build_model(schema.numeric, schema.categorical, schema.task, training["estimator"],
+                        training.get("params") or {}, training["seed"])
+    search = training.get("search") or {}
+    grid = search_space(search.get("space") or {}, training["estimator"], schema.task)
+    X, y = train_set[schema.features], train_set[schema.target]
+    fitted, report = tune(model, X, y, schema.task, grid, method=search.get("method", "grid"),
+                          cv_folds=search.get("cv_folds", 3), n_iter=search.get("n_iter", 8),
+                          scoring=search.get("scoring"), seed=training["seed"])
+    logger.info("search: best %s=%.4f with %s", report.scoring, report.best_score, report.best_params)
+    mlflow.log_params({"estimator": training["estimator"], "task": schema.task, "n_train_rows": len(train_set),
+                       "features": ",".join(schema.features)[:500], "cv_folds": report.cv_folds,
+                       **{f"param.{k}": v for k, v in report.best_params.items()}})
+    if report.candidates:
+        mlflow.log_metric(f"cv_{report.scoring}", report.best_score)
+    return fitted, report
+
+
+@step(experiment_tracker=True)
+def evaluate_model(
+    model: Pipeline, holdout_set: pd.DataFrame, schema: DataSchema
+) -> Tuple[Annotated[EvaluationReport, names.EVALUATION_REPORT], Annotated[pd.DataFrame, names.HOLDOUT_PREDICTIONS]]:
+    """Task-appropriate holdout metrics, logged to MLflow and to the ZenML model version."""
+    import mlflow
+
+    from steps.evaluation.metrics import evaluate, predict_with
+
+    y_pred, y_proba, classes = predict_with(model, holdout_set[schema.features], schema.task)
+    report = evaluate(holdout_set[schema.target], y_pred, schema.task, y_proba, classes)
+    mlflow.log_metrics({f"holdout_{k}": v for k, v in report.metrics.items()})
+    log_metadata(metadata={"holdout": report.metrics}, infer_model=True)
+    predictions = pd.DataFrame({"prediction": y_pred})
+    if y_proba is not None:
+        for i, cls in enumerate(classes):
+            predictions[f"proba_{cls}"] = y_proba[:, i]
+    logger.info("holdout: %s", ", ".join(f"{k}={v:.4f}" for k, v in report.metrics.items()))
+    return report, predictions
+
+
+@step(experiment_tracker=True)
+def register_model(
+    model: Pipeline,
+    holdout_set: pd.DataFrame,
+    schema: DataSchema,
+    evaluation: EvaluationReport,
+    config_digest: str,
+    model_name: str,
+) -> Annotated[RegisteredModel, names.REGISTERED_MODEL]:
+    """Logs the model (skops, signature, input example, lineage tags) and registers it as the `challenger`."""
+    import mlflow
+
+    from steps.training.tracking import lineage_tags, log_model_and_register
+
+    context = get_step_context()
+    tags = lineage_tags(data_fingerprint=schema.fingerprint, config_digest=config_digest,
+                        zenml_run_id=str(context.pipeline_run.id), zenml_run_name=context.pipeline_run.name)
+    mlflow.set_tags(tags)
+    registered = log_model_and_register(model, holdout_set[schema.features].head(5), schema.task, model_name, tags)
+    result = RegisteredModel(**registered, task=schema.task, primary_metric=evaluation.primary_metric,
+                             primary_value=evaluation.primary_value, data_fingerprint=schema.fingerprint,
+                             git_commit=tags["git_commit"], tracking_uri=mlflow.get_tracking_uri())
+    log_metadata(metadata={"mlflow_model": registered, "data_fingerprint": schema.fingerprint}, infer_model=True)
+    logger.info("registered %s version %s as '%s' (MLflow run %s)", model_name, result.version, result.alias,
+                result.run_id)
+    return result
