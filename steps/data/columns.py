@@ -6,7 +6,6 @@ exactly `plan.features`, so identifiers and timestamps never reach the model and
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import re
 from dataclasses import dataclass, field
@@ -35,8 +34,9 @@ class TargetError(DataSourceError):
 
 
 def _show(value: object) -> str:
-    """repr of a value without numpy's type wrapper (0.0, not np.float64(0.0))."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
+    """repr of a value without numpy's type wrapper; whole floats as ints (a CSV int column with gaps is float)."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return repr(int(value) if isinstance(value, float) and value.is_integer() else value)
 
 
 def _integer_valued(values: pd.Series) -> bool:

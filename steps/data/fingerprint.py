@@ -33,3 +33,12 @@ def fingerprint_frame(df: pd.DataFrame) -> str:
         digest.update(f"{len(header)}:{header}".encode())
         digest.update(_column_hashes(col))
     return PREFIX + digest.hexdigest()
+
+
+def fingerprint_file(path: str) -> str:
+    """"sha256:<hex>" of a file's bytes, read in chunks: tells a step cache that a data file changed."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return PREFIX + digest.hexdigest()

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from steps.data.fingerprint import fingerprint_frame
+from steps.data.fingerprint import fingerprint_file, fingerprint_frame
 from steps.data.generator import generate_batch
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -50,3 +50,12 @@ def test_handles_unhashable_objects():
     df = pd.DataFrame({"a": [[1, 2], {"k": 1}, None]})
     assert fingerprint_frame(df) == fingerprint_frame(df.copy())
     assert fingerprint_frame(df) != fingerprint_frame(pd.DataFrame({"a": [[1, 3], {"k": 1}, None]}))
+
+
+def test_file_fingerprint_follows_content(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b\n1,2\n")
+    first = fingerprint_file(str(path))
+    assert first == fingerprint_file(str(path)) and first.startswith("sha256:")
+    path.write_text("a,b\n1,3\n")
+    assert fingerprint_file(str(path)) != first

@@ -128,3 +128,17 @@ def test_bad_column_contract_values_are_named():
         ColumnContract("x", "numeric", min_value=5, max_value=1)
     with pytest.raises(ContractConfigError, match="max_null_fraction must be a number between 0 and 1"):
         training_contract(type("S", (), dict(numeric=[], categorical=[], target="y"))(), max_null_fraction=2)
+
+
+@pytest.mark.parametrize("name, task", [("iris", "multiclass"), ("breast_cancer", "binary"), ("diabetes", "regression"),
+                                        ("digits", "multiclass")])
+def test_bundled_datasets_meet_their_own_contracts(name, task):
+    from steps.data.columns import detect_task, plan_features
+    from steps.data.sources import load_dataset
+
+    loaded = load_dataset(f"sklearn:{name}")
+    assert detect_task(loaded.frame[loaded.target]) == task
+    plan = plan_features(loaded.frame, loaded.target, task)
+    contract = infer_contract(loaded.frame, plan, min_rows=10)
+    assert validate_frame(loaded.frame, contract).passed
+    assert validate_frame(loaded.frame.sample(frac=0.5, random_state=0), contract).passed
