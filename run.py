@@ -57,10 +57,11 @@ def _guarded(action: Callable[[], Any]) -> Any:
 
 
 def _start(stack: str | None) -> str:
-    from pipelines.launch import prepare_environment, use_stack
+    from pipelines.launch import prepare_environment, quiet_user_error_tracebacks, use_stack
     from stacks.state import state_dir
 
     prepare_environment()
+    quiet_user_error_tracebacks(_user_errors())
     _say(f"run state: {state_dir()}  (ZenML store: `zenml status`; never committed)")
     name = use_stack(stack, _say)
     _say(f"stack: {name}")
@@ -96,7 +97,7 @@ def train(ctx: click.Context, config_path, data, target, task, rows, seed, no_ca
     """Train, evaluate and register a challenger model."""
 
     def body() -> None:
-        from pipelines.launch import load_training_config, run_training
+        from pipelines.launch import load_training_config, preflight_data, preflight_model, run_training
 
         overrides = _overrides(**{"data.source": data, "data.target": target, "data.task": task,
                                   "data.n_rows": rows})
@@ -105,8 +106,10 @@ def train(ctx: click.Context, config_path, data, target, task, rows, seed, no_ca
         if no_cache:
             overrides["enable_cache"] = False
         config = load_training_config(config_path, overrides)
+        preflight_model(config)
+        source_fingerprint = preflight_data(config)
         _start(stack or (ctx.obj or {}).get("stack"))
-        run_training(config, _say)
+        run_training(config, source_fingerprint, _say)
 
     _guarded(body)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -25,6 +24,24 @@ def prepare_environment() -> None:
     os.environ.setdefault("ZENML_CUSTOM_SOURCE_ROOT", str(PROJECT_ROOT))
 
 
+class _DropUserErrorTraceback(logging.Filter):
+    """Keeps the one-line message but drops the traceback when a step failed on a user error (bad data, config)."""
+
+    def __init__(self, user_errors: tuple) -> None:
+        super().__init__()
+        self.user_errors = user_errors
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], self.user_errors):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_user_error_tracebacks(user_errors: tuple) -> None:
+    """ZenML's local orchestrator logs every step failure with its traceback; a user error needs one line."""
+    logging.getLogger("zenml.orchestrators.local.local_orchestrator").addFilter(_DropUserErrorTraceback(user_errors))
+
+
 def use_stack(name: Optional[str], say: Callable[[str], None]) -> str:
     """Registers (idempotently) and activates `name`, or the active project stack, defaulting to `local`."""
     from zenml.client import Client
@@ -39,27 +56,21 @@ def use_stack(name: Optional[str], say: Callable[[str], None]) -> str:
     return name
 
 
-def file_fingerprint(path: str) -> str:
-    """Content hash of a data file, so that a changed file never hits the step cache."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()
-
-
 def preflight_data(config: TrainingConfig) -> str:
     """Fails fast, before any pipeline starts, on problems a user can fix: file, target, task. Returns the source
     fingerprint ('' for generated data)."""
     from steps.data.columns import detect_task
+    from steps.data.fingerprint import fingerprint_file
     from steps.data.sources import load_dataset
 
     data = config.data
+    if str(data.source) in ("synthetic", ""):
+        return ""  # generated in the pipeline from (rows, seed): nothing a user could have got wrong
     loaded = load_dataset(data.source, target=data.target, n_rows=data.n_rows, seed=data.seed)
     detect_task(loaded.frame[loaded.target].dropna(), None if data.task == "auto" else data.task)
     source = str(data.source)
-    if source not in ("synthetic", "") and not source.startswith("sklearn:"):
-        return file_fingerprint(str(Path(source).expanduser()))
+    if not source.startswith("sklearn:"):
+        return fingerprint_file(str(Path(source).expanduser()))
     return ""
 
 
@@ -77,15 +88,16 @@ def load_training_config(path: str | None, overrides: Dict[str, Any]) -> Trainin
     return load_config(path or "training", TrainingConfig, overrides)
 
 
-def run_training(config: TrainingConfig, say: Callable[[str], None] = print) -> Dict[str, Any]:
-    """Runs the training pipeline; returns the registered model summary and run id."""
+def run_training(
+    config: TrainingConfig, source_fingerprint: str = "", say: Callable[[str], None] = print
+) -> Dict[str, Any]:
+    """Runs the training pipeline and returns a run summary. `source_fingerprint` comes from `preflight_data`."""
     from zenml import Model
+    from zenml.enums import ExecutionMode
 
     from pipelines.training import training_pipeline
     from steps.training.tracking import config_hash
 
-    source_fingerprint = preflight_data(config)
-    preflight_model(config)
     settings_dump = config.model_dump(mode="json")
     card = config.model
     model = Model(
@@ -98,6 +110,7 @@ def run_training(config: TrainingConfig, say: Callable[[str], None] = print) -> 
     pipeline = training_pipeline.with_options(
         enable_cache=config.enable_cache,
         model=model,
+        execution_mode=ExecutionMode.FAIL_FAST,  # re-raise the failing step's own error, not a generic one
         settings={"experiment_tracker": {"experiment_name": experiment}},
     )
     run = pipeline(
