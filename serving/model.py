@@ -1,0 +1,252 @@
+"""The model class `seldon-core-microservice` serves: `seldon-core-microservice serving.model.SeldonModel`.
+
+One class for both backends: local daemons and the Kubernetes image run the same code with the same parameters
+(model_uri, model_name, model_version, run_id, data_fingerprint, git_commit). Bad input is answered with HTTP 400
+`MICROSERVICE_BAD_DATA` and a message naming the problem; custom metrics ride on each response's meta and Seldon
+exports them on the metrics port (`/prometheus`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from serving.artifact import ModelArtifact, input_example
+from serving.schema import BadInput, InputSchema
+
+logger = logging.getLogger(__name__)
+
+# Custom metric names, exported by Seldon with its default labels (deployment_name, model_name, ...).
+REQUESTS_METRIC = "model_requests_total"
+ROWS_METRIC = "model_rows_total"
+ERRORS_METRIC = "model_request_errors_total"
+LATENCY_METRIC = "model_predict_latency_seconds"  # Seldon TIMER: we report ms, it exports a seconds histogram
+CLASS_METRIC = "model_predicted_class_total"
+
+MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+
+
+def _seldon_error(message: str, status_code: int = 400, reason: str = "MICROSERVICE_BAD_DATA") -> Exception:
+    from seldon_core.flask_utils import SeldonMicroserviceException
+
+    return SeldonMicroserviceException(message, status_code=status_code, reason=reason)
+
+
+class SeldonModel:
+    """Serves one MLflow sklearn model (skops) with schema validation, metadata, health and metrics."""
+
+    def __init__(
+        self,
+        model_uri: str,
+        model_name: str = "",
+        model_version: str = "",
+        run_id: str = "",
+        data_fingerprint: str = "",
+        git_commit: str = "",
+    ):
+        self.model_uri = model_uri
+        self.model_name = model_name
+        self.model_version = str(model_version)
+        self.data_fingerprint = data_fingerprint
+        self.git_commit = git_commit
+        # The signature is read eagerly (cheap, no unpickling): Seldon asks for metadata before load() runs.
+        self.artifact = ModelArtifact.read(model_uri)
+        self.run_id = run_id or self.artifact.run_id
+        self.schema = InputSchema(self.artifact.inputs)
+        self.model = None
+        self.classes: Optional[List[str]] = None
+        self._transform = None  # numpy preprocessing (serving.fastpath), when it reproduces the pipeline exactly
+        self._estimator = None
+        self._tags = {"model_name": self.model_name, "model_version": self.model_version}
+        self.model_error_handler = _request_guard()
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+    def load(self) -> None:
+        """Load the model and check it can predict its own input example; raise (and so fail the worker) if not."""
+        from sklearn import set_config
+
+        # Inputs are validated finite by serving.schema; skip sklearn's per-call re-validation on the hot path.
+        set_config(assume_finite=True, skip_parameter_validation=True)
+        model = self.artifact.load_estimator()
+        if not hasattr(model, "predict"):
+            raise TypeError(f"{self.artifact.model_file}: loaded {type(model).__name__}, which has no predict()")
+        self.classes = [str(c) for c in model.classes_] if hasattr(model, "predict_proba") else None
+        self.model = model
+        self._compile(model)
+        probe = self._probe_columns()
+        if probe is not None:
+            self._predict(probe, len(next(iter(probe.values()))))  # fail fast: the model must score its own example
+        logger.info(
+            "loaded %s version %s from %s (%s path)",
+            self.model_name, self.model_version, self.model_uri, "numpy" if self._transform else "pandas",
+        )
+
+    def _compile(self, model) -> None:
+        """Use the numpy preprocessing if the pipeline is the project's shape and both paths agree on probe rows."""
+        from serving.fastpath import Unsupported, compile_preprocess
+
+        steps = getattr(model, "steps", None)
+        if not steps or len(steps) != 2:
+            return
+        preprocess, estimator = steps[0][1], steps[1][1]
+        if hasattr(estimator, "feature_names_in_"):
+            return  # the estimator expects a DataFrame (set_output="pandas"): keep the sklearn path
+        try:
+            transform = compile_preprocess(preprocess, self.schema.names)
+        except Unsupported as exc:
+            logger.info("numpy preprocessing not used: %s", exc)
+            return
+        probe = self._probe_columns(with_missing=True)
+        if probe is None:
+            return
+        n_rows = len(next(iter(probe.values())))
+        expected = preprocess.transform(self._frame(probe))
+        expected = expected.toarray() if hasattr(expected, "toarray") else np.asarray(expected, dtype=np.float64)
+        got = transform({k: list(v) for k, v in probe.items()}, n_rows)
+        if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-12, atol=1e-12, equal_nan=True):
+            logger.warning("numpy preprocessing disagrees with the pipeline on probe rows; using the sklearn path")
+            return
+        self._transform, self._estimator = transform, estimator
+
+    def _probe_columns(self, with_missing: bool = False) -> Optional[Dict[str, List[Any]]]:
+        """Columns of the MLflow input example, optionally plus one all-missing row (exercises the imputers)."""
+        example = input_example(self.artifact.path)
+        if not example or "columns" not in example:
+            return None
+        rows = [list(r) for r in example["data"]]
+        if with_missing:
+            rows.append([None] * len(example["columns"]))
+        return self.schema.parse({"data": {"names": example["columns"], "ndarray": rows}})
+
+    def health_status(self) -> Dict[str, str]:
+        """503 until load() has succeeded in this worker; then the model's identity."""
+        if self.model is None:
+            raise _seldon_error("model not loaded yet", status_code=503, reason="MICROSERVICE_NOT_READY")
+        return {"status": "ok", **self._tags}
+
+    # -- prediction -----------------------------------------------------------------------------------------------
+    def predict_raw(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        """Seldon v1 JSON in, {"data": {"names": classes, "ndarray": probabilities}} out; 400 on bad input."""
+        started = time.perf_counter()
+        if self.model is None:
+            raise _seldon_error("model not loaded yet", status_code=503, reason="MICROSERVICE_NOT_READY")
+        try:
+            columns = self.schema.parse(request)
+            n_rows = len(columns[self.schema.names[0]])
+            values = self._predict(columns, n_rows)
+        except BadInput as exc:
+            # Returned, not raised: Seldon sets the HTTP status from status.code and still records meta.metrics.
+            return {
+                "status": {"code": 400, "info": str(exc), "reason": "MICROSERVICE_BAD_DATA", "status": "FAILURE"},
+                "meta": {"metrics": [{"type": "COUNTER", "key": ERRORS_METRIC, "value": 1, "tags": {"reason": "bad_data"}}]},
+            }
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        metrics = [
+            {"type": "COUNTER", "key": REQUESTS_METRIC, "value": 1},
+            {"type": "COUNTER", "key": ROWS_METRIC, "value": n_rows},
+            {"type": "TIMER", "key": LATENCY_METRIC, "value": elapsed_ms},
+        ]
+        if self.classes is not None:
+            counts = np.bincount(values.argmax(axis=1), minlength=len(self.classes))
+            metrics += [
+                {"type": "COUNTER", "key": CLASS_METRIC, "value": int(n), "tags": {"class": c}}
+                for c, n in zip(self.classes, counts.tolist())
+                if n
+            ]
+            names = self.classes
+        else:
+            names = ["prediction"]
+        return {
+            "data": {"names": names, "ndarray": values.tolist()},
+            "meta": {"tags": dict(self._tags), "metrics": metrics},
+        }
+
+    def _predict(self, columns: Dict[str, List[Any]], n_rows: int) -> np.ndarray:
+        """Class probabilities (n_rows x n_classes) or regression values (n_rows x 1)."""
+        if self._transform is not None:
+            features = self._transform(columns, n_rows)
+            model = self._estimator
+        else:
+            features = self._frame(columns)
+            model = self.model
+        if self.classes is not None:
+            return model.predict_proba(features)
+        return np.asarray(model.predict(features), dtype=np.float64).reshape(-1, 1)
+
+    def _frame(self, columns: Dict[str, List[Any]]):
+        import pandas as pd
+
+        return pd.DataFrame({name: columns[name] for name in self.schema.names})
+
+    # -- metadata -------------------------------------------------------------------------------------------------
+    def init_metadata(self) -> Dict[str, Any]:
+        """Input/output schema, model identity, lineage (MLflow run id, data fingerprint, git commit)."""
+        json_types = {"double": "number", "float": "number", "long": "integer", "integer": "integer",
+                      "string": "string", "boolean": "boolean"}
+        record_schema = {
+            "type": "object",
+            "properties": {c.name: {"type": [json_types.get(c.type, "string"), "null"]} for c in self.schema.columns},
+            "required": self.schema.names,
+        }
+        out_shape = self.artifact.outputs[0].get("tensor-spec", {}).get("shape", [-1]) if self.artifact.outputs else [-1]
+        n_out = out_shape[-1] if len(out_shape) > 1 else 1
+        return {
+            "name": self.model_name,
+            "versions": [self.model_version],
+            "platform": "seldon-sklearn-skops",
+            "inputs": [
+                {"messagetype": "ndarray", "schema": {"names": self.schema.names, "shape": [len(self.schema.names)]}},
+                {"messagetype": "jsonData", "schema": record_schema},
+            ],
+            "outputs": [{"messagetype": "ndarray", "schema": {"shape": [-1, n_out]}}],
+            "custom": {
+                "mlflow_run_id": self.run_id,
+                "data_fingerprint": self.data_fingerprint,
+                "git_commit": self.git_commit,
+                "model_uri": self.model_uri,
+                "sklearn_version": self.artifact.sklearn_version,
+                "input_types": json.dumps({c.name: c.type for c in self.schema.columns}),
+            },
+        }
+
+
+def _request_guard():
+    """A Flask blueprint answering malformed or oversized bodies with a 400 that says what is wrong.
+
+    Seldon registers `model_error_handler` on its app; without this, a body that is not JSON gets a generic
+    "Can't find JSON in data" and an oversized one is read whole.
+    """
+    from flask import Blueprint, request
+
+    guard = Blueprint("project_request_guard", __name__)
+
+    @guard.before_app_request
+    def check_body():
+        if request.method != "POST" or not request.path.endswith(("/predictions", "/predict")):
+            return None
+        size = request.content_length
+        if size is not None and size > MAX_PAYLOAD_BYTES:
+            raise _seldon_error(f"payload too large: {size} bytes, the limit is {MAX_PAYLOAD_BYTES} bytes")
+        body = request.get_data(cache=True)
+        if len(body) > MAX_PAYLOAD_BYTES:
+            raise _seldon_error(f"payload too large: {len(body)} bytes, the limit is {MAX_PAYLOAD_BYTES} bytes")
+        if not body.strip():
+            raise _seldon_error("empty payload: the request body is empty")
+        if request.args.get("json") or "multipart/form-data" in (request.content_type or "") or (
+            request.form and "json" in request.form
+        ):
+            return None  # Seldon's form-encoded variants: parsed by Seldon itself
+        if not request.is_json:
+            raise _seldon_error(f"unsupported Content-Type {request.content_type!r}: send application/json")
+        if request.get_json(silent=True, cache=True) is None:
+            try:
+                json.loads(body)
+            except ValueError as exc:
+                raise _seldon_error(f"malformed JSON: {exc}") from None
+        return None
+
+    return guard
