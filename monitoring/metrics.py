@@ -1,0 +1,35 @@
+"""Every metric name the alert rules and the dashboard refer to, in one place.
+
+The endpoint metrics are exported by the Seldon microservice from the custom metrics `serving.model.SeldonModel`
+returns (Seldon exposes a TIMER as a histogram in seconds). The batch metrics are pushed by `monitoring.push`.
+Tests check that alerts.yml and the Grafana dashboard only use names from here.
+"""
+
+# Scrape job of the model endpoints (file_sd targets written by monitoring.local.write_scrape_targets).
+ENDPOINT_JOB = "seldon"
+PUSHGATEWAY_JOB = "pushgateway"
+
+# Endpoint (scraped): counters and a latency histogram, labelled by Seldon with model_name, model_version, ...
+MODEL_REQUESTS = "model_requests_total"
+MODEL_ERRORS = "model_request_errors_total"
+MODEL_LATENCY = "model_predict_latency_seconds"  # histogram: _bucket, _sum, _count
+ENDPOINT_METRICS = (MODEL_REQUESTS, MODEL_ERRORS, MODEL_LATENCY)
+
+# Batch monitoring results (pushed, one group per pipeline/model): gauges.
+DRIFT_SHARE = "mlops_drift_share"
+DRIFT_DETECTED = "mlops_drift_detected"
+FEATURE_HELLINGER = "mlops_feature_hellinger"  # label feature=
+FEATURE_DRIFTED = "mlops_feature_drifted"  # label feature=
+PREDICTION_DRIFT_DETECTED = "mlops_prediction_drift_detected"
+BATCH_ACCURACY = "mlops_batch_accuracy"
+BATCH_ACCURACY_THRESHOLD = "mlops_batch_accuracy_threshold"
+MODEL_DECAYED = "mlops_model_decayed"
+DECISION = "mlops_monitoring_decision"  # label action=none|alert|retrain, value 1 for the chosen one
+BATCH_ROWS = "mlops_batch_rows"
+LAST_RUN_TIMESTAMP = "mlops_monitoring_last_run_timestamp_seconds"
+BATCH_METRICS = (
+    DRIFT_SHARE, DRIFT_DETECTED, FEATURE_HELLINGER, FEATURE_DRIFTED, PREDICTION_DRIFT_DETECTED, BATCH_ACCURACY,
+    BATCH_ACCURACY_THRESHOLD, MODEL_DECAYED, DECISION, BATCH_ROWS, LAST_RUN_TIMESTAMP,
+)
+
+ALL_METRICS = ENDPOINT_METRICS + BATCH_METRICS + ("up",)

@@ -1,0 +1,147 @@
+"""Pushes batch monitoring results to a Prometheus Pushgateway in the text exposition format.
+
+A batch job has nothing for Prometheus to scrape once it has finished, so its results go to the Pushgateway, which
+Prometheus scrapes (`honor_labels: true` keeps the pushed `job` and grouping labels).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import time
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Tuple
+
+import requests
+
+from monitoring import metrics as m
+
+if TYPE_CHECKING:
+    from steps.monitoring.decay import DecayReport
+    from steps.monitoring.decision import MonitoringDecision
+    from steps.monitoring.drift import DriftReport
+
+_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_SERIES = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?$")
+_LABELS = re.compile(r'(?:\s*[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"\s*,?)*')
+_SAFE_PATH_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+def _escape(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def series(name: str, **labels: str) -> str:
+    """A metrics-dict key for `name` with labels, e.g. series('mlops_feature_hellinger', feature='age')."""
+    if not _NAME.match(name):
+        raise ValueError(f"invalid Prometheus metric name {name!r}")
+    if not labels:
+        return name
+    return name + "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items())) + "}"
+
+
+def _parse_key(key: str) -> Tuple[str, str]:
+    match = _SERIES.match(key)
+    if not match:
+        raise ValueError(f"invalid metric key {key!r}: expected name or name{{label=\"value\",...}}")
+    labels = match.group("labels") or ""
+    if not _LABELS.fullmatch(labels):
+        raise ValueError(f"invalid labels in metric key {key!r}")
+    return match.group("name"), labels
+
+
+def format_exposition(metrics: Mapping[str, float]) -> str:
+    """The text exposition format for `metrics` (all gauges), grouped by metric name with one TYPE line each."""
+    by_name: Dict[str, List[str]] = {}
+    for key, value in metrics.items():
+        name, labels = _parse_key(key)
+        number = float(value)
+        text = "NaN" if math.isnan(number) else ("+Inf" if number == math.inf else ("-Inf" if number == -math.inf else repr(number)))
+        by_name.setdefault(name, []).append(f"{name}{{{labels}}} {text}" if labels else f"{name} {text}")
+    lines: List[str] = []
+    for name in sorted(by_name):
+        lines.append(f"# TYPE {name} gauge")
+        lines.extend(by_name[name])
+    return "\n".join(lines) + "\n"
+
+
+def _group_path(job: str, labels: Mapping[str, str]) -> str:
+    parts = [_path_pair("job", job)]
+    for key, value in sorted(labels.items()):
+        if not _LABEL.match(key) or key == "job":
+            raise ValueError(f"invalid grouping label name {key!r}")
+        parts.append(_path_pair(key, str(value)))
+    return "/".join(parts)
+
+
+def _path_pair(key: str, value: str) -> str:
+    if _SAFE_PATH_VALUE.match(value):
+        return f"{key}/{value}"
+    # Values with '/' or other specials (and empty ones) travel base64url-encoded, as the Pushgateway allows.
+    encoded = base64.urlsafe_b64encode(value.encode()).decode() or "="
+    return f"{key}@base64/{encoded}"
+
+
+def push_monitoring_results(
+    pushgateway_url: str,
+    job: str,
+    metrics: Mapping[str, float],
+    labels: Optional[Mapping[str, str]] = None,
+    *,
+    timeout: float = 10.0,
+) -> str:
+    """Replaces the metric group (job + `labels`) on the Pushgateway with `metrics`; returns the group URL.
+
+    PUT, not POST: a feature that is no longer reported must disappear rather than keep its last value.
+    """
+    if not metrics:
+        raise ValueError("no metrics to push")
+    if not job:
+        raise ValueError("job must be a non-empty string")
+    url = f"{pushgateway_url.rstrip('/')}/metrics/{_group_path(job, labels or {})}"
+    body = format_exposition(metrics)
+    try:
+        response = requests.put(url, data=body.encode(), timeout=timeout,
+                                headers={"Content-Type": "text/plain; version=0.0.4"})
+    except requests.RequestException as exc:
+        raise ConnectionError(f"cannot reach the Pushgateway at {pushgateway_url}: {exc}") from exc
+    if response.status_code >= 300:
+        raise RuntimeError(f"Pushgateway {url} answered {response.status_code}: {response.text.strip()[:300]}")
+    return url
+
+
+def monitoring_metrics(
+    drift: Optional["DriftReport"] = None,
+    decay: Optional["DecayReport"] = None,
+    decision: Optional["MonitoringDecision"] = None,
+    *,
+    prediction_drift: Optional["DriftReport"] = None,
+    n_rows: Optional[int] = None,
+    accuracy_metric: str = "accuracy",
+) -> Dict[str, float]:
+    """The gauges one monitoring run reports, keyed as `push_monitoring_results` expects."""
+    out: Dict[str, float] = {m.LAST_RUN_TIMESTAMP: time.time()}
+    if n_rows is not None:
+        out[m.BATCH_ROWS] = float(n_rows)
+    if drift is not None:
+        out[m.DRIFT_SHARE] = drift.drift_share
+        out[m.DRIFT_DETECTED] = float(drift.detected)
+        for entry in drift.columns:
+            out[series(m.FEATURE_HELLINGER, feature=entry.column)] = entry.hellinger
+            out[series(m.FEATURE_DRIFTED, feature=entry.column)] = float(entry.drifted)
+    if prediction_drift is not None:
+        out[m.PREDICTION_DRIFT_DETECTED] = float(prediction_drift.detected)
+    if decay is not None:
+        out[m.MODEL_DECAYED] = float(decay.decayed)
+        if accuracy_metric in decay.current_metrics:
+            out[m.BATCH_ACCURACY] = decay.current_metrics[accuracy_metric]
+            if accuracy_metric in decay.max_drop and accuracy_metric in decay.reference_metrics:
+                # Pushed beside the accuracy so the alert compares like with like, per model.
+                out[m.BATCH_ACCURACY_THRESHOLD] = decay.reference_metrics[accuracy_metric] - decay.max_drop[accuracy_metric]
+    if decision is not None:
+        from steps.monitoring.decision import ACTIONS
+
+        for action in ACTIONS:
+            out[series(m.DECISION, action=action)] = float(decision.action == action)
+    return out
