@@ -1,0 +1,38 @@
+"""Configuration loading: bad values are named with where they are and what was given."""
+
+import pytest
+
+from pipelines.config import ConfigError, TrainingConfig, load_config
+
+
+def test_shipped_training_config_is_valid():
+    config = load_config("training", TrainingConfig)
+    assert config.model.name == "churn-classifier" and config.data.source == "synthetic"
+
+
+def test_overrides_apply_dotted_keys():
+    config = load_config("training", TrainingConfig, {"data.n_rows": 1234, "training.search.cv_folds": 4})
+    assert config.data.n_rows == 1234 and config.training.search.cv_folds == 4
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"split.test_size": 1.5}, "split.test_size: Input should be less than 1 (got 1.5)"),
+        ({"training.search.cv_folds": 1}, "training.search.cv_folds: Input should be greater than or equal to 2"),
+        ({"data.task": "ranking"}, "data.task: Input should be 'auto', 'binary', 'multiclass' or 'regression'"),
+        ({"training.unknown": 1}, "training.unknown: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_values_are_named(override, message):
+    with pytest.raises(ConfigError, match="training.yaml: " + message.replace("(", "\\(").replace(")", "\\)")):
+        load_config("training", TrainingConfig, override)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_config(tmp_path / "nope.yaml", TrainingConfig)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad, TrainingConfig)

@@ -1,0 +1,24 @@
+"""Models are (de)serialised with skops under an allowlist: no pickle, no foreign types."""
+
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from materializers.skops_io import UntrustedModelError, dumps, loads, trusted_types
+
+
+class Sneaky(LogisticRegression):
+    pass
+
+
+def test_round_trip_of_a_fitted_model():
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    again = loads(dumps(model))
+    assert again.predict([[0.2], [2.8]]).tolist() == [0, 1]
+
+
+def test_types_outside_the_allowlist_are_refused():
+    model = Sneaky().fit([[0.0], [1.0]], [0, 1])
+    import skops.io as sio
+
+    with pytest.raises(UntrustedModelError, match="untrusted type.*Sneaky"):
+        trusted_types(sio.dumps(model))
