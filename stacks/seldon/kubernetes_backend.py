@@ -92,6 +92,7 @@ class KubernetesSeldonBackend(DeploymentBackend):
 
     def _call(self, verb: str, name: str, method: str, *args: Any, **kwargs: Any) -> Any:
         from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
 
         try:
             return getattr(self.api, method)(sd.GROUP, sd.VERSION, self.namespace, sd.PLURAL, *args,
@@ -103,7 +104,7 @@ class KubernetesSeldonBackend(DeploymentBackend):
                     if exc.status == 404 else "")
             raise DeploymentError(f"Kubernetes API refused to {verb} SeldonDeployment "
                                   f"'{self.namespace}/{name}': {_api_message(exc)}.{hint}") from exc
-        except OSError as exc:  # urllib3 wraps connection errors in OSError subclasses
+        except (OSError, HTTPError) as exc:  # connection refused, DNS, TLS, retries exhausted
             raise DeploymentError(f"Kubernetes API unreachable while trying to {verb} SeldonDeployment "
                                   f"'{self.namespace}/{name}': {exc}") from exc
 
@@ -124,9 +125,13 @@ class KubernetesSeldonBackend(DeploymentBackend):
 
     # -- waiting ----------------------------------------------------------------------------------------------
 
-    def wait_available(self, name: str, generation: Optional[int], timeout: float) -> Dict[str, Any]:
-        """Poll until Seldon reports `name` Available for `generation`; DeploymentError on Failed or timeout."""
-        deadline = time.monotonic() + timeout
+    def wait_available(self, name: str, generation: Optional[int], timeout: float,
+                       deadline: Optional[float] = None) -> Dict[str, Any]:
+        """Poll until Seldon reports `name` Available for `generation`; DeploymentError on Failed or timeout.
+
+        `deadline` (time.monotonic) ends the wait earlier when part of `timeout` was spent before it started.
+        """
+        deadline = time.monotonic() + timeout if deadline is None else deadline
         while True:
             obj = self._get(name)
             if obj is None:
@@ -176,8 +181,7 @@ class KubernetesSeldonBackend(DeploymentBackend):
                     self.namespace, spec.name, "created" if current is None else "updated",
                     desired["metadata"]["annotations"][sd.ROLLOUT_ANNOTATION], spec.model_name, spec.model_version)
         try:
-            ready = self.wait_available(spec.name, written["metadata"].get("generation"),
-                                        max(deadline - time.monotonic(), self.poll_interval))
+            ready = self.wait_available(spec.name, written["metadata"].get("generation"), timeout, deadline)
         except DeploymentError as exc:
             raise DeploymentError(f"{exc} {self._undo(spec.name, current, timeout)}") from exc
         info = self._info(ready)

@@ -52,9 +52,14 @@ def crd_errors(obj: Mapping[str, Any], strict: bool = True) -> List[str]:
 
 
 def unknown_fields(obj: Mapping[str, Any]) -> List[str]:
-    """Paths of fields the CRD does not declare: what a real API server would prune (fieldValidation=Warn)."""
-    return [line for line in crd_errors(obj, strict=True)
-            if "Additional properties are not allowed" in line and line not in crd_errors(obj, strict=False)]
+    """Paths of fields the CRD does not declare: what a real API server prunes (fieldValidation=Warn)."""
+    found = []
+    for error in crd_validator(strict=True).iter_errors(obj):
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            parent = ".".join(str(p) for p in error.absolute_path)
+            found += [f"{parent}.{key}" if parent else key
+                      for key in sorted(set(error.instance) - set(error.schema.get("properties", {})))]
+    return found
 
 
 def prune(obj: Dict[str, Any], schema: Any = None) -> Dict[str, Any]:

@@ -46,6 +46,7 @@ class Refusal:
     message: str
     name: Optional[str] = None  # only for this object
     times: Optional[int] = None  # refuse this many times, then allow; None: always
+    after: int = 0  # let this many matching requests through first
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -99,7 +100,8 @@ class FakeKubernetesApi:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-kube-api", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="fake-kube-api", daemon=True)
         self._thread.start()
         return self.url
 
@@ -129,8 +131,9 @@ class FakeKubernetesApi:
         return client.ApiClient(client.Configuration(host=self.url))
 
     def refuse(self, verb: str, code: int, message: str = "refused by test", name: Optional[str] = None,
-               times: Optional[int] = None) -> None:
-        self.refusals.append(Refusal(verb, code, message, name, times))
+               times: Optional[int] = None, after: int = 0) -> None:
+        """Answer `verb` requests (optionally for `name` only) with `code`, after `after` allowed ones."""
+        self.refusals.append(Refusal(verb, code, message, name, times, after))
 
     def get(self, namespace: str, name: str) -> Optional[Dict[str, Any]]:
         """The stored object (no operator step), or None."""
@@ -189,6 +192,9 @@ class FakeKubernetesApi:
     def _check_refusals(self, verb: str, name: Optional[str]) -> None:
         for rule in self.refusals:
             if rule.verb == verb and rule.name in (None, name) and rule.times != 0:
+                if rule.after > 0:
+                    rule.after -= 1
+                    continue
                 if rule.times is not None:
                     rule.times -= 1
                 raise ApiError(rule.code, rule.message)
@@ -214,7 +220,7 @@ class FakeKubernetesApi:
         problems += crd_errors(body, strict=False)
         if problems:
             raise ApiError(422, f'{KIND}.{GROUP} "{obj_name}" is invalid: ' + "; ".join(problems))
-        warnings = [f"unknown field \"{line.split(':')[0]}\"" for line in unknown_fields(body)]
+        warnings = [f'unknown field "{path}"' for path in unknown_fields(body)]
         self.warnings.extend(warnings)
         return prune(copy.deepcopy(body)), warnings
 

@@ -1,0 +1,54 @@
+"""Fixtures: a fake Kubernetes API server and a KubernetesSeldonBackend pointed at it."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterator
+
+import pytest
+
+from stacks.seldon.spec import ModelDeploymentSpec
+from tests.stacks.kubernetes.crd_schema import SELDON_CRD
+from tests.stacks.kubernetes.fake_apiserver import FakeKubernetesApi
+
+NAMESPACE = "mlops"
+IMAGE = "registry.example.com/mlops-serving:0.1.0"
+INGRESS = "http://ingress.example.com"
+
+
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZENML_ANALYTICS_OPT_IN", "false")
+    if not SELDON_CRD.is_file():  # CI always has ../shared/schemas; say so instead of failing obscurely
+        pytest.fail(f"SeldonDeployment CRD not found at {SELDON_CRD} (reference data expected in ../shared/schemas)")
+
+
+def model_spec(version: int = 1, **changes: Any) -> ModelDeploymentSpec:
+    """The spec of registered version `version` of the `credit` model."""
+    spec = ModelDeploymentSpec(
+        name="credit", model_uri=f"s3://mlflow/1/run{version}/artifacts/model", model_name="credit-model",
+        model_version=str(version), run_id=f"run{version}", data_fingerprint=f"fp{version}", git_commit="abc123",
+    )
+    return dataclasses.replace(spec, **changes)
+
+
+def served_versions(fake: FakeKubernetesApi, name: str = "credit") -> list:
+    """(predictor, model_version, traffic, shadow) of what the fake API server stores for `name`."""
+    from stacks.seldon.seldon_deployment import predictor_models
+
+    obj = fake.get(NAMESPACE, name)
+    return [(m["predictor"], m["model_version"], m["traffic"], m["shadow"]) for m in predictor_models(obj or {})]
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeKubernetesApi]:
+    with FakeKubernetesApi(ready_after_polls=2, lag_polls=1) as fake:
+        yield fake
+
+
+@pytest.fixture
+def backend(fake_api: FakeKubernetesApi) -> Any:
+    from stacks.seldon.kubernetes_backend import KubernetesSeldonBackend
+
+    return KubernetesSeldonBackend(NAMESPACE, IMAGE, INGRESS, api_client=fake_api.api_client(), poll_interval=0.01,
+                                   model_storage_secret="seldon-model-storage", service_account="mlops-model")

@@ -1,0 +1,203 @@
+"""KubernetesSeldonBackend against a stateful fake Kubernetes API server (real HTTP, official client)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from stacks.seldon.kubernetes_backend import KubernetesSeldonBackend
+from stacks.seldon.spec import DeploymentError
+from tests.stacks.kubernetes.conftest import IMAGE, INGRESS, NAMESPACE, model_spec, served_versions
+from tests.stacks.kubernetes.crd_schema import crd_errors
+
+URL = f"{INGRESS}/seldon/{NAMESPACE}/credit/api/v1.0/predictions"
+
+
+def _version_is(version: str):
+    """A fake-operator rule matching SeldonDeployments where some predictor serves `version`."""
+    return lambda obj: any(p["value"] == version for pr in obj["spec"]["predictors"]
+                           for p in pr["graph"]["parameters"] if p["name"] == "model_version")
+
+
+def test_create_waits_until_available_and_reports_the_ingress_url(backend, fake_api):
+    info = backend.deploy(model_spec(1), timeout=10)
+    assert (info.name, info.url, info.state, info.model_version) == ("credit", URL, "active", "1")
+    stored = fake_api.get(NAMESPACE, "credit")
+    assert stored["status"]["state"] == "Available"
+    assert crd_errors(dict(stored, status={})) == [] and fake_api.warnings == []  # nothing pruned
+    assert [verb for verb, _ in fake_api.requests].count("create") == 1
+
+
+def test_update_keeps_name_and_url_and_waits_for_the_new_generation(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+    uid = fake_api.get(NAMESPACE, "credit")["metadata"]["uid"]
+    # the fake operator shows the previous generation's "Available" for one read after the update
+    info = backend.deploy(model_spec(2), timeout=10)
+    stored = fake_api.get(NAMESPACE, "credit")
+    assert stored["metadata"]["uid"] == uid and info.url == URL
+    assert stored["metadata"]["generation"] == 2
+    assert stored["status"]["observedGeneration"] == 2, "deploy returned on the previous generation's status"
+    assert served_versions(fake_api) == [("champion", "2", 100, False)]
+
+
+def test_canary_then_promotion(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+    info = backend.deploy(model_spec(2, rollout="canary", canary_traffic_percent=20), timeout=10)
+    assert served_versions(fake_api) == [("champion", "1", 80, False), ("challenger", "2", 20, False)]
+    assert (info.model_version, info.details["rollout"], info.url) == ("2", "canary", URL)
+    backend.deploy(model_spec(2), timeout=10)
+    assert served_versions(fake_api) == [("champion", "2", 100, False)]
+
+
+def test_shadow_adds_a_mirrored_challenger(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+    backend.deploy(model_spec(2, rollout="shadow"), timeout=10)
+    assert served_versions(fake_api) == [("champion", "1", 100, False), ("challenger", "2", 0, True)]
+    assert all(crd_errors(dict(spec=s, apiVersion="machinelearning.seldon.io/v1", kind="SeldonDeployment",
+                               metadata={"name": "credit"})) == [] for s in fake_api.history["credit"])
+
+
+def test_create_that_never_becomes_available_fails_naming_the_reason_and_cleans_up(backend, fake_api):
+    fake_api.stuck = lambda obj: "0/1 pods ready: ImagePullBackOff for registry.example.com/mlops-serving:0.1.0"
+    with pytest.raises(DeploymentError) as raised:
+        backend.deploy(model_spec(1), timeout=0.3)
+    message = str(raised.value)
+    assert "'mlops/credit' not Available after 0.3s (state Creating)" in message
+    assert "ImagePullBackOff" in message and "credit-champion-0-model: 0/1 available" in message
+    assert "deleted; nothing was serving before" in message
+    assert fake_api.get(NAMESPACE, "credit") is None
+
+
+def test_failed_update_restores_the_previous_model(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+    fake_api.stuck = lambda obj: "readiness probe failed: /health/ping 500" if _version_is("2")(obj) else None
+    with pytest.raises(DeploymentError, match="readiness probe failed.*previous spec was restored and is Available"):
+        backend.deploy(model_spec(2), timeout=0.3)
+    assert served_versions(fake_api) == [("champion", "1", 100, False)]
+    assert fake_api.get(NAMESPACE, "credit")["status"]["state"] == "Available"
+    assert backend.status("credit").model_version == "1"
+
+
+def test_failed_canary_restores_the_single_champion(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+    fake_api.failed = lambda obj: "Failed to get server config for MLOPS_SKLEARN_SERVER" if _version_is("2")(obj) \
+        else None
+    started = time.monotonic()
+    with pytest.raises(DeploymentError, match="Failed: Failed to get server config"):
+        backend.deploy(model_spec(2, rollout="canary"), timeout=30)
+    assert time.monotonic() - started < 10, "a Failed state must end the wait without the full timeout"
+    assert served_versions(fake_api) == [("champion", "1", 100, False)]
+
+
+def test_rollback_that_is_refused_is_reported_too(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+    fake_api.stuck = _version_is("2")
+    # the rollout's own update goes through; the rollback's is refused
+    fake_api.refuse("update", 500, "etcdserver: request timed out", name="credit", after=1)
+    with pytest.raises(DeploymentError, match="Restoring the previous state failed too: .*500.*request timed out"):
+        backend.deploy(model_spec(2), timeout=0.2)
+
+
+@pytest.mark.parametrize("verb, code, text", [("create", 403, "Forbidden"), ("get", 401, "Unauthorized")])
+def test_refused_api_calls_raise_with_code_and_message(backend, fake_api, verb, code, text):
+    fake_api.refuse(verb, code, 'seldondeployments.machinelearning.seldon.io is forbidden: User '
+                                '"system:serviceaccount:mlops:default" cannot create resource')
+    with pytest.raises(DeploymentError, match=rf"refused to {verb} SeldonDeployment 'mlops/credit': {code} "
+                                              rf"{text}: seldondeployments.* is forbidden"):
+        backend.deploy(model_spec(1), timeout=5)
+    assert fake_api.get(NAMESPACE, "credit") is None
+
+
+def test_refused_update_leaves_the_serving_model_untouched(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+    fake_api.refuse("update", 500, "Internal error occurred: admission webhook failed")
+    with pytest.raises(DeploymentError, match="refused to update .* 500 Internal Server Error: .*webhook"):
+        backend.deploy(model_spec(2), timeout=5)
+    assert served_versions(fake_api) == [("champion", "1", 100, False)]
+
+
+def test_verify_runs_on_the_candidate_before_it_takes_traffic(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+    seen = []
+
+    def verify(url):
+        seen.append((url, served_versions(fake_api, "credit-candidate"), served_versions(fake_api)))
+
+    backend.deploy(model_spec(2), timeout=10, verify=verify)
+    assert seen == [(f"{INGRESS}/seldon/{NAMESPACE}/credit-candidate/api/v1.0/predictions",
+                     [("champion", "2", 100, False)], [("champion", "1", 100, False)])]
+    assert fake_api.get(NAMESPACE, "credit-candidate") is None
+    assert served_versions(fake_api) == [("champion", "2", 100, False)]
+
+
+def test_failed_verification_aborts_and_removes_the_candidate(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+
+    def verify(url):
+        raise AssertionError("endpoint and offline predictions differ on 3 of 200 rows")
+
+    with pytest.raises(DeploymentError, match="failed verification .*differ on 3 of 200 rows; 'credit' was not"):
+        backend.deploy(model_spec(2), timeout=10, verify=verify)
+    assert fake_api.get(NAMESPACE, "credit-candidate") is None
+    assert served_versions(fake_api) == [("champion", "1", 100, False)]
+    assert len(fake_api.history["credit"]) == 1  # the endpoint was never written
+
+
+def test_candidate_that_never_becomes_available_leaves_the_endpoint_alone(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+    fake_api.stuck = lambda obj: "Insufficient memory" if obj["metadata"]["name"].endswith("-candidate") else None
+    with pytest.raises(DeploymentError, match="credit-candidate' not Available .*Insufficient memory"):
+        backend.deploy(model_spec(2), timeout=0.3, verify=lambda url: None)
+    assert fake_api.get(NAMESPACE, "credit-candidate") is None
+    assert served_versions(fake_api) == [("champion", "1", 100, False)]
+
+
+def test_a_foreign_seldon_deployment_is_not_taken_over(backend, fake_api):
+    fake_api.put_raw({"apiVersion": "machinelearning.seldon.io/v1", "kind": "SeldonDeployment",
+                      "metadata": {"name": "credit", "namespace": NAMESPACE}, "spec": {"predictors": []}})
+    with pytest.raises(DeploymentError, match="exists but is not managed by this project"):
+        backend.deploy(model_spec(1), timeout=5)
+
+
+def test_status_list_and_delete(backend, fake_api):
+    assert backend.status("credit") is None and backend.list() == []
+    backend.deploy(model_spec(1), timeout=10)
+    backend.deploy(model_spec(1, name="fraud"), timeout=10)
+    assert sorted((i.name, i.state) for i in backend.list()) == [("credit", "active"), ("fraud", "active")]
+    fake_api.deletion_polls = 3  # like a pod-termination grace period: the object lingers for a few reads
+    backend.delete("credit", timeout=5)
+    assert fake_api.get(NAMESPACE, "credit") is None and backend.status("credit") is None
+    backend.delete("credit")  # deleting a missing deployment is not an error
+    assert [i.name for i in backend.list()] == ["fraud"]
+
+
+def test_delete_that_never_completes_times_out(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+    fake_api.deletion_polls = 10_000
+    with pytest.raises(DeploymentError, match="still exists 0.2s after deletion"):
+        backend.delete("credit", timeout=0.2)
+
+
+def test_missing_operator_is_named(backend, fake_api):
+    fake_api.crd_installed = False
+    with pytest.raises(DeploymentError, match="404 Not Found.*Is the Seldon Core operator .* installed"):
+        backend.deploy(model_spec(1), timeout=5)
+
+
+def test_unreachable_api_server_is_named(fake_api):
+    url = fake_api.url
+    fake_api.stop()
+    from kubernetes import client
+
+    config = client.Configuration(host=url)
+    config.retries = 0
+    backend = KubernetesSeldonBackend(NAMESPACE, IMAGE, INGRESS, api_client=config, poll_interval=0.01)
+    with pytest.raises(DeploymentError, match="Kubernetes API unreachable"):
+        backend.status("credit")
+
+
+def test_local_model_uris_are_refused_before_any_api_call(backend, fake_api):
+    with pytest.raises(DeploymentError, match="needs an object-store URI"):
+        backend.deploy(model_spec(1, model_uri="/work/.state/mlruns/1/x/artifacts/model"))
+    assert fake_api.requests == []

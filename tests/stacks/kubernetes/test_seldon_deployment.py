@@ -1,0 +1,154 @@
+"""The SeldonDeployment generator: every variant validates against the Seldon 1.17.1 CRD and the Pod schema."""
+
+from __future__ import annotations
+
+import copy
+
+import kubernetes_validate
+import pytest
+
+from stacks.seldon import seldon_deployment as sd
+from tests.stacks.kubernetes.conftest import IMAGE, NAMESPACE, model_spec
+from tests.stacks.kubernetes.crd_schema import crd_errors
+
+KUBERNETES_VERSION = "1.30"
+OPTIONS = sd.ServingOptions(image=IMAGE, service_account="mlops-model", model_storage_secret="seldon-model-storage")
+FULL_OPTIONS = sd.ServingOptions(
+    image=IMAGE, service_account="mlops-model", model_storage_secret="seldon-model-storage",
+    hpa={"min_replicas": 2, "max_replicas": 5, "target_cpu_utilization": 60}, pdb={"min_available": 1},
+)
+
+
+def _variants():
+    """(label, SeldonDeployment) for every rollout mode, with and without HPA/PDB and sizing."""
+    v1 = sd.desired_deployment(model_spec(1), NAMESPACE, OPTIONS)
+    sized = model_spec(2, workers=2, threads=4, replicas=3, resources={"requests": {"cpu": "1", "memory": "2Gi"},
+                                                                      "limits": {"cpu": "2", "memory": "4Gi"}})
+    yield "replace", v1
+    yield "replace-hpa-pdb", sd.desired_deployment(sized, NAMESPACE, FULL_OPTIONS)
+    yield "canary", sd.desired_deployment(model_spec(2, rollout="canary", canary_traffic_percent=25), NAMESPACE,
+                                          OPTIONS, v1)
+    yield "shadow", sd.desired_deployment(model_spec(2, rollout="shadow"), NAMESPACE, FULL_OPTIONS, v1)
+    yield "no-options", sd.desired_deployment(model_spec(1), NAMESPACE, sd.ServingOptions(image=IMAGE))
+
+
+VARIANTS = dict(_variants())
+
+
+@pytest.mark.parametrize("label", sorted(VARIANTS))
+def test_every_variant_validates_against_the_crd_schema_strictly(label):
+    assert crd_errors(VARIANTS[label]) == []
+
+
+@pytest.mark.parametrize("label", sorted(VARIANTS))
+def test_every_predictor_pod_spec_is_a_valid_core_v1_pod(label):
+    for predictor in VARIANTS[label]["spec"]["predictors"]:
+        for component in predictor["componentSpecs"]:
+            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "model"}, "spec": component["spec"]}
+            kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_crd_check_rejects_what_an_api_server_rejects():
+    """Negative control: the validator used above does catch unknown fields and wrong types."""
+    broken = copy.deepcopy(VARIANTS["canary"])
+    broken["spec"]["predictors"][0]["trafic"] = 10
+    broken["spec"]["predictors"][1]["traffic"] = "10"
+    del broken["spec"]["predictors"][1]["graph"]["name"]
+    errors = "\n".join(crd_errors(broken))
+    assert "'trafic' was unexpected" in errors
+    assert "spec.predictors.1.traffic: '10' is not of type 'integer'" in errors
+    assert "'name' is a required property" in errors
+
+
+def test_replace_serves_one_predictor_with_the_model_the_seldon_server_fetches():
+    (predictor,) = VARIANTS["replace"]["spec"]["predictors"]
+    graph, container = predictor["graph"], predictor["componentSpecs"][0]["spec"]["containers"][0]
+    assert (predictor["name"], predictor["traffic"]) == (sd.CHAMPION, 100)
+    assert graph["name"] == container["name"] == sd.MODEL_CONTAINER  # Seldon matches graph node to container
+    assert graph["implementation"] == sd.SERVER_IMPLEMENTATION
+    assert graph["modelUri"] == "s3://mlflow/1/run1/artifacts/model"
+    assert graph["envSecretRefName"] == "seldon-model-storage"
+    params = {p["name"]: p["value"] for p in graph["parameters"]}
+    assert params == {"model_name": "credit-model", "model_version": "1", "run_id": "run1",
+                      "data_fingerprint": "fp1", "git_commit": "abc123"}
+    assert container["image"] == IMAGE
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health/ping", "port": "http", "scheme": "HTTP"}
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 9000, "metrics": 6000}
+    assert predictor["componentSpecs"][0]["spec"]["serviceAccountName"] == "mlops-model"
+
+
+def test_sizing_hpa_and_pdb_land_on_the_component_spec():
+    component = VARIANTS["replace-hpa-pdb"]["spec"]["predictors"][0]["componentSpecs"][0]
+    container = component["spec"]["containers"][0]
+    assert container["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
+    assert {e["name"]: e["value"] for e in container["env"]} == {"GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "4"}
+    assert component["hpaSpec"] == {"minReplicas": 2, "maxReplicas": 5, "metrics": [
+        {"type": "Resource", "resource": {"name": "cpu", "targetAverageUtilization": 60}}]}
+    assert "replicas" not in component  # the HPA owns the replica count
+    assert component["pdbSpec"] == {"minAvailable": 1}
+
+
+def test_canary_keeps_the_serving_model_as_champion_and_splits_traffic():
+    champion, challenger = VARIANTS["canary"]["spec"]["predictors"]
+    assert (champion["name"], champion["traffic"], champion["graph"]["modelUri"]) == \
+        (sd.CHAMPION, 75, "s3://mlflow/1/run1/artifacts/model")
+    assert (challenger["name"], challenger["traffic"], challenger["graph"]["modelUri"]) == \
+        (sd.CHALLENGER, 25, "s3://mlflow/1/run2/artifacts/model")
+    assert "shadow" not in challenger
+
+
+def test_shadow_mirrors_traffic_to_the_challenger():
+    champion, challenger = VARIANTS["shadow"]["spec"]["predictors"]
+    assert (champion["traffic"], challenger["traffic"], challenger["shadow"]) == (100, 0, True)
+
+
+def test_a_new_canary_replaces_the_old_challenger_not_the_champion():
+    v1 = VARIANTS["replace"]
+    canary2 = sd.desired_deployment(model_spec(2, rollout="canary"), NAMESPACE, OPTIONS, v1)
+    canary3 = sd.desired_deployment(model_spec(3, rollout="canary", canary_traffic_percent=40), NAMESPACE, OPTIONS,
+                                    canary2)
+    assert [(m["predictor"], m["model_version"], m["traffic"]) for m in sd.predictor_models(canary3)] == \
+        [(sd.CHAMPION, "1", 60), (sd.CHALLENGER, "3", 40)]
+
+
+def test_replace_after_canary_promotes_the_challenger_alone():
+    promoted = sd.desired_deployment(model_spec(2), NAMESPACE, OPTIONS, VARIANTS["canary"])
+    assert [(m["predictor"], m["model_version"], m["traffic"]) for m in sd.predictor_models(promoted)] == \
+        [(sd.CHAMPION, "2", 100)]
+
+
+def test_canary_without_a_serving_model_falls_back_to_replace():
+    first = sd.desired_deployment(model_spec(1, rollout="canary"), NAMESPACE, OPTIONS, None)
+    assert [m["predictor"] for m in sd.predictor_models(first)] == [sd.CHAMPION]
+    assert first["metadata"]["annotations"][sd.ROLLOUT_ANNOTATION] == "replace"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"name": "Credit_Model"}, "DNS-1123 label"),
+    ({"model_uri": "/tmp/mlruns/1/abc/artifacts/model"}, "needs an object-store URI"),
+    ({"model_uri": "mlflow-artifacts:/1/abc/artifacts/model"}, "needs an object-store URI"),
+    ({"rollout": "canary", "canary_traffic_percent": 100}, "canary_traffic_percent: expected 1..99, found 100"),
+    ({"rollout": "blue-green"}, "rollout: expected replace, canary or shadow, found 'blue-green'"),
+    ({"resources": {"requests": {"memory": "2 GB"}}}, "resources.requests.memory: expected a Kubernetes quantity"),
+    ({"resources": {"gpu": 1}}, "resources: unknown keys ['gpu']"),
+])
+def test_invalid_specs_are_refused_naming_the_problem(change, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+        sd.desired_deployment(model_spec(2, **change), NAMESPACE, OPTIONS, VARIANTS["replace"])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"image": "mlops-serving"}, "expected a tagged image reference"),
+    ({"hpa": {"min_replicas": 3, "max_replicas": 2}}, "min=3, max=2"),
+    ({"hpa": {"max_replicas": 2, "cpu": 50}}, "unknown keys"),
+    ({"pdb": {"min_available": 1, "max_unavailable": 1}}, "exactly one of"),
+    ({"pdb": {"min_available": "half"}}, "non-negative integer or a percentage"),
+])
+def test_invalid_options_are_refused_at_construction(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sd.ServingOptions(**{"image": IMAGE, **kwargs})
+
+
+def test_prediction_url_is_the_seldon_ingress_path():
+    assert sd.predictions_url("http://ingress.example.com/", "mlops", "credit") == \
+        "http://ingress.example.com/seldon/mlops/credit/api/v1.0/predictions"
