@@ -1,0 +1,122 @@
+"""The training pipeline end to end on small data, in isolated ZenML and MLflow state (see tests/conftest.py)."""
+
+import mlflow
+import pandas as pd
+import pytest
+
+from pipelines.launch import ensure_mlflow_experiment, load_training_config, prepare_environment, run_training
+from steps import names
+
+pytestmark = pytest.mark.integration
+
+SMALL = {"data.n_rows": 600, "training.search.space": {"max_depth": [2, 3]}, "training.search.cv_folds": 2}
+
+
+@pytest.fixture(scope="module")
+def local_stack():
+    from stacks.registration import register_stack
+
+    prepare_environment()
+    register_stack("local")
+    from zenml.client import Client
+
+    return Client()
+
+
+def _train(overrides=None, fingerprint=""):
+    config = load_training_config(None, {**SMALL, **(overrides or {})})
+    return config, run_training(config, fingerprint, say=lambda _: None)
+
+
+def _artifact(client, run_id, name):
+    run = client.get_pipeline_run(run_id)
+    for step in run.steps.values():
+        if name in step.outputs:
+            return step.outputs[name][0]
+    raise KeyError(name)
+
+
+def _mlflow_client(client):
+    return mlflow.MlflowClient(tracking_uri=client.active_stack.experiment_tracker.get_tracking_uri())
+
+
+def test_run_is_tracked_registered_and_visualized(local_stack):
+    config, summary = _train({"enable_cache": False})
+    assert summary["status"].endswith("completed")
+    registered = _artifact(local_stack, summary["run_id"], names.REGISTERED_MODEL).load()
+    ml = _mlflow_client(local_stack)
+
+    version = ml.get_model_version_by_alias(config.model.name, "challenger")
+    assert version.version == registered.version and version.run_id == registered.run_id
+    run = ml.get_run(registered.run_id)
+    assert run.data.params["estimator"] == "hist_gradient_boosting"
+    assert run.data.params["param.max_depth"] in {"2", "3"}
+    assert 0.6 < run.data.metrics["holdout_roc_auc"] <= 1.0
+    tags = run.data.tags
+    for key in ("git_commit", "git_dirty", "data_fingerprint", "zenml_run_id", "config_hash", "version.zenml",
+                "version.scikit-learn"):
+        assert tags.get(key), key
+    assert tags["zenml_run_id"] == summary["run_id"] and tags["data_fingerprint"].startswith("sha256:")
+
+    # The model is stored as skops with a signature and an input example: nothing on the serving path unpickles.
+    local_dir = mlflow.artifacts.download_artifacts(artifact_uri=version.source, tracking_uri=ml.tracking_uri)
+    mlmodel = open(f"{local_dir}/MLmodel").read()
+    assert "serialization_format: skops" in mlmodel and "signature:" in mlmodel
+    assert "pickled_model" not in mlmodel
+
+    # Artifacts: profile, passing validation, evaluation with an HTML visualization, all linked to the ZenML model.
+    report = _artifact(local_stack, summary["run_id"], names.VALIDATION_REPORT).load()
+    assert report.passed and report.n_rows == 600
+    evaluation = _artifact(local_stack, summary["run_id"], names.EVALUATION_REPORT)
+    assert evaluation.load().metrics["roc_auc"] == pytest.approx(run.data.metrics["holdout_roc_auc"])
+    assert any(v.type == "html" for v in evaluation.visualizations)
+    profile = _artifact(local_stack, summary["run_id"], names.DATA_PROFILE).load()
+    assert "monthly_charges" in profile.get_columns()
+    model_version = local_stack.get_pipeline_run(summary["run_id"]).model_version
+    assert model_version.name == config.model.name
+    linked = set(model_version.data_artifact_ids) | set(model_version.model_artifact_ids)
+    assert {names.EVALUATION_REPORT, names.DATA_PROFILE, names.MODEL} <= linked
+
+
+def test_bad_batch_stops_before_training(local_stack, tmp_path):
+    from steps.data.validation import DataValidationError
+
+    ml = _mlflow_client(local_stack)
+    before = len(ml.search_model_versions("name='churn-classifier'"))
+    frame = pd.DataFrame({"x": [float(i % 7) for i in range(30)], "y": [0, 1] * 15})
+    path = tmp_path / "tiny.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataValidationError, match="row count: expected >= 50 rows, found 30"):
+        _train({"data.source": str(path), "data.target": "y", "enable_cache": False}, fingerprint="sha256:tiny")
+    run = local_stack.get_pipeline("training_pipeline").last_run
+    assert str(run.status).endswith("failed")
+    assert "train_model" not in run.steps or not str(run.steps["train_model"].status).endswith("completed")
+    failed_report = run.steps["validate_data"].outputs[names.VALIDATION_REPORT][0].load()
+    assert not failed_report.passed
+    assert any(f["check"].startswith("row count") or "row" in f["check"] for f in failed_report.failures)
+    assert len(ml.search_model_versions("name='churn-classifier'")) == before
+
+
+def test_uncached_runs_are_reproducible(local_stack):
+    _, first = _train({"enable_cache": False, "data.seed": 5})
+    _, second = _train({"enable_cache": False, "data.seed": 5})
+    a = _artifact(local_stack, first["run_id"], names.EVALUATION_REPORT).load()
+    b = _artifact(local_stack, second["run_id"], names.EVALUATION_REPORT).load()
+    assert a.metrics == b.metrics
+    pa = _artifact(local_stack, first["run_id"], names.HOLDOUT_PREDICTIONS).load()
+    pb = _artifact(local_stack, second["run_id"], names.HOLDOUT_PREDICTIONS).load()
+    pd.testing.assert_frame_equal(pa, pb)
+    assert first["cached_steps"] == [] and second["cached_steps"] == []
+
+
+def test_cached_rerun_skips_every_step(local_stack):
+    _train({"data.seed": 9})
+    _, rerun = _train({"data.seed": 9})
+    assert len(rerun["cached_steps"]) == 8
+
+
+def test_mlflow_artifacts_stay_in_the_state_dir(local_stack, session_dir):
+    ensure_mlflow_experiment("probe-experiment")
+    ml = _mlflow_client(local_stack)
+    location = ml.get_experiment_by_name("probe-experiment").artifact_location
+    assert location.startswith((session_dir / "state").as_uri())

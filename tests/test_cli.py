@@ -1,0 +1,50 @@
+"""The CLI's error contract: one clear message naming the problem, exit code 1, no traceback."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, cwd):
+    result = subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, capture_output=True, text=True,
+                            timeout=300)
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.fixture()
+def files(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "one_class.csv").write_text("a,y\n1,1\n2,1\n3,1\n")
+    (tmp_path / "ok.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(60)))
+    (tmp_path / "bad_config.yaml").write_text("model: {name: churn-classifier}\nsplit: {test_size: 2}\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "missing.csv", "--target", "y"], "data file not found: "),
+        (["--data", "ok.csv", "--target", "why"], "target column 'why' not found"),
+        (["--data", "notes.txt", "--target", "y"], "unsupported file type '.txt'"),
+        (["--data", "empty.csv", "--target", "y"], "data file is empty"),
+        (["--data", "one_class.csv", "--target", "y"], "target 'y' has a single value"),
+        (["--data", "ok.csv"], "a target column is required"),
+        (["--config", "bad_config.yaml"], "bad_config.yaml: split.test_size: Input should be less than 1"),
+        (["--data", "sklearn:imagenet"], "unknown scikit-learn dataset 'imagenet'"),
+    ],
+)
+def test_user_errors_get_one_clear_message(files, args, message):
+    code, output = run_cli("train", *args, cwd=files)
+    assert code == 1
+    assert message in output
+    assert "Traceback" not in output and output.count("\n") <= 3
+
+
+def test_help_lists_the_commands(tmp_path):
+    code, output = run_cli("--help", cwd=tmp_path)
+    assert code == 0 and "train" in output
