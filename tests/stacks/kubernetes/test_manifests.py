@@ -1,0 +1,173 @@
+"""The infrastructure manifests, Helm values and images: valid, consistent with each other and with the backend."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+import serving
+from stacks.seldon import seldon_deployment as sd
+from tests.stacks.kubernetes.conftest import model_spec
+from tests.stacks.kubernetes.crd_schema import REPO_ROOT
+
+MANIFESTS = REPO_ROOT / "stacks" / "kubernetes"
+RUNBOOK = REPO_ROOT / "docs" / "runbook-kubernetes.md"
+KUBERNETES_VERSION = "1.30"
+CRD_KINDS = {"PodMonitor": "monitoring.coreos.com/v1", "Gateway": "networking.istio.io/v1beta1"}
+
+
+def _documents():
+    for path in sorted(MANIFESTS.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                yield f"{path.name}:{doc['kind']}/{doc['metadata']['name']}", doc
+
+
+DOCS = dict(_documents())
+CORE = {key: doc for key, doc in DOCS.items() if doc["kind"] not in CRD_KINDS}
+
+
+def _containers(doc):
+    spec = doc.get("spec", {})
+    template = (spec.get("jobTemplate", {}).get("spec", spec)).get("template", {})
+    pod = template.get("spec", {})
+    return pod.get("containers", []) + pod.get("initContainers", [])
+
+
+def test_the_manifest_set_is_complete():
+    kinds = sorted({doc["kind"] for doc in DOCS.values()})
+    assert kinds == ["Deployment", "Gateway", "Job", "Namespace", "PersistentVolumeClaim", "PodMonitor", "Role",
+                     "RoleBinding", "Service", "ServiceAccount", "StatefulSet"]
+    names = {(doc["kind"], doc["metadata"]["name"]) for doc in DOCS.values()}
+    assert {("Deployment", "mlflow"), ("StatefulSet", "postgres"), ("Deployment", "minio")} <= names
+
+
+@pytest.mark.parametrize("key", sorted(CORE))
+def test_core_objects_validate_strictly_against_the_kubernetes_schemas(key):
+    kubernetes_validate.validate(CORE[key], KUBERNETES_VERSION, strict=True)
+
+
+def test_the_validator_rejects_a_broken_manifest():
+    broken = copy.deepcopy(DOCS["mlflow.yaml:Deployment/mlflow"])
+    broken["spec"]["replicas"] = "one"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+    broken = copy.deepcopy(DOCS["mlflow.yaml:Deployment/mlflow"])
+    broken["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "Always"
+    broken["spec"]["template"]["spec"]["containers"][0]["envFrm"] = []
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("key", sorted(set(DOCS) - set(CORE)))
+def test_custom_resources_have_the_expected_shape(key):
+    doc = DOCS[key]
+    assert doc["apiVersion"] == CRD_KINDS[doc["kind"]]
+    assert re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", doc["metadata"]["name"])
+    assert isinstance(doc.get("spec"), dict) and doc["spec"]
+
+
+def test_pod_monitor_scrapes_the_port_and_path_the_model_container_exposes():
+    monitor = DOCS["monitoring.yaml:PodMonitor/seldon-models"]["spec"]
+    (endpoint,) = monitor["podMetricsEndpoints"]
+    container = sd.model_container(model_spec(1), sd.ServingOptions(image="r/i:1"))
+    assert endpoint["port"] in {p["name"] for p in container["ports"]} and endpoint["port"] == "metrics"
+    assert endpoint["path"] == "/prometheus"
+    assert monitor["selector"]["matchLabels"] == {"app.kubernetes.io/managed-by": "seldon-core"}
+    assert monitor["namespaceSelector"]["matchNames"] == ["mlops"]
+
+
+def test_everything_but_the_gateway_lives_in_the_mlops_namespace():
+    for key, doc in DOCS.items():
+        if doc["kind"] in ("Namespace",):
+            continue
+        expected = "istio-system" if doc["kind"] == "Gateway" else "mlops"
+        assert doc["metadata"]["namespace"] == expected, key
+
+
+def test_no_credentials_are_written_in_the_manifests():
+    assert not [key for key, doc in DOCS.items() if doc["kind"] == "Secret"]
+    sensitive = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|_USER$")
+    for key, doc in DOCS.items():
+        for container in _containers(doc):
+            for env in container.get("env", []):
+                if sensitive.search(env["name"]):
+                    assert "secretKeyRef" in env.get("valueFrom", {}), f"{key}: {env['name']} must come from a Secret"
+
+
+def test_every_referenced_secret_is_created_in_the_runbook():
+    runbook = RUNBOOK.read_text()
+    referenced = {env["valueFrom"]["secretKeyRef"]["name"]
+                  for doc in DOCS.values() for c in _containers(doc) for env in c.get("env", [])
+                  if "secretKeyRef" in env.get("valueFrom", {})}
+    referenced.add("seldon-model-storage")  # graph.envSecretRefName of every predictor
+    for name in sorted(referenced):
+        assert re.search(rf"kubectl .*create secret generic {name}\b", runbook), f"runbook never creates {name}"
+
+
+def test_services_select_pods_and_name_existing_ports():
+    workloads = [doc for doc in DOCS.values() if doc["kind"] in ("Deployment", "StatefulSet")]
+    for key, service in ((k, d) for k, d in DOCS.items() if d["kind"] == "Service"):
+        selector = service["spec"]["selector"]
+        matching = [w for w in workloads if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()]
+        assert len(matching) == 1, f"{key} selects {len(matching)} workloads"
+        ports = {p["name"] for c in _containers(matching[0]) for p in c.get("ports", [])}
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in ports, f"{key}: targetPort {port['targetPort']} not in {ports}"
+
+
+def test_pipeline_role_allows_every_call_the_backend_makes(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+    backend.deploy(model_spec(2, rollout="canary"), timeout=10, verify=lambda url: None)
+    backend.list()
+    backend.delete("credit")
+    used = {verb for verb, _ in fake_api.requests}
+    role = DOCS["rbac.yaml:Role/mlops-pipeline"]
+    (rule,) = [r for r in role["rules"] if "seldondeployments" in r["resources"]]
+    assert rule["apiGroups"] == [sd.GROUP]
+    assert used <= set(rule["verbs"]), f"Role lacks {sorted(used - set(rule['verbs']))}"
+    binding = DOCS["rbac.yaml:RoleBinding/mlops-pipeline"]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "mlops-pipeline", "namespace": "mlops"}]
+
+
+def test_operator_values_register_the_projects_model_server():
+    values = yaml.safe_load((MANIFESTS / "helm" / "seldon-core-operator-values.yaml").read_text())
+    server = values["predictor_servers"][sd.SERVER_IMPLEMENTATION]["protocols"]["seldon"]
+    assert server["image"] and server["defaultImageVersion"]
+    assert values["storageInitializer"]["image"] == "seldonio/rclone-storage-initializer:1.17.1"
+    gateway = DOCS["istio-gateway.yaml:Gateway/seldon-gateway"]["metadata"]
+    assert values["istio"] == {"enabled": True, "gateway": f"{gateway['namespace']}/{gateway['name']}"}
+    assert values["usageMetrics"]["enabled"] is False
+
+
+def _dockerfile(path: Path) -> str:
+    return path.read_text().replace("\\\n", " ")
+
+
+def test_serving_image_runs_the_same_model_class_on_the_ports_the_generator_uses():
+    text = _dockerfile(REPO_ROOT / "serving" / "Dockerfile")
+    assert text.splitlines()[0] == "# syntax=docker/dockerfile:1"  # RUN --mount needs BuildKit syntax
+    assert "FROM python:3.11-slim" in text and "-r /tmp/requirements.txt" in text
+    assert "COPY serving/requirements.txt" in text
+    assert set(re.search(r"^EXPOSE (.+)$", text, re.M).group(1).split()) == {str(sd.HTTP_PORT), str(sd.METRICS_PORT)}
+    model_class = re.search(r"MODEL_NAME=(\S+)", text).group(1)
+    assert model_class == serving.MODEL_CLASS
+    module, cls = model_class.rsplit(".", 1)
+    tree = ast.parse((REPO_ROOT / Path(*module.split("."))).with_suffix(".py").read_text())
+    assert cls in {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    users = re.findall(r"^USER (\S+)$", text, re.M)
+    assert users and users[-1].isdigit() and users[-1] != "0"  # numeric, so runAsNonRoot can be verified
+
+
+def test_mlflow_image_pins_the_versions_of_the_pipeline_environment():
+    text = _dockerfile(MANIFESTS / "images" / "mlflow-server.Dockerfile")
+    lock = (REPO_ROOT / "requirements.lock").read_text()
+    for package, version in re.findall(r'"([a-z0-9-]+)==([^"]+)"', text):
+        assert f"\n{package}=={version}\n" in f"\n{lock}", f"{package}=={version} differs from requirements.lock"
