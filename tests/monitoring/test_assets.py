@@ -1,0 +1,106 @@
+"""The Prometheus config, alert rules (with their promtool unit tests) and the Grafana dashboard."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from monitoring import ALERT_RULES, ALERT_RULES_TESTS, ASSETS_DIR, GRAFANA_DASHBOARD, PROMETHEUS_CONFIG
+from monitoring import local
+from monitoring import metrics as m
+from tests.monitoring.promql import base_name, metric_names
+
+promtool = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(promtool is None, reason="promtool missing: run .ci/deps-monitoring.sh")
+
+KNOWN = set(m.ALL_METRICS) | {"ALERTS"}
+REQUIRED_ALERTS = {
+    "ModelEndpointDown", "ModelEndpointHighErrorRate", "ModelEndpointHighLatencyP99", "DataDriftDetected",
+    "ModelAccuracyBelowThreshold",
+}
+
+
+def _promtool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([promtool, *args], cwd=ASSETS_DIR, capture_output=True, text=True, timeout=60)
+
+
+@needs_promtool
+def test_promtool_check_config():
+    result = _promtool("check", "config", PROMETHEUS_CONFIG.name)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_promtool
+def test_promtool_check_rules():
+    result = _promtool("check", "rules", ALERT_RULES.name)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_promtool
+def test_promtool_test_rules():
+    result = _promtool("test", "rules", ALERT_RULES_TESTS.name)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+@needs_promtool
+def test_promtool_test_rules_can_fail(tmp_path):
+    """A wrong expectation must fail: the unit tests are not vacuous."""
+    shutil.copy(ALERT_RULES, tmp_path / "alerts.yml")
+    broken = ALERT_RULES_TESTS.read_text().replace("instance: 127.0.0.1:6000", "instance: 127.0.0.1:6001", 1)
+    (tmp_path / "alerts_test.yml").write_text(broken)
+    result = subprocess.run([promtool, "test", "rules", "alerts_test.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode != 0
+
+
+@needs_promtool
+def test_rendered_config_is_valid(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path))
+    local.write_scrape_targets(["127.0.0.1:6000", "http://127.0.0.1:6001/metrics"])
+    config = local.render_config(19090, 19091, "2s")
+    result = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rendered = yaml.safe_load(config.read_text())
+    jobs = {job["job_name"]: job for job in rendered["scrape_configs"]}
+    assert jobs["pushgateway"]["static_configs"][0]["targets"] == ["127.0.0.1:19091"]
+    targets = json.loads((tmp_path / "monitoring" / local.TARGETS_FILE).read_text())
+    assert {(g["labels"]["__metrics_path__"], tuple(g["targets"])) for g in targets} == {
+        ("/prometheus", ("127.0.0.1:6000",)), ("/metrics", ("127.0.0.1:6001",))}
+
+
+def test_scrape_target_errors_are_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="scrape target 'localhost': expected host:port"):
+        local.write_scrape_targets(["localhost"])
+
+
+def _alert_rules():
+    return [rule for group in yaml.safe_load(ALERT_RULES.read_text())["groups"] for rule in group["rules"]]
+
+
+def test_alerts_cover_the_required_cases_with_known_metrics():
+    rules = _alert_rules()
+    assert REQUIRED_ALERTS <= {rule["alert"] for rule in rules}
+    for rule in rules:
+        names = {base_name(n) for n in metric_names(rule["expr"])}
+        assert names and names <= KNOWN, f"{rule['alert']}: unknown metrics {names - KNOWN}"
+
+
+def test_dashboard_queries_use_known_metrics():
+    dashboard = json.loads(GRAFANA_DASHBOARD.read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert len(exprs) >= 8
+    for expr in exprs:
+        names = {base_name(n) for n in metric_names(expr)}
+        assert names <= KNOWN, f"{expr}: unknown metrics {names - KNOWN}"
+    used = {base_name(n) for e in exprs for n in metric_names(e)}
+    assert {m.DRIFT_SHARE, m.FEATURE_HELLINGER, m.BATCH_ACCURACY, m.DECISION, m.MODEL_REQUESTS, m.MODEL_LATENCY} <= used
+
+
+def test_endpoint_metric_names_match_the_served_model():
+    model = pytest.importorskip("serving.model", reason="serving.model not importable here")
+    assert getattr(model, "REQUESTS_METRIC", m.MODEL_REQUESTS) == m.MODEL_REQUESTS
+    assert getattr(model, "ERRORS_METRIC", m.MODEL_ERRORS) == m.MODEL_ERRORS
+    assert getattr(model, "LATENCY_METRIC", m.MODEL_LATENCY) == m.MODEL_LATENCY
