@@ -76,7 +76,8 @@ class TrainingConfig(_Section):
 
 
 class GateSection(_Section):
-    min_metrics: Dict[str, float] = {}  # absolute thresholds the challenger must meet
+    # absolute holdout thresholds the challenger must meet, per task: {binary: {roc_auc: 0.7}, regression: {r2: 0.3}}
+    min_metrics: Dict[Literal["binary", "multiclass", "regression"], Dict[str, float]] = {}
     min_improvement: float = Field(0.0, ge=0.0)  # margin over the champion on the primary metric
     parity_tolerance: float = Field(1e-6, ge=0.0)
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
-from pipelines.config import ConfigError, TrainingConfig, load_config
+from pipelines.config import ConfigError, DeploymentConfig, TrainingConfig, load_config
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,42 @@ def preflight_model(config: TrainingConfig) -> None:
 
 def load_training_config(path: str | None, overrides: Dict[str, Any]) -> TrainingConfig:
     return load_config(path or "training", TrainingConfig, overrides)
+
+
+def model_name_for(source: str) -> str | None:
+    """A registry name for a user's data source ('sklearn:iris' -> 'iris-model', 'data/My Sales.csv' ->
+    'my-sales-model'), so that another dataset never becomes a new version of the churn model. None for synthetic."""
+    import re
+
+    if source in ("synthetic", ""):
+        return None
+    stem = source.split(":", 1)[1] if source.startswith("sklearn:") else Path(source).stem
+    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:40] or "dataset"
+    return f"{slug}-model"
+
+
+def load_deployment_config(path: str | None, overrides: Dict[str, Any]) -> DeploymentConfig:
+    return load_config(path or "deployment", DeploymentConfig, overrides)
+
+
+def run_deployment(config: DeploymentConfig, say: Callable[[str], None] = print) -> Dict[str, Any]:
+    """Runs the deployment pipeline and returns the run summary plus the deployment record."""
+    from zenml.enums import ExecutionMode
+
+    from pipelines.deployment import deployment_pipeline
+    from steps import names
+
+    settings = config.model_dump(mode="json")
+    run = deployment_pipeline.with_options(execution_mode=ExecutionMode.FAIL_FAST)(
+        model_name=config.model.name, gate=settings["gate"], serving=settings["serving"]
+    )
+    summary = summarize_run(run, say)
+    from zenml.client import Client
+
+    steps = Client().get_pipeline_run(run.id).steps
+    summary["decision"] = steps["decide_deployment"].outputs[names.DEPLOYMENT_DECISION][0].load()
+    summary["record"] = steps["deploy_challenger"].outputs[names.DEPLOYMENT_INFO][0].load()
+    return summary
 
 
 def run_training(

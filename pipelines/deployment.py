@@ -1,0 +1,24 @@
+"""Deployment pipeline: challenger vs champion on the same holdout -> gate -> parity-checked deploy -> promote."""
+
+from typing import Any, Dict
+
+from zenml import pipeline
+
+from steps.deployment.steps import (
+    decide_deployment,
+    deploy_challenger,
+    evaluate_candidates,
+    fetch_candidates,
+    promote_champion,
+)
+
+
+@pipeline(enable_cache=False)
+def deployment_pipeline(model_name: str, gate: Dict[str, Any], serving: Dict[str, Any]) -> None:
+    """Deploys the registry's challenger only if it earns it; the decision and its reasons are an artifact."""
+    candidates, holdout, schema = fetch_candidates(model_name)
+    challenger_eval, champion_eval = evaluate_candidates(candidates, holdout, schema)
+    decision = decide_deployment(candidates, challenger_eval, champion_eval, gate)
+    record = deploy_challenger(decision, candidates, holdout, schema, serving,
+                               parity_tolerance=gate["parity_tolerance"])
+    promote_champion(record, candidates)

@@ -1,0 +1,71 @@
+"""Deploys one registered model version through the active stack's Seldon deployer, parity-checked before it
+takes traffic. Shared by the deployment pipeline and `run.py rollback`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional
+
+import pandas as pd
+
+from steps.data.schema import DataSchema
+from steps.deployment.record import DeploymentRecord
+from steps.deployment.registry import ModelRef, download_model, load_model
+
+logger = logging.getLogger(__name__)
+
+
+class NoDeployerError(RuntimeError):
+    """The active stack has no model deployer."""
+
+
+def active_deployer() -> Any:
+    from zenml.client import Client
+
+    deployer = Client().active_stack.model_deployer
+    if deployer is None:
+        raise NoDeployerError("the active stack has no model deployer; use a stack with one (e.g. `local`)")
+    return deployer
+
+
+def deploy_version(
+    ref: ModelRef,
+    holdout: pd.DataFrame,
+    schema: DataSchema,
+    serving: Dict[str, Any],
+    parity_tolerance: float,
+    tracking_uri: Optional[str],
+) -> DeploymentRecord:
+    """Serves `ref` behind the stable URL of `serving['deployment_name']`; the old model keeps serving on failure."""
+    from stacks.seldon.spec import ModelDeploymentSpec
+    from stacks.state import state_dir
+    from steps.deployment.parity import check_parity
+
+    deployer = active_deployer()
+    backend = getattr(deployer.config, "backend", "local")
+    model_dir = download_model(ref, state_dir() / "models", tracking_uri)
+    # Local daemons read the downloaded directory; a cluster pulls the model from the artifact store itself.
+    model_uri = str(model_dir) if backend == "local" else ref.source
+    offline = load_model(model_dir)
+    sample = holdout[schema.features].head(serving.get("parity_rows", 200))
+    expected = offline.predict(sample) if schema.task == "regression" else offline.predict_proba(sample)
+    parity: Dict[str, Any] = {}
+
+    def verify(candidate_url: str) -> None:
+        parity.update(check_parity(candidate_url, sample, expected, parity_tolerance))
+        logger.info("parity: %d holdout rows, max |endpoint - offline| = %.3g", parity["rows"],
+                    parity["max_abs_diff"])
+
+    spec = ModelDeploymentSpec(
+        name=serving["deployment_name"], model_uri=model_uri, model_name=ref.name, model_version=ref.version,
+        run_id=ref.run_id, data_fingerprint=ref.tags.get("data_fingerprint", ""),
+        git_commit=ref.tags.get("git_commit", ""), replicas=serving.get("replicas", 1),
+        workers=serving.get("workers"), threads=serving.get("threads"), rollout=serving.get("rollout", "replace"),
+        canary_traffic_percent=serving.get("canary_traffic_percent", 10),
+    )
+    info = deployer.deploy(spec, verify=verify, timeout=serving.get("timeout_seconds", 300.0))
+    logger.info("v%s serving at %s", ref.version, info.url)
+    return DeploymentRecord(
+        deployment_name=spec.name, deployed=True, model_name=ref.name, model_version=ref.version, url=info.url,
+        state=info.state, backend=backend, parity=parity, notes=[f"deployed with rollout '{spec.rollout}'"],
+    )

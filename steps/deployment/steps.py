@@ -1,0 +1,144 @@
+"""ZenML steps of the deployment stage: compare challenger and champion, gate, deploy with a parity check, promote."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional, Tuple
+
+import pandas as pd
+from typing_extensions import Annotated
+from zenml import log_metadata, step
+
+import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
+from steps import names
+from steps.data.schema import DataSchema
+from steps.deployment.gate import DeploymentDecision
+from steps.deployment.record import Candidates, DeploymentRecord
+from steps.evaluation.metrics import EvaluationReport
+
+logger = logging.getLogger(__name__)
+
+
+def _tracking_uri() -> Optional[str]:
+    from zenml.client import Client
+
+    tracker = Client().active_stack.experiment_tracker
+    if tracker is None:
+        return None
+    tracker.configure_mlflow()
+    return tracker.get_tracking_uri()
+
+
+@step(enable_cache=False)
+def fetch_candidates(
+    model_name: str,
+) -> Tuple[Annotated[Candidates, "candidates"], Annotated[pd.DataFrame, names.HOLDOUT_SET],
+           Annotated[DataSchema, names.DATA_SCHEMA]]:
+    """The registry's challenger and champion, and the challenger's holdout, found through its ZenML model version."""
+    from zenml.client import Client
+
+    from steps.deployment.registry import by_alias, require_challenger
+    from steps.training.tracking import CHAMPION_ALIAS
+
+    uri = _tracking_uri()
+    challenger = require_challenger(model_name, uri)
+    champion = by_alias(model_name, CHAMPION_ALIAS, uri)
+    training_run = Client().get_pipeline_run(challenger.zenml_run_id)
+    model_version = training_run.model_version
+    holdout = model_version.get_artifact(names.HOLDOUT_SET).load()
+    schema = model_version.get_artifact(names.DATA_SCHEMA).load()
+    logger.info("challenger v%s (ZenML model version %s), champion %s", challenger.version, model_version.name,
+                f"v{champion.version}" if champion else "none")
+    candidates = Candidates(
+        model_name=model_name, challenger=challenger.__dict__, champion=champion.__dict__ if champion else None,
+        zenml_model_version=str(model_version.id),
+    )
+    return candidates, holdout, schema
+
+
+@step(enable_cache=False)
+def evaluate_candidates(
+    candidates: Candidates, holdout_set: pd.DataFrame, schema: DataSchema
+) -> Tuple[Annotated[EvaluationReport, "challenger_evaluation"], Annotated[Optional[EvaluationReport],
+           "champion_evaluation"]]:
+    """Challenger and champion scored on the same holdout (the challenger's), with the same metrics."""
+    from steps.deployment.registry import download_model, load_model
+    from steps.evaluation.metrics import evaluate, predict_with
+    from stacks.state import state_dir
+
+    uri = _tracking_uri()
+    X, y = holdout_set[schema.features], holdout_set[schema.target]
+    reports = []
+    for ref in (candidates.challenger_ref, candidates.champion_ref):
+        if ref is None:
+            reports.append(None)
+            continue
+        model = load_model(download_model(ref, state_dir() / "models", uri))
+        y_pred, y_proba, classes = predict_with(model, X, schema.task)
+        reports.append(evaluate(y, y_pred, schema.task, y_proba, classes))
+    return reports[0], reports[1]
+
+
+@step(enable_cache=False)
+def decide_deployment(
+    candidates: Candidates,
+    challenger_evaluation: EvaluationReport,
+    champion_evaluation: Optional[EvaluationReport],
+    gate: Dict[str, Any],
+) -> Annotated[DeploymentDecision, names.DEPLOYMENT_DECISION]:
+    """Deploy only if the challenger meets the thresholds and beats the champion by the margin."""
+    from steps.deployment.gate import decide
+
+    decision = decide(
+        challenger_version=candidates.challenger["version"],
+        challenger_metrics=challenger_evaluation.metrics,
+        primary_metric=challenger_evaluation.primary_metric,
+        min_metrics=(gate.get("min_metrics") or {}).get(challenger_evaluation.task, {}),
+        min_improvement=gate.get("min_improvement", 0.0),
+        champion_version=candidates.champion["version"] if candidates.champion else None,
+        champion_metrics=champion_evaluation.metrics if champion_evaluation else None,
+    )
+    for reason in decision.reasons:
+        logger.info("gate: %s", reason)
+    logger.info("decision: %s", decision.decision)
+    return decision
+
+
+@step(enable_cache=False)
+def deploy_challenger(
+    decision: DeploymentDecision,
+    candidates: Candidates,
+    holdout_set: pd.DataFrame,
+    schema: DataSchema,
+    serving: Dict[str, Any],
+    parity_tolerance: float = 1e-6,
+) -> Annotated[DeploymentRecord, names.DEPLOYMENT_INFO]:
+    """Blue/green deploy of the challenger behind the stable URL; it takes traffic only after the parity check."""
+    from steps.deployment.rollout import deploy_version
+
+    if not decision.deploy:
+        logger.info("not deploying: %s", "; ".join(decision.reasons))
+        return DeploymentRecord.skipped(candidates, serving["deployment_name"], decision.reasons)
+    return deploy_version(candidates.challenger_ref, holdout_set, schema, serving, parity_tolerance, _tracking_uri())
+
+
+@step(enable_cache=False)
+def promote_champion(record: DeploymentRecord, candidates: Candidates) -> Annotated[Dict[str, Any], "promotion"]:
+    """MLflow alias `champion` (previous one kept as `previous-champion`) and ZenML stage `production`."""
+    from zenml.client import Client
+    from zenml.enums import ModelStages
+
+    from steps.deployment.registry import promote
+
+    if not record.deployed:
+        return {"promoted": False, "champion": candidates.champion["version"] if candidates.champion else None}
+    previous = promote(candidates.model_name, record.model_version, _tracking_uri())
+    Client().update_model_version(
+        model_name_or_id=candidates.model_name, version_name_or_id=candidates.zenml_model_version,
+        stage=ModelStages.PRODUCTION, force=True,
+    )
+    log_metadata(metadata={"endpoint": record.url, "mlflow_version": record.model_version},
+                 model_name=candidates.model_name, model_version=candidates.zenml_model_version)
+    logger.info("v%s is now the champion (previous: %s); endpoint %s", record.model_version, previous or "none",
+                record.url)
+    return {"promoted": True, "champion": record.model_version, "previous_champion": previous}
