@@ -5,7 +5,7 @@ One SeldonDeployment per endpoint name, updated in place so its ingress URL neve
 1. with a `verify` hook: the candidate runs alone as `<name>-candidate` until it is Available, `verify` is called
    with its own URL, then the candidate is deleted (it never takes production traffic);
 2. the endpoint's SeldonDeployment is created or replaced (replace, canary or shadow predictors);
-3. the backend waits until Seldon reports it Available for this generation. If it fails or times out, the
+3. the backend waits until Seldon reports the new spec Available. If it fails or times out, the
    previous spec is written back, so the model that served before keeps serving, and DeploymentError says why.
 """
 
@@ -65,6 +65,7 @@ class KubernetesSeldonBackend(DeploymentBackend):
                                          model_storage_secret=model_storage_secret, hpa=hpa, pdb=pdb)
         self._api_client = api_client
         self._api: Any = None
+        self.settle_seconds = 10.0  # see _status_is_current; tests shorten it
 
     # -- Kubernetes API ---------------------------------------------------------------------------------------
 
@@ -125,21 +126,23 @@ class KubernetesSeldonBackend(DeploymentBackend):
 
     # -- waiting ----------------------------------------------------------------------------------------------
 
-    def wait_available(self, name: str, generation: Optional[int], timeout: float,
+    def wait_available(self, name: str, written: Optional[Mapping[str, Any]], timeout: float,
                        deadline: Optional[float] = None) -> Dict[str, Any]:
-        """Poll until Seldon reports `name` Available for `generation`; DeploymentError on Failed or timeout.
+        """Poll until Seldon reports `name` Available for `written` (what our create/replace returned).
+
+        Raises DeploymentError when the operator reports Failed, or on timeout.
 
         `deadline` (time.monotonic) ends the wait earlier when part of `timeout` was spent before it started.
         """
-        deadline = time.monotonic() + timeout if deadline is None else deadline
+        start = time.monotonic()
+        deadline = start + timeout if deadline is None else deadline
+        meta = (written or {}).get("metadata") or {}
         while True:
             obj = self._get(name)
             if obj is None:
                 raise DeploymentError(f"SeldonDeployment '{self.namespace}/{name}' disappeared while waiting for it")
             status = obj.get("status") or {}
-            observed = status.get("observedGeneration")
-            # Without observedGeneration the state may still describe the previous spec; Seldon 1.17 sets it.
-            current = generation is None or observed is None or observed >= generation
+            current = self._status_is_current(obj, meta, time.monotonic() - start)
             if current and status.get("state") == "Available":
                 return obj
             if current and status.get("state") == "Failed":
@@ -152,6 +155,21 @@ class KubernetesSeldonBackend(DeploymentBackend):
                     f"Look at `kubectl -n {self.namespace} describe sdep {name}` and the pods' events."
                 )
             time.sleep(min(self.poll_interval, remaining))
+
+    def _status_is_current(self, obj: Mapping[str, Any], written: Mapping[str, Any], waited: float) -> bool:
+        """Whether `obj`'s status describes the spec we wrote rather than the one before it.
+
+        Seldon 1.17 does not set status.observedGeneration. Its status writes go through optimistic concurrency,
+        so any change of resourceVersion after our write means the operator reconciled our spec. A spec change
+        that leaves the status unchanged (e.g. traffic only) causes no write: then a status that stayed the same
+        for `settle_seconds` is taken as current.
+        """
+        observed = (obj.get("status") or {}).get("observedGeneration")
+        if observed is not None and written.get("generation") is not None:
+            return observed >= written["generation"]
+        if not written or obj["metadata"].get("resourceVersion") != written.get("resourceVersion"):
+            return True
+        return waited >= self.settle_seconds
 
     # -- DeploymentBackend ------------------------------------------------------------------------------------
 
@@ -181,7 +199,7 @@ class KubernetesSeldonBackend(DeploymentBackend):
                     self.namespace, spec.name, "created" if current is None else "updated",
                     desired["metadata"]["annotations"][sd.ROLLOUT_ANNOTATION], spec.model_name, spec.model_version)
         try:
-            ready = self.wait_available(spec.name, written["metadata"].get("generation"), timeout, deadline)
+            ready = self.wait_available(spec.name, written, timeout, deadline)
         except DeploymentError as exc:
             raise DeploymentError(f"{exc} {self._undo(spec.name, current, timeout)}") from exc
         info = self._info(ready)
@@ -196,7 +214,7 @@ class KubernetesSeldonBackend(DeploymentBackend):
                                     rollout="replace", role="candidate")
         written = self._write(body, self._get(name))  # a leftover candidate from an interrupted run is replaced
         try:
-            self.wait_available(name, written["metadata"].get("generation"), timeout)
+            self.wait_available(name, written, timeout)
             url = self.url(name)
             logger.info("Verifying candidate %s v%s at %s", spec.model_name, spec.model_version, url)
             try:
@@ -218,7 +236,7 @@ class KubernetesSeldonBackend(DeploymentBackend):
                             metadata=dict((latest or previous)["metadata"],
                                           annotations=previous["metadata"].get("annotations") or {}))
             written = self._write(restored, latest)
-            self.wait_available(name, written["metadata"].get("generation"), timeout)
+            self.wait_available(name, written, timeout)
             return "The previous spec was restored and is Available again."
         except DeploymentError as undo_error:
             return f"Restoring the previous state failed too: {undo_error}"

@@ -9,6 +9,8 @@ a Warning header, as with fieldValidation=Warn, the default for clients that do 
 The scripted operator runs when an object is read: after a spec change the first `lag_polls` reads still show the
 previous status (the operator has not seen the change yet), then it reports Creating until `ready_after_polls`
 reads, then Available. `stuck(obj)` / `failed(obj)` keep an object Creating or mark it Failed with a description.
+Like Seldon 1.17 it leaves status.observedGeneration unset unless `observed_generation=True`; like any status
+write, a status change moves the object's resourceVersion on.
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ class Refusal:
     after: int = 0  # let this many matching requests through first
 
 
+def _pod_templates(obj: Optional[Dict[str, Any]]) -> Any:
+    """What Seldon turns into Deployments: each predictor without its traffic split."""
+    predictors = ((obj or {}).get("spec") or {}).get("predictors", [])
+    return [{k: v for k, v in p.items() if k not in ("traffic", "shadow")} for p in predictors]
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch."""
     if not isinstance(patch, dict):
@@ -65,9 +73,12 @@ def merge_patch(target: Any, patch: Any) -> Any:
 class FakeKubernetesApi:
     """The fake API server and its controls; use as a context manager, or start()/stop()."""
 
-    def __init__(self, ready_after_polls: int = 2, lag_polls: int = 1, crd_installed: bool = True) -> None:
+    def __init__(self, ready_after_polls: int = 2, lag_polls: int = 1, crd_installed: bool = True,
+                 observed_generation: bool = False) -> None:
         self.ready_after_polls = ready_after_polls
         self.lag_polls = lag_polls
+        self.observed_generation = observed_generation  # Seldon 1.17 leaves status.observedGeneration unset
+        self.processed: Dict[str, int] = {}  # name -> last generation the scripted operator reconciled
         self.crd_installed = crd_installed
         self.stuck: Callable[[Dict[str, Any]], Optional[str]] = lambda obj: None
         self.failed: Callable[[Dict[str, Any]], Optional[str]] = lambda obj: None
@@ -78,6 +89,7 @@ class FakeKubernetesApi:
         self.history: Dict[str, List[Dict[str, Any]]] = {}  # name -> every stored spec, in order
         self._objects: Dict[Tuple[str, str], Dict[str, Any]] = {}
         self._polls: Dict[Tuple[str, str], int] = {}
+        self._pods_changed: Dict[Tuple[str, str], bool] = {}
         self._deleting: Dict[Tuple[str, str], int] = {}
         self._revision = 100
         self._lock = threading.Lock()
@@ -239,6 +251,7 @@ class FakeKubernetesApi:
         key = (meta["namespace"], meta["name"])
         if changed:
             self._polls[key] = 0
+            self._pods_changed[key] = _pod_templates(previous) != _pod_templates(obj)
             self.history.setdefault(meta["name"], []).append(copy.deepcopy(obj.get("spec")))
         return obj
 
@@ -324,16 +337,23 @@ class FakeKubernetesApi:
         name, generation = key[1], obj["metadata"]["generation"]
         predictors = obj["spec"].get("predictors", [])
         failed, stuck = self.failed(obj), self.stuck(obj)
-        available = not failed and not stuck and polls >= self.ready_after_polls
+        # Seldon rolls the Deployments when pods change: Creating at least once. A traffic-only change is not.
+        ready_at = max(self.ready_after_polls, self.lag_polls + 2) if self._pods_changed.get(key) else 0
+        available = not failed and not stuck and polls >= ready_at
         deployments = {f"{name}-{p['name']}-0-model": {
             "name": f"{name}-{p['name']}-0-model", "replicas": p.get("replicas", 1),
             "availableReplicas": p.get("replicas", 1) if available else 0,
             "status": "Available" if available else "Creating"} for p in predictors}
         status = {"state": "Failed" if failed else "Available" if available else "Creating",
-                  "observedGeneration": generation, "deploymentStatus": deployments,
+                  "deploymentStatus": deployments,
                   "replicas": sum(d["replicas"] for d in deployments.values()),
                   "address": {"url": f"http://{name}-default.{key[0]}.svc.cluster.local:8000/api/v1.0/predictions"}}
         if failed or stuck:
             status["description"] = failed or stuck
-        obj["status"] = status
+        if self.observed_generation:
+            status["observedGeneration"] = generation
+        self.processed[name] = generation
+        if status != obj.get("status"):  # a status write, like any write, moves resourceVersion on
+            self._revision += 1
+            obj["status"], obj["metadata"]["resourceVersion"] = status, str(self._revision)
         return obj

@@ -85,6 +85,7 @@ def test_status_is_a_subresource_and_generation_follows_spec_changes(api, fake_a
     fake_api.ready_after_polls = 1
     fake_api.lag_polls = 0
     api.create_namespaced_custom_object(*ARGS, _body())
+    assert api.get_namespaced_custom_object(*ARGS, "credit")["status"]["state"] == "Creating"  # pods starting
     current = api.get_namespaced_custom_object(*ARGS, "credit")
     assert current["status"]["state"] == "Available"
     current["status"] = {"state": "Hacked"}
@@ -109,18 +110,22 @@ def test_list_with_label_selector(api):
     assert [item["metadata"]["name"] for item in found["items"]] == ["credit"]
 
 
-def test_operator_lags_then_reports_creating_then_available(api, fake_api):
-    api.create_namespaced_custom_object(*ARGS, _body())
-    states = [api.get_namespaced_custom_object(*ARGS, "credit")["status"].get("state") for _ in range(3)]
-    assert states == [None, "Available", "Available"]  # lag_polls=1, ready_after_polls=2 (fixture)
-    fake_api.ready_after_polls = 3
-    current = api.get_namespaced_custom_object(*ARGS, "credit")
-    body = _body(2)
-    body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-    api.replace_namespaced_custom_object(*ARGS, "credit", body)
-    seen = [(o["status"]["state"], o["status"]["observedGeneration"])
-            for o in (api.get_namespaced_custom_object(*ARGS, "credit") for _ in range(3))]
-    assert seen == [("Available", 1), ("Creating", 2), ("Available", 2)]
+@pytest.mark.parametrize("observed_generation", [False, True])
+def test_operator_lags_then_reports_creating_then_available(observed_generation):
+    with FakeKubernetesApi(ready_after_polls=3, lag_polls=1, observed_generation=observed_generation) as fake:
+        api = client.CustomObjectsApi(fake.api_client())
+        api.create_namespaced_custom_object(*ARGS, _body())
+        reads = [api.get_namespaced_custom_object(*ARGS, "credit") for _ in range(4)]
+        assert [r["status"].get("state") for r in reads] == [None, "Creating", "Available", "Available"]
+        versions = [r["metadata"]["resourceVersion"] for r in reads]
+        assert versions[0] < versions[1] < versions[2] == versions[3]  # status writes move resourceVersion on
+        body = _body(2)
+        body["metadata"]["resourceVersion"] = versions[-1]
+        api.replace_namespaced_custom_object(*ARGS, "credit", body)
+        seen = [(o["status"]["state"], o["status"].get("observedGeneration"), fake.processed["credit"])
+                for o in (api.get_namespaced_custom_object(*ARGS, "credit") for _ in range(3))]
+    expected = [("Available", 1, 1), ("Creating", 2, 2), ("Available", 2, 2)]
+    assert seen == (expected if observed_generation else [(s, None, p) for s, _, p in expected])
 
 
 def test_stop_releases_the_port():
