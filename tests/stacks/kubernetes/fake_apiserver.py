@@ -3,8 +3,9 @@
 A real HTTP server on 127.0.0.1 (random port) that the official `kubernetes` client talks to unchanged. It keeps
 the API server's semantics the backend relies on: resourceVersion and generation, 404/409/422 answers with Status
 bodies, the status subresource (writes to the main resource never change status), merge-patch, label selectors,
-and validation of every written SeldonDeployment against the CRD's openAPIV3Schema (unknown fields are pruned with
-a Warning header, as with fieldValidation=Warn, the default for clients that do not ask for Strict).
+validation of every written SeldonDeployment against the CRD's openAPIV3Schema (unknown fields are pruned with
+a Warning header, as with fieldValidation=Warn, the default for clients that do not ask for Strict), and the
+Seldon operator's admission webhooks (seldon_admission.py).
 
 The scripted operator runs when an object is read: after a spec change the first `lag_polls` reads still show the
 previous status (the operator has not seen the change yet), then it reports Creating until `ready_after_polls`
@@ -26,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from tests.stacks.kubernetes.crd_schema import crd_errors, prune, unknown_fields
+from tests.stacks.kubernetes.seldon_admission import admission_errors, apply_defaults, configured_servers, \
+    reconcile_failure
 
 GROUP, VERSION, PLURAL, KIND = "machinelearning.seldon.io", "v1", "seldondeployments", "SeldonDeployment"
 _PATH = re.compile(rf"^/apis/{re.escape(GROUP)}/{VERSION}/namespaces/([^/]+)/{PLURAL}(?:/([^/]+))?/?$")
@@ -80,6 +83,7 @@ class FakeKubernetesApi:
         self.observed_generation = observed_generation  # Seldon 1.17 leaves status.observedGeneration unset
         self.processed: Dict[str, int] = {}  # name -> last generation the scripted operator reconciled
         self.crd_installed = crd_installed
+        self.servers = configured_servers()  # model servers the operator was installed with
         self.stuck: Callable[[Dict[str, Any]], Optional[str]] = lambda obj: None
         self.failed: Callable[[Dict[str, Any]], Optional[str]] = lambda obj: None
         self.deletion_polls = 0  # reads an object stays visible (deletionTimestamp set) after DELETE
@@ -233,8 +237,14 @@ class FakeKubernetesApi:
         if problems:
             raise ApiError(422, f'{KIND}.{GROUP} "{obj_name}" is invalid: ' + "; ".join(problems))
         warnings = [f'unknown field "{path}"' for path in unknown_fields(body)]
+        obj = prune(copy.deepcopy(body))
+        denied = admission_errors(obj.get("spec") or {}, self.servers)
+        if denied:  # the operator's validating webhook; its mutating webhook runs first
+            raise ApiError(422, f'admission webhook "v1.vseldondeployment.kb.io" denied the request: {KIND} '
+                                f'"{obj_name}" is invalid: ' + "; ".join(denied))
+        apply_defaults(obj["spec"])
         self.warnings.extend(warnings)
-        return prune(copy.deepcopy(body)), warnings
+        return obj, warnings
 
     def _stamp(self, obj: Dict[str, Any], previous: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         """Set server-owned metadata; keep status (a subresource) and bump generation on spec changes."""
@@ -336,7 +346,8 @@ class FakeKubernetesApi:
             return obj  # the operator has not picked up this generation yet
         name, generation = key[1], obj["metadata"]["generation"]
         predictors = obj["spec"].get("predictors", [])
-        failed, stuck = self.failed(obj), self.stuck(obj)
+        failed = reconcile_failure(obj["spec"], self.servers) or self.failed(obj)
+        stuck = self.stuck(obj)
         # Seldon rolls the Deployments when pods change: Creating at least once. A traffic-only change is not.
         ready_at = max(self.ready_after_polls, self.lag_polls + 2) if self._pods_changed.get(key) else 0
         available = not failed and not stuck and polls >= ready_at

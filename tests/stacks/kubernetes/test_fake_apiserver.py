@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import socket
 
 import pytest
@@ -71,6 +72,19 @@ def test_writes_are_validated_against_the_crd_schema(api):
     code, reason, message = _status(invalid)
     assert (code, reason) == (422, "Invalid")
     assert "spec.predictors.0.traffic: 'all' is not of type 'integer'" in message
+
+
+def test_writes_pass_the_seldon_admission_webhook(api):
+    body = _body()
+    body["spec"]["predictors"][0]["traffic"] = 60
+    body["spec"]["predictors"].append(dict(copy.deepcopy(body["spec"]["predictors"][0]), traffic=30))
+    with pytest.raises(ApiException) as denied:
+        api.create_namespaced_custom_object(*ARGS, body)
+    code, _, message = _status(denied)
+    assert code == 422 and 'admission webhook "v1.vseldondeployment.kb.io" denied the request' in message
+    assert "Duplicate predictor name 'champion'" in message and "found 90" in message
+    stored = api.create_namespaced_custom_object(*ARGS, _body())
+    assert stored["spec"]["predictors"][0]["labels"]["version"] == "champion"  # mutating webhook default
 
 
 def test_unknown_fields_are_pruned_with_a_warning(api, fake_api):

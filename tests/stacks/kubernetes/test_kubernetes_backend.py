@@ -112,6 +112,15 @@ def test_failed_canary_restores_the_single_champion(backend, fake_api):
     assert served_versions(fake_api) == [("champion", "1", 100, False)]
 
 
+def test_operator_installed_without_the_projects_server_fails_the_deploy(backend, fake_api):
+    from tests.stacks.kubernetes.seldon_admission import BUILTIN_SERVERS
+
+    fake_api.servers = set(BUILTIN_SERVERS)  # helm install without stacks/kubernetes/helm/...values.yaml
+    with pytest.raises(DeploymentError, match="Failed: Failed to get server config for MLOPS_SKLEARN_SERVER"):
+        backend.deploy(model_spec(1), timeout=30)
+    assert fake_api.get(NAMESPACE, "credit") is None
+
+
 def test_rollback_that_is_refused_is_reported_too(backend, fake_api):
     backend.deploy(model_spec(1), timeout=10)
     fake_api.stuck = _version_is("2")

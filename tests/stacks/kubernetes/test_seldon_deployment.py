@@ -10,6 +10,8 @@ import pytest
 from stacks.seldon import seldon_deployment as sd
 from tests.stacks.kubernetes.conftest import IMAGE, NAMESPACE, model_spec
 from tests.stacks.kubernetes.crd_schema import crd_errors
+from tests.stacks.kubernetes.seldon_admission import BUILTIN_SERVERS, admission_errors, configured_servers, \
+    reconcile_failure
 
 KUBERNETES_VERSION = "1.30"
 OPTIONS = sd.ServingOptions(image=IMAGE, service_account="mlops-model", model_storage_secret="seldon-model-storage")
@@ -46,6 +48,28 @@ def test_every_predictor_pod_spec_is_a_valid_core_v1_pod(label):
         for component in predictor["componentSpecs"]:
             pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "model"}, "spec": component["spec"]}
             kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("label", sorted(VARIANTS))
+def test_every_variant_passes_the_seldon_webhook_and_reconciler_with_our_operator_values(label):
+    spec = VARIANTS[label]["spec"]
+    assert admission_errors(spec, configured_servers()) == []
+    assert reconcile_failure(spec, configured_servers()) is None
+    # negative control: an operator installed without our values file cannot run the project's server
+    assert reconcile_failure(spec, BUILTIN_SERVERS) == f"Failed to get server config for {sd.SERVER_IMPLEMENTATION}"
+
+
+def test_the_webhook_check_rejects_inconsistent_predictors():
+    broken = copy.deepcopy(VARIANTS["canary"]["spec"])
+    broken["predictors"][1]["traffic"] = 5
+    broken["predictors"][1]["name"] = sd.CHAMPION
+    del broken["predictors"][0]["graph"]["modelUri"]
+    errors = "\n".join(admission_errors(broken, configured_servers()))
+    assert "Traffic must sum to 100 for multiple predictors (found 80)" in errors
+    assert "Duplicate predictor name 'champion'" in errors
+    assert "modelUri required" in errors
+    lonely_shadow = {"predictors": [copy.deepcopy(VARIANTS["shadow"]["spec"]["predictors"][1])]}
+    assert "Shadow can not exist as only predictor" in "".join(admission_errors(lonely_shadow, configured_servers()))
 
 
 def test_the_crd_check_rejects_what_an_api_server_rejects():
