@@ -30,14 +30,14 @@ def _user_errors() -> tuple:
     from steps.training.model_factory import ModelConfigError
     from steps.training.split import SplitError
 
-    errors = [ConfigError, DataSourceError, StackSpecError, ModelConfigError, SplitError, DeploymentError]
-    try:
-        from steps.data.validation import DataValidationError
+    from steps.data.validation import ContractConfigError, DataValidationError
+    from steps.deployment.endpoint_client import EndpointError
+    from steps.deployment.parity import ParityError
+    from steps.deployment.registry import RegistryError
+    from steps.deployment.rollout import NoDeployerError
 
-        errors.append(DataValidationError)
-    except ImportError:
-        pass
-    return tuple(errors)
+    return (ConfigError, DataSourceError, StackSpecError, ModelConfigError, SplitError, DeploymentError,
+            DataValidationError, ContractConfigError, EndpointError, ParityError, RegistryError, NoDeployerError)
 
 
 def _guarded(action: Callable[[], Any]) -> Any:
@@ -135,9 +135,15 @@ def _show_endpoint(deployment_name: str) -> None:
 
 
 def _curl_example(info: Any) -> str:
+    """A ready-to-paste request built from the served model's MLflow input example (first row)."""
     import json
+    from pathlib import Path
 
-    example = info.details.get("example_request") or {"data": {"names": ["feature"], "ndarray": [[0]]}}
+    example = {"data": {"names": ["feature"], "ndarray": [[0]]}}
+    path = Path(info.details.get("model_uri", "")) / "input_example.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        example = {"data": {"names": data["columns"], "ndarray": data["data"][:1]}}
     return f"curl -s -X POST {info.url} -H 'Content-Type: application/json' -d '{json.dumps(example)}'"
 
 
@@ -191,6 +197,186 @@ def all(ctx: click.Context, deploy_config, **options: Any) -> None:  # noqa: A00
         _deployment(config.model.name, deploy_config)
 
     _guarded(body)
+
+
+@cli.command()
+@click.option("--data", required=True, help="CSV or Parquet file with the feature columns.")
+@click.option("--out", default=None, help="Where to write predictions (CSV); default: print a preview.")
+@click.option("--deployment", "deployment_name", default="churn-classifier", show_default=True)
+@click.option("--stack", default=None, help="Stack whose deployer serves the model.")
+@click.pass_context
+def predict(ctx: click.Context, data, out, deployment_name, stack) -> None:
+    """Score a file through the deployed endpoint."""
+
+    def body() -> None:
+        import pandas as pd
+
+        from steps.data.sources import load_table
+        from steps.deployment.endpoint_client import predict as call_endpoint, predictions_frame
+        from steps.deployment.rollout import active_deployer
+
+        frame = load_table(data)
+        _start(stack or (ctx.obj or {}).get("stack"))
+        info = active_deployer().status(deployment_name)
+        if info is None or info.state != "active":
+            _fail(f"no active deployment '{deployment_name}': run `python run.py` or `python run.py deploy` first")
+        names = _served_features(info) or list(frame.columns)
+        missing = [c for c in names if c not in frame.columns]
+        if missing:
+            _fail(f"{data}: missing feature column(s) {', '.join(missing)} that model v{info.model_version} needs")
+        output_names, values = call_endpoint(info.url, frame[names])
+        result = pd.concat([frame.reset_index(drop=True), predictions_frame(output_names, values)], axis=1)
+        if out:
+            result.to_csv(out, index=False)
+            _say(f"{len(result)} predictions from model {info.model_name} v{info.model_version} -> {out}")
+        else:
+            _say(result.head(20).to_string())
+
+    _guarded(body)
+
+
+def _served_features(info: Any) -> list:
+    """Feature names of the served model, from its MLflow signature (input example)."""
+    import json
+    from pathlib import Path
+
+    path = Path(info.details.get("model_uri", "")) / "input_example.json"
+    return json.loads(path.read_text())["columns"] if path.is_file() else []
+
+
+@cli.command()
+@click.option("--stop", "stop_name", default=None, help="Stop (and remove) this deployment.")
+@click.option("--stack", default=None)
+@click.pass_context
+def deployments(ctx: click.Context, stop_name, stack) -> None:
+    """List deployments (name, model version, state, URL), or stop one."""
+
+    def body() -> None:
+        from steps.deployment.rollout import active_deployer
+
+        _start(stack or (ctx.obj or {}).get("stack"))
+        deployer = active_deployer()
+        if stop_name:
+            deployer.stop(stop_name)
+            _say(f"stopped deployment '{stop_name}'")
+            return
+        rows = deployer.list_deployments()
+        if not rows:
+            _say("no deployments")
+        for info in rows:
+            _say(f"{info.name:24} {info.model_name} v{info.model_version:6} {info.state:8} {info.url}")
+
+    _guarded(body)
+
+
+@cli.command()
+@click.option("--config", "config_path", default=None, help="Deployment config YAML.")
+@click.option("--model-name", default=None)
+@click.option("--stack", default=None)
+@click.pass_context
+def rollback(ctx: click.Context, config_path, model_name, stack) -> None:
+    """Serve the previous champion again (parity-checked, blue/green) and make it the champion."""
+
+    def body() -> None:
+        from pipelines.launch import load_deployment_config, rollback_champion
+
+        config = load_deployment_config(config_path, _overrides(**{"model.name": model_name}))
+        _start(stack or (ctx.obj or {}).get("stack"))
+        record = rollback_champion(config, _say)
+        _say(f"rolled back: {record.model_name} v{record.model_version} serving at {record.url}")
+
+    _guarded(body)
+
+
+@cli.command()
+@click.option("--data", default=None, help="Batch file (CSV/Parquet); default: a generated batch.")
+@click.option("--rows", type=int, default=1000, show_default=True, help="Rows of a generated batch.")
+@click.option("--drift", type=float, default=0.0, show_default=True, help="Drift level of a generated batch (0-1).")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--config", "config_path", default=None, help="Monitoring config YAML.")
+@click.option("--retrain/--no-retrain", default=True, show_default=True, help="Retrain when the decision says so.")
+@click.option("--stack", default=None)
+@click.pass_context
+def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, stack) -> None:
+    """Validate, profile and score a batch; report drift and decay; retrain if needed."""
+
+    def body() -> None:
+        from pipelines.continuous_training import load_monitoring_config, retrain as retrain_model, run_monitoring
+
+        config = load_monitoring_config(config_path, {})
+        if data:
+            from steps.data.sources import load_table
+
+            load_table(data)  # fail fast on a missing or unreadable file
+            source = {"path": str(data)}
+        else:
+            source = {"generator": {"n_rows": rows, "seed": seed, "drift": drift}}
+        _start(stack or (ctx.obj or {}).get("stack"))
+        outcome = run_monitoring(config, source, _say)
+        if outcome["decision"].action == "retrain" and retrain:
+            retrain_model(config, [outcome["batch"]], _say)
+            _show_endpoint(config.deployment_name)
+
+    _guarded(body)
+
+
+@cli.command()
+@click.option("--days", type=int, default=8, show_default=True)
+@click.option("--drift-from", type=int, default=3, show_default=True, help="First day with injected drift.")
+@click.option("--out", "out_dir", default=None, help="Directory for the timeline PNG (default: the run state).")
+@click.option("--config", "config_path", default=None, help="Monitoring config YAML.")
+@click.option("--stack", default=None)
+@click.pass_context
+def simulate(ctx: click.Context, days, drift_from, out_dir, config_path, stack) -> None:
+    """Daily batches with drift from day K: monitoring, retraining and redeploys, and a timeline plot."""
+
+    def body() -> None:
+        from pathlib import Path
+
+        from pipelines.continuous_training import load_monitoring_config, simulate as run_simulation
+        from stacks.state import state_dir
+
+        if days < 1:
+            _fail(f"--days must be at least 1, got {days}")
+        config = load_monitoring_config(config_path, {})
+        _start(stack or (ctx.obj or {}).get("stack"))
+        target = Path(out_dir) if out_dir else state_dir() / "simulation"
+        target.mkdir(parents=True, exist_ok=True)
+        run_simulation(config, days, drift_from, target, _say)
+
+    _guarded(body)
+
+
+@cli.group()
+def monitoring() -> None:
+    """Local Prometheus + Pushgateway with the project's scrape config and alert rules."""
+
+
+@monitoring.command("up")
+def monitoring_up() -> None:
+    """Start Prometheus and the Pushgateway (127.0.0.1), scraping the local endpoints."""
+    from monitoring import local
+    from pipelines.launch import local_scrape_targets, prepare_environment
+
+    prepare_environment()
+    info = local.up(local_scrape_targets())
+    _say(local.describe(info))
+
+
+@monitoring.command("down")
+def monitoring_down() -> None:
+    """Stop the local Prometheus and Pushgateway."""
+    from monitoring import local
+
+    local.down()
+    _say("monitoring stopped")
+
+
+@monitoring.command("status")
+def monitoring_status() -> None:
+    from monitoring import local
+
+    _say(local.describe(local.status()))
 
 
 if __name__ == "__main__":

@@ -100,6 +100,40 @@ class DeploymentConfig(_Section):
     enable_cache: bool = False
 
 
+class DriftSection(_Section):
+    default_threshold: float = Field(0.1, gt=0.0, le=1.0)
+    thresholds: Dict[str, float] = {}
+    prediction_threshold: float = Field(0.1, gt=0.0, le=1.0)
+
+
+class PolicySection(_Section):
+    alert_drift_share: float = Field(0.1, gt=0.0, le=1.0)
+    retrain_drift_share: float = Field(0.3, gt=0.0, le=1.0)
+    retrain_on_decay: bool = True
+    alert_on_unseen_categories: bool = True
+    alert_on_prediction_drift: bool = True
+
+
+class RetrainSection(_Section):
+    recent_batches: int = Field(3, ge=1, le=100)
+
+
+class SimulationSection(_Section):
+    rows_per_day: int = Field(1000, ge=50)
+    drift_per_day: float = Field(0.15, ge=0.0, le=1.0)
+    seed: int = 100
+
+
+class MonitoringConfig(_Section):
+    model: ModelCard
+    deployment_name: str = Field("churn-classifier", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    drift: DriftSection = DriftSection()
+    max_drop: Dict[Literal["binary", "multiclass", "regression"], Dict[str, float]] = {}
+    policy: PolicySection = PolicySection()
+    retrain: RetrainSection = RetrainSection()
+    simulation: SimulationSection = SimulationSection()
+
+
 def _format(error: ValidationError, path: Path) -> str:
     lines = []
     for item in error.errors():

@@ -124,6 +124,36 @@ def run_deployment(config: DeploymentConfig, say: Callable[[str], None] = print)
     return summary
 
 
+def rollback_champion(config: DeploymentConfig, say: Callable[[str], None] = print) -> Any:
+    """Serves the `previous-champion` again (parity-checked, blue/green) and makes it the champion."""
+    from steps.deployment.registry import RegistryError, by_alias, promote
+    from steps.deployment.rollout import deploy_version, mark_production, tracking_uri, training_artifacts
+    from steps.training.tracking import PREVIOUS_CHAMPION_ALIAS
+
+    uri = tracking_uri()
+    previous = by_alias(config.model.name, PREVIOUS_CHAMPION_ALIAS, uri)
+    if previous is None:
+        raise RegistryError(f"model '{config.model.name}' has no '{PREVIOUS_CHAMPION_ALIAS}' version to roll back to")
+    model_version, holdout, schema = training_artifacts(previous)
+    say(f"rolling back to {previous.name} v{previous.version}")
+    settings = config.model_dump(mode="json")
+    record = deploy_version(previous, holdout, schema, settings["serving"], config.gate.parity_tolerance, uri)
+    promote(config.model.name, previous.version, uri)
+    mark_production(config.model.name, str(model_version.id))
+    return record
+
+
+def local_scrape_targets() -> list:
+    """Metrics URLs of the active stack's running deployments (stable across blue/green redeploys)."""
+    from steps.deployment.rollout import NoDeployerError, active_deployer
+
+    try:
+        return [d.details["metrics_url"] for d in active_deployer().list_deployments()
+                if d.state == "active" and d.details.get("metrics_url")]
+    except NoDeployerError:
+        return []
+
+
 def run_training(
     config: TrainingConfig, source_fingerprint: str = "", say: Callable[[str], None] = print
 ) -> Dict[str, Any]:

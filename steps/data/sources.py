@@ -142,3 +142,9 @@ def load_dataset(
     frame.columns = [str(c) for c in frame.columns]
     check_target(frame, target, description)
     return LoadedDataset(frame=frame, target=target, source=description)
+
+
+def load_table(path: str) -> pd.DataFrame:
+    """A CSV or Parquet file as a frame, with the same clear errors as `load_dataset` (no target needed: batches to
+    score may be unlabelled)."""
+    return _load_file(str(path))

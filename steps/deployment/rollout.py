@@ -4,13 +4,13 @@ takes traffic. Shared by the deployment pipeline and `run.py rollback`."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import pandas as pd
 
 from steps.data.schema import DataSchema
 from steps.deployment.record import DeploymentRecord
-from steps.deployment.registry import ModelRef, download_model, load_model
+from steps.deployment.registry import ModelRef, RegistryError, download_model, load_model
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,41 @@ def active_deployer() -> Any:
     if deployer is None:
         raise NoDeployerError("the active stack has no model deployer; use a stack with one (e.g. `local`)")
     return deployer
+
+
+def tracking_uri() -> Optional[str]:
+    """The active stack's MLflow tracking URI (credentials configured for this process)."""
+    from zenml.client import Client
+
+    tracker = Client().active_stack.experiment_tracker
+    if tracker is None:
+        return None
+    tracker.configure_mlflow()
+    return tracker.get_tracking_uri()
+
+
+def training_artifacts(ref: ModelRef) -> Tuple[Any, pd.DataFrame, DataSchema]:
+    """(ZenML model version, holdout, data schema) of the training run that registered `ref`."""
+    from zenml.client import Client
+
+    from steps import names
+
+    if not ref.zenml_run_id:
+        raise RegistryError(f"{ref.name} v{ref.version} has no zenml_run_id tag: it was not registered by a pipeline")
+    model_version = Client().get_pipeline_run(ref.zenml_run_id).model_version
+    return (model_version, model_version.get_artifact(names.HOLDOUT_SET).load(),
+            model_version.get_artifact(names.DATA_SCHEMA).load())
+
+
+def mark_production(model_name: str, model_version_id: str) -> None:
+    """The ZenML model version now serving gets stage `production` (the previous holder is archived by ZenML)."""
+    from uuid import UUID
+
+    from zenml.client import Client
+    from zenml.enums import ModelStages
+
+    Client().update_model_version(model_name_or_id=model_name, version_name_or_id=UUID(model_version_id),
+                                  stage=ModelStages.PRODUCTION, force=True)
 
 
 def deploy_version(

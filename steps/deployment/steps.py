@@ -20,13 +20,9 @@ logger = logging.getLogger(__name__)
 
 
 def _tracking_uri() -> Optional[str]:
-    from zenml.client import Client
+    from steps.deployment.rollout import tracking_uri
 
-    tracker = Client().active_stack.experiment_tracker
-    if tracker is None:
-        return None
-    tracker.configure_mlflow()
-    return tracker.get_tracking_uri()
+    return tracking_uri()
 
 
 @step(enable_cache=False)
@@ -35,18 +31,14 @@ def fetch_candidates(
 ) -> Tuple[Annotated[Candidates, "candidates"], Annotated[pd.DataFrame, names.HOLDOUT_SET],
            Annotated[DataSchema, names.DATA_SCHEMA]]:
     """The registry's challenger and champion, and the challenger's holdout, found through its ZenML model version."""
-    from zenml.client import Client
-
     from steps.deployment.registry import by_alias, require_challenger
+    from steps.deployment.rollout import training_artifacts
     from steps.training.tracking import CHAMPION_ALIAS
 
     uri = _tracking_uri()
     challenger = require_challenger(model_name, uri)
     champion = by_alias(model_name, CHAMPION_ALIAS, uri)
-    training_run = Client().get_pipeline_run(challenger.zenml_run_id)
-    model_version = training_run.model_version
-    holdout = model_version.get_artifact(names.HOLDOUT_SET).load()
-    schema = model_version.get_artifact(names.DATA_SCHEMA).load()
+    model_version, holdout, schema = training_artifacts(challenger)
     logger.info("challenger v%s (ZenML model version %s), champion %s", challenger.version, model_version.name,
                 f"v{champion.version}" if champion else "none")
     candidates = Candidates(
@@ -125,18 +117,13 @@ def deploy_challenger(
 @step(enable_cache=False)
 def promote_champion(record: DeploymentRecord, candidates: Candidates) -> Annotated[Dict[str, Any], "promotion"]:
     """MLflow alias `champion` (previous one kept as `previous-champion`) and ZenML stage `production`."""
-    from zenml.client import Client
-    from zenml.enums import ModelStages
-
     from steps.deployment.registry import promote
+    from steps.deployment.rollout import mark_production
 
     if not record.deployed:
         return {"promoted": False, "champion": candidates.champion["version"] if candidates.champion else None}
     previous = promote(candidates.model_name, record.model_version, _tracking_uri())
-    Client().update_model_version(
-        model_name_or_id=candidates.model_name, version_name_or_id=candidates.zenml_model_version,
-        stage=ModelStages.PRODUCTION, force=True,
-    )
+    mark_production(candidates.model_name, candidates.zenml_model_version)
     log_metadata(metadata={"endpoint": record.url, "mlflow_version": record.model_version},
                  model_name=candidates.model_name, model_version=candidates.zenml_model_version)
     logger.info("v%s is now the champion (previous: %s); endpoint %s", record.model_version, previous or "none",
