@@ -1,0 +1,149 @@
+"""Train -> gate -> deploy -> monitor -> retrain -> rollback, with real MLflow, whylogs and Seldon processes.
+
+One module so the expensive parts (the serving environment, the first champion) are built once.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.continuous_training import load_monitoring_config, retrain, run_monitoring
+from pipelines.launch import (
+    load_deployment_config,
+    load_training_config,
+    prepare_environment,
+    rollback_champion,
+    run_deployment,
+    run_training,
+)
+from steps.deployment.endpoint_client import predict
+from steps.deployment.registry import by_alias, download_model, load_model
+
+pytestmark = pytest.mark.integration
+
+FAST = {"data.n_rows": 1500, "training.search.space": {"max_depth": [3]}, "training.search.cv_folds": 2,
+        "enable_cache": False}
+QUIET = {"say": lambda _: None}
+
+
+@pytest.fixture(scope="module")
+def stack():
+    from zenml.client import Client
+
+    from stacks.registration import register_stack
+
+    prepare_environment()
+    register_stack("local")
+    yield Client()
+    from steps.deployment.rollout import active_deployer
+
+    deployer = active_deployer()
+    for info in deployer.list_deployments():
+        deployer.stop(info.name)
+
+
+def _uri(client):
+    return client.active_stack.experiment_tracker.get_tracking_uri()
+
+
+def _train(**overrides):
+    return run_training(load_training_config(None, {**FAST, **overrides}), "", **QUIET)
+
+
+def _deploy():
+    return run_deployment(load_deployment_config(None, {}), **QUIET)
+
+
+def _serving(client):
+    from steps.deployment.rollout import active_deployer
+
+    return active_deployer().status("churn-classifier")
+
+
+@pytest.fixture(scope="module")
+def champion(stack):
+    _train()
+    result = _deploy()
+    assert result["decision"].deploy, result["decision"].reasons
+    return result
+
+
+def test_first_deployment_serves_the_challenger_with_parity(stack, champion, tmp_path):
+    record = champion["record"]
+    assert record.deployed and record.parity["rows"] > 0 and record.parity["max_abs_diff"] <= 1e-6
+    info = _serving(stack)
+    assert info.state == "active" and info.model_version == record.model_version
+    assert by_alias("churn-classifier", "champion", _uri(stack)).version == record.model_version
+    production = stack.get_model_version("churn-classifier", "production")
+    assert production.run_metadata.get("mlflow_model", {}).get("version") == record.model_version
+
+    # The endpoint answers what the registered model answers offline.
+    from steps.data.generator import generate_batch
+
+    batch = generate_batch(50, seed=123)
+    ref = by_alias("churn-classifier", "champion", _uri(stack))
+    model = load_model(download_model(ref, tmp_path, _uri(stack)))
+    features = list(model.feature_names_in_)
+    names, served = predict(info.url, batch[features])
+    np.testing.assert_allclose(served, model.predict_proba(batch[features]), atol=1e-9)
+    assert names == [str(c) for c in model.classes_]
+
+
+def test_weak_challenger_is_refused_and_champion_keeps_serving(stack, champion):
+    serving_before = _serving(stack).model_version
+    _train(**{"training.params": {"max_iter": 1, "max_depth": 1, "learning_rate": 0.01},
+              "training.search.space": {}})
+    result = _deploy()
+    decision = result["decision"]
+    assert not decision.deploy
+    assert any("does not beat champion" in r or "below the required" in r for r in decision.reasons)
+    assert not result["record"].deployed
+    info = _serving(stack)
+    assert info.state == "active" and info.model_version == serving_before
+    assert by_alias("churn-classifier", "champion", _uri(stack)).version == serving_before
+
+
+def test_monitoring_flags_drift_only_when_there_is_drift(stack, champion):
+    config = load_monitoring_config(None, {})
+    calm = run_monitoring(config, {"generator": {"n_rows": 1500, "seed": 11, "drift": 0.0}}, **QUIET)
+    assert not calm["drift"].detected and calm["decision"].action == "none", calm["decision"].reasons
+    stormy = run_monitoring(config, {"generator": {"n_rows": 1500, "seed": 12, "drift": 1.0}}, **QUIET)
+    assert stormy["drift"].detected and stormy["decision"].action == "retrain"
+    assert stormy["decay"] is not None and stormy["decay"].decayed
+
+
+def test_bad_batch_is_rejected_before_scoring(stack, champion, tmp_path):
+    from steps.data.generator import generate_batch
+    from steps.data.validation import DataValidationError
+
+    batch = generate_batch(300, seed=5).drop(columns=["tenure_months"])
+    batch["monthly_charges"] = batch["monthly_charges"].astype(str) + "USD"
+    path = tmp_path / "bad.csv"
+    batch.to_csv(path, index=False)
+    with pytest.raises(DataValidationError) as failure:
+        run_monitoring(load_monitoring_config(None, {}), {"path": str(path)}, **QUIET)
+    assert "tenure_months" in str(failure.value) and "monthly_charges" in str(failure.value)
+    run = stack.get_pipeline("monitoring_pipeline").last_run
+    assert "score_batch" not in run.steps or not str(run.steps["score_batch"].status).endswith("completed")
+
+
+def test_retrain_on_drifted_data_wins_and_takes_over(stack, champion):
+    before = by_alias("churn-classifier", "champion", _uri(stack)).version
+    config = load_monitoring_config(None, {})
+    from steps.data.generator import generate_batch
+
+    recent = [generate_batch(1500, seed=20 + i, drift=1.0) for i in range(3)]
+    outcome = retrain(config, recent, **QUIET)
+    assert outcome["decision"].deploy, outcome["decision"].reasons
+    after = by_alias("churn-classifier", "champion", _uri(stack)).version
+    assert after != before and _serving(stack).model_version == after
+    assert by_alias("churn-classifier", "previous-champion", _uri(stack)).version == before
+
+
+def test_rollback_restores_the_previous_champion(stack, champion):
+    previous = by_alias("churn-classifier", "previous-champion", _uri(stack)).version
+    current = by_alias("churn-classifier", "champion", _uri(stack)).version
+    record = rollback_champion(load_deployment_config(None, {}), **QUIET)
+    assert record.model_version == previous and _serving(stack).model_version == previous
+    assert by_alias("churn-classifier", "champion", _uri(stack)).version == previous
+    assert by_alias("churn-classifier", "previous-champion", _uri(stack)).version == current
