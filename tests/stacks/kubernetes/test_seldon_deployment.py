@@ -112,6 +112,22 @@ def test_sizing_hpa_and_pdb_land_on_the_component_spec():
     assert component["pdbSpec"] == {"minAvailable": 1}
 
 
+@pytest.mark.parametrize("resources, expected", [
+    ({}, sd.DEFAULT_RESOURCES),
+    # raising the memory request drops the default memory limit instead of leaving it below the request
+    ({"memory": "4Gi"}, {"requests": {"cpu": "250m", "memory": "4Gi"}}),
+    ({"limits": {"cpu": "2"}}, {"requests": {"memory": "512Mi"}, "limits": {"memory": "1Gi", "cpu": "2"}}),
+])
+def test_resources_fill_only_what_the_caller_left_out(resources, expected):
+    assert sd.resource_requirements(resources) == expected
+
+
+@pytest.mark.parametrize("text, value", [("500m", 0.5), ("1Gi", 2.0 ** 30), ("2", 2.0), ("1.5k", 1500.0),
+                                         ("1e3", 1000.0), ("100Mi", 100 * 2.0 ** 20)])
+def test_quantities(text, value):
+    assert sd.quantity(text) == value
+
+
 def test_canary_keeps_the_serving_model_as_champion_and_splits_traffic():
     champion, challenger = VARIANTS["canary"]["spec"]["predictors"]
     assert (champion["name"], champion["traffic"], champion["graph"]["modelUri"]) == \
@@ -155,6 +171,8 @@ def test_canary_without_a_serving_model_falls_back_to_replace():
     ({"rollout": "blue-green"}, "rollout: expected replace, canary or shadow, found 'blue-green'"),
     ({"resources": {"requests": {"memory": "2 GB"}}}, "resources.requests.memory: expected a Kubernetes quantity"),
     ({"resources": {"gpu": 1}}, "resources: unknown keys ['gpu']"),
+    ({"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1500m"}}},
+     "resources.limits.cpu: 1500m is below the request 2"),
 ])
 def test_invalid_specs_are_refused_naming_the_problem(change, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
