@@ -4,7 +4,9 @@ Why not one `why.log(df)` call: whylogs splits every pandas column with per-elem
 `np.isinf` per value), which is ~90% of its time on a 1M-row frame. For columns whose pandas dtype already tells
 the type (numpy float/int, object columns holding only strings) we build whylogs' own `PreprocessedColumn` with
 vectorized numpy and feed it to the same metric updates, so the sketches see exactly the values whylogs would have
-given them. Other dtypes (bool, datetime, mixed objects) go through whylogs' regular path. Large frames are cut
+given them; low-cardinality string columns update their frequent-items and HLL sketches once per distinct value
+(weighted), which leaves both sketches exactly as row-by-row updates would. Other dtypes (bool, mixed objects) go
+through whylogs' regular path. Large frames are cut
 into row chunks profiled in worker processes; whylogs profiles are mergeable sketches, so counts are identical to
 a single pass.
 """
@@ -15,7 +17,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -82,6 +84,38 @@ def _preprocessed(series: pd.Series) -> Optional[PreprocessedColumn]:
     return None
 
 
+# Up to this many distinct strings, a column's frequent-items sketch is exact (whylogs' default lg_max_k=10 holds
+# 768), so weighted updates per distinct value give the same counts as one update per row.
+_MAX_WEIGHTED_CATEGORIES = 512
+_STANDARD_STRING_METRICS = {"counts", "types", "distribution", "cardinality", "frequent_items"}
+
+
+def _track_categories(column: Any, prepared: PreprocessedColumn) -> bool:
+    """Updates a low-cardinality string column from its value counts instead of row by row; False (nothing done)
+    when the column is not a plain categorical one."""
+    strings = prepared.pandas.strings
+    metrics = column._metrics
+    if strings is None or set(metrics) != _STANDARD_STRING_METRICS:
+        return False
+    if strings.iloc[:10_000].nunique() > _MAX_WEIGHTED_CATEGORIES // 2:  # ids, free text: not categories
+        return False
+    counts = strings.value_counts(sort=False)
+    if len(counts) > _MAX_WEIGHTED_CATEGORIES:
+        return False
+    for name, metric in metrics.items():
+        if name == "frequent_items":
+            sketch, size = metric.frequent_strings.value, metric.max_frequent_item_size
+            for value, weight in counts.items():
+                sketch.update(value[:size], int(weight))
+            column._success_count += len(strings)
+        elif name == "cardinality":
+            metric.hll.value.update_str_list(counts.index.tolist())  # HLL ignores repeats: distinct values suffice
+            column._success_count += len(strings)
+        else:  # counts, types, distribution only need the lengths and null counts
+            column._success_count += metric.columnar_update(prepared).successes
+    return True
+
+
 def _profile_single(df: pd.DataFrame) -> DatasetProfileView:
     """One pass over `df` in this process, with the same schema and metrics `why.log(df)` would use."""
     schema = DatasetSchema()
@@ -93,7 +127,7 @@ def _profile_single(df: pd.DataFrame) -> DatasetProfileView:
         prepared = _preprocessed(series)
         if prepared is None:
             column.track_column(series)
-        else:
+        elif not _track_categories(column, prepared):
             # Same metric updates as ColumnProfile.track_column, minus whylogs' per-value type inspection.
             column._process_extracted_column(prepared)
     return profile.view()
@@ -143,8 +177,11 @@ def profile_frame(df: pd.DataFrame, *, n_jobs: Optional[int] = None, chunk_rows:
     if workers == 1 or n_chunks <= 1:
         return _profile_single(df)
 
-    bounds = [(start, min(start + chunk_rows, len(df))) for start in range(0, len(df), chunk_rows)]
     workers = min(workers, n_chunks)
+    # Equal chunks, as many as a whole number of rounds over the workers: no core idles on a short last chunk.
+    n_chunks = -(-n_chunks // workers) * workers
+    size = -(-len(df) // n_chunks)
+    bounds = [(start, min(start + size, len(df))) for start in range(0, len(df), size)]
     global _SHARED_FRAME
     if "fork" in get_all_start_methods():
         _SHARED_FRAME = df

@@ -62,3 +62,12 @@ def test_errors_name_the_problem(tmp_path):
         profile_frame([1, 2])
     with pytest.raises(FileNotFoundError, match="no whylogs profile at"):
         load_profile(tmp_path / "missing.bin")
+
+
+def test_categorical_sketches_equal_why_log(awkward_frame):
+    """Low-cardinality strings take weighted updates: frequent items and cardinality must still match exactly."""
+    expected, got = why.log(awkward_frame).view(), profile_frame(awkward_frame)
+    for name in ("contract_type", "payment_method", "region", "plan"):
+        exp_col, got_col = expected.get_column(name), got.get_column(name)
+        assert got_col.get_metric("cardinality").estimate == exp_col.get_metric("cardinality").estimate
+        assert got_col.get_metric("frequent_items").strings == exp_col.get_metric("frequent_items").strings
