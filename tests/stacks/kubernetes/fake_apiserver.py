@@ -7,11 +7,8 @@ validation of every written SeldonDeployment against the CRD's openAPIV3Schema (
 a Warning header, as with fieldValidation=Warn, the default for clients that do not ask for Strict), and the
 Seldon operator's admission webhooks (seldon_admission.py).
 
-The scripted operator runs when an object is read: after a spec change the first `lag_polls` reads still show the
-previous status (the operator has not seen the change yet), then it reports Creating until `ready_after_polls`
-reads, then Available. `stuck(obj)` / `failed(obj)` keep an object Creating or mark it Failed with a description.
-Like Seldon 1.17 it leaves status.observedGeneration unset unless `observed_generation=True`; like any status
-write, a status change moves the object's resourceVersion on.
+The Seldon operator's part (status, admission) is scripted in fake_operator.py and seldon_admission.py; it
+runs when an object is read, and a status change moves the object's resourceVersion on like any write.
 """
 
 from __future__ import annotations
@@ -24,11 +21,11 @@ import threading
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from tests.stacks.kubernetes.crd_schema import crd_errors, prune, unknown_fields
-from tests.stacks.kubernetes.seldon_admission import admission_errors, apply_defaults, configured_servers, \
-    reconcile_failure
+from tests.stacks.kubernetes.fake_operator import ScriptedSeldonOperator
+from tests.stacks.kubernetes.seldon_admission import admission_errors, apply_defaults
 
 GROUP, VERSION, PLURAL, KIND = "machinelearning.seldon.io", "v1", "seldondeployments", "SeldonDeployment"
 _PATH = re.compile(rf"^/apis/{re.escape(GROUP)}/{VERSION}/namespaces/([^/]+)/{PLURAL}(?:/([^/]+))?/?$")
@@ -54,12 +51,6 @@ class Refusal:
     after: int = 0  # let this many matching requests through first
 
 
-def _pod_templates(obj: Optional[Dict[str, Any]]) -> Any:
-    """What Seldon turns into Deployments: each predictor without its traffic split."""
-    predictors = ((obj or {}).get("spec") or {}).get("predictors", [])
-    return [{k: v for k, v in p.items() if k not in ("traffic", "shadow")} for p in predictors]
-
-
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch."""
     if not isinstance(patch, dict):
@@ -78,22 +69,14 @@ class FakeKubernetesApi:
 
     def __init__(self, ready_after_polls: int = 2, lag_polls: int = 1, crd_installed: bool = True,
                  observed_generation: bool = False) -> None:
-        self.ready_after_polls = ready_after_polls
-        self.lag_polls = lag_polls
-        self.observed_generation = observed_generation  # Seldon 1.17 leaves status.observedGeneration unset
-        self.processed: Dict[str, int] = {}  # name -> last generation the scripted operator reconciled
+        self.operator = ScriptedSeldonOperator(ready_after_polls, lag_polls, observed_generation)
         self.crd_installed = crd_installed
-        self.servers = configured_servers()  # model servers the operator was installed with
-        self.stuck: Callable[[Dict[str, Any]], Optional[str]] = lambda obj: None
-        self.failed: Callable[[Dict[str, Any]], Optional[str]] = lambda obj: None
         self.deletion_polls = 0  # reads an object stays visible (deletionTimestamp set) after DELETE
         self.refusals: List[Refusal] = []
         self.requests: List[Tuple[str, str]] = []  # (verb, name)
         self.warnings: List[str] = []
         self.history: Dict[str, List[Dict[str, Any]]] = {}  # name -> every stored spec, in order
         self._objects: Dict[Tuple[str, str], Dict[str, Any]] = {}
-        self._polls: Dict[Tuple[str, str], int] = {}
-        self._pods_changed: Dict[Tuple[str, str], bool] = {}
         self._deleting: Dict[Tuple[str, str], int] = {}
         self._revision = 100
         self._lock = threading.Lock()
@@ -238,7 +221,7 @@ class FakeKubernetesApi:
             raise ApiError(422, f'{KIND}.{GROUP} "{obj_name}" is invalid: ' + "; ".join(problems))
         warnings = [f'unknown field "{path}"' for path in unknown_fields(body)]
         obj = prune(copy.deepcopy(body))
-        denied = admission_errors(obj.get("spec") or {}, self.servers)
+        denied = admission_errors(obj.get("spec") or {}, self.operator.servers)
         if denied:  # the operator's validating webhook; its mutating webhook runs first
             raise ApiError(422, f'admission webhook "v1.vseldondeployment.kb.io" denied the request: {KIND} '
                                 f'"{obj_name}" is invalid: ' + "; ".join(denied))
@@ -260,8 +243,7 @@ class FakeKubernetesApi:
         obj["status"] = copy.deepcopy((previous or {}).get("status") or {})
         key = (meta["namespace"], meta["name"])
         if changed:
-            self._polls[key] = 0
-            self._pods_changed[key] = _pod_templates(previous) != _pod_templates(obj)
+            self.operator.spec_changed(key, previous, obj)
             self.history.setdefault(meta["name"], []).append(copy.deepcopy(obj.get("spec")))
         return obj
 
@@ -329,7 +311,7 @@ class FakeKubernetesApi:
         return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success",
                      "details": {"name": name, "group": GROUP, "kind": PLURAL, "uid": obj["metadata"]["uid"]}}, []
 
-    # -- the scripted Seldon operator ---------------------------------------------------------------------------
+    # -- the operator's turn -----------------------------------------------------------------------------------
 
     def _reconcile(self, key: Tuple[str, str]) -> Optional[Dict[str, Any]]:
         obj = self._objects.get(key)
@@ -341,30 +323,8 @@ class FakeKubernetesApi:
                 del self._deleting[key], self._objects[key]
                 return None
             return obj
-        self._polls[key] = polls = self._polls.get(key, 0) + 1
-        if polls <= self.lag_polls:
-            return obj  # the operator has not picked up this generation yet
-        name, generation = key[1], obj["metadata"]["generation"]
-        predictors = obj["spec"].get("predictors", [])
-        failed = reconcile_failure(obj["spec"], self.servers) or self.failed(obj)
-        stuck = self.stuck(obj)
-        # Seldon rolls the Deployments when pods change: Creating at least once. A traffic-only change is not.
-        ready_at = max(self.ready_after_polls, self.lag_polls + 2) if self._pods_changed.get(key) else 0
-        available = not failed and not stuck and polls >= ready_at
-        deployments = {f"{name}-{p['name']}-0-model": {
-            "name": f"{name}-{p['name']}-0-model", "replicas": p.get("replicas", 1),
-            "availableReplicas": p.get("replicas", 1) if available else 0,
-            "status": "Available" if available else "Creating"} for p in predictors}
-        status = {"state": "Failed" if failed else "Available" if available else "Creating",
-                  "deploymentStatus": deployments,
-                  "replicas": sum(d["replicas"] for d in deployments.values()),
-                  "address": {"url": f"http://{name}-default.{key[0]}.svc.cluster.local:8000/api/v1.0/predictions"}}
-        if failed or stuck:
-            status["description"] = failed or stuck
-        if self.observed_generation:
-            status["observedGeneration"] = generation
-        self.processed[name] = generation
-        if status != obj.get("status"):  # a status write, like any write, moves resourceVersion on
+        status = self.operator.status_for(key, obj)
+        if status is not None and status != obj.get("status"):  # a status write moves resourceVersion on
             self._revision += 1
             obj["status"], obj["metadata"]["resourceVersion"] = status, str(self._revision)
         return obj

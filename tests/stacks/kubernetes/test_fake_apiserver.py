@@ -96,8 +96,8 @@ def test_unknown_fields_are_pruned_with_a_warning(api, fake_api):
 
 
 def test_status_is_a_subresource_and_generation_follows_spec_changes(api, fake_api):
-    fake_api.ready_after_polls = 1
-    fake_api.lag_polls = 0
+    fake_api.operator.ready_after_polls = 1
+    fake_api.operator.lag_polls = 0
     api.create_namespaced_custom_object(*ARGS, _body())
     assert api.get_namespaced_custom_object(*ARGS, "credit")["status"]["state"] == "Creating"  # pods starting
     current = api.get_namespaced_custom_object(*ARGS, "credit")
@@ -136,7 +136,7 @@ def test_operator_lags_then_reports_creating_then_available(observed_generation)
         body = _body(2)
         body["metadata"]["resourceVersion"] = versions[-1]
         api.replace_namespaced_custom_object(*ARGS, "credit", body)
-        seen = [(o["status"]["state"], o["status"].get("observedGeneration"), fake.processed["credit"])
+        seen = [(o["status"]["state"], o["status"].get("observedGeneration"), fake.operator.processed["credit"])
                 for o in (api.get_namespaced_custom_object(*ARGS, "credit") for _ in range(3))]
     expected = [("Available", 1, 1), ("Creating", 2, 2), ("Available", 2, 2)]
     assert seen == (expected if observed_generation else [(s, None, p) for s, _, p in expected])

@@ -47,7 +47,7 @@ def test_update_keeps_name_and_url_and_waits_for_the_new_spec(observed_generatio
         stored = fake.get(NAMESPACE, "credit")
         assert stored["metadata"]["uid"] == uid and info.url == URL
         assert stored["metadata"]["generation"] == 2
-        assert fake.processed["credit"] == 2, "deploy returned on the previous spec's status"
+        assert fake.operator.processed["credit"] == 2, "deploy returned on the previous spec's status"
         assert stored["status"]["state"] == "Available"
     assert served_versions(fake) == [("champion", "2", 100, False)]
 
@@ -81,7 +81,7 @@ def test_shadow_adds_a_mirrored_challenger(backend, fake_api):
 
 
 def test_create_that_never_becomes_available_fails_naming_the_reason_and_cleans_up(backend, fake_api):
-    fake_api.stuck = lambda obj: "0/1 pods ready: ImagePullBackOff for registry.example.com/mlops-serving:0.1.0"
+    fake_api.operator.stuck = lambda obj: "0/1 pods ready: ImagePullBackOff for registry.example.com/mlops-serving:0.1.0"
     with pytest.raises(DeploymentError) as raised:
         backend.deploy(model_spec(1), timeout=0.3)
     message = str(raised.value)
@@ -93,7 +93,7 @@ def test_create_that_never_becomes_available_fails_naming_the_reason_and_cleans_
 
 def test_failed_update_restores_the_previous_model(backend, fake_api):
     backend.deploy(model_spec(1), timeout=10)
-    fake_api.stuck = lambda obj: "readiness probe failed: /health/ping 500" if _version_is("2")(obj) else None
+    fake_api.operator.stuck = lambda obj: "readiness probe failed: /health/ping 500" if _version_is("2")(obj) else None
     with pytest.raises(DeploymentError, match="readiness probe failed.*previous spec was restored and is Available"):
         backend.deploy(model_spec(2), timeout=0.3)
     assert served_versions(fake_api) == [("champion", "1", 100, False)]
@@ -103,7 +103,7 @@ def test_failed_update_restores_the_previous_model(backend, fake_api):
 
 def test_failed_canary_restores_the_single_champion(backend, fake_api):
     backend.deploy(model_spec(1), timeout=10)
-    fake_api.failed = lambda obj: "Failed to get server config for MLOPS_SKLEARN_SERVER" if _version_is("2")(obj) \
+    fake_api.operator.failed = lambda obj: "Failed to get server config for MLOPS_SKLEARN_SERVER" if _version_is("2")(obj) \
         else None
     started = time.monotonic()
     with pytest.raises(DeploymentError, match="Failed: Failed to get server config"):
@@ -115,7 +115,7 @@ def test_failed_canary_restores_the_single_champion(backend, fake_api):
 def test_operator_installed_without_the_projects_server_fails_the_deploy(backend, fake_api):
     from tests.stacks.kubernetes.seldon_admission import BUILTIN_SERVERS
 
-    fake_api.servers = set(BUILTIN_SERVERS)  # helm install without stacks/kubernetes/helm/...values.yaml
+    fake_api.operator.servers = set(BUILTIN_SERVERS)  # helm install without stacks/kubernetes/helm/...values.yaml
     with pytest.raises(DeploymentError, match="Failed: Failed to get server config for MLOPS_SKLEARN_SERVER"):
         backend.deploy(model_spec(1), timeout=30)
     assert fake_api.get(NAMESPACE, "credit") is None
@@ -123,7 +123,7 @@ def test_operator_installed_without_the_projects_server_fails_the_deploy(backend
 
 def test_rollback_that_is_refused_is_reported_too(backend, fake_api):
     backend.deploy(model_spec(1), timeout=10)
-    fake_api.stuck = _version_is("2")
+    fake_api.operator.stuck = _version_is("2")
     # the rollout's own update goes through; the rollback's is refused
     fake_api.refuse("update", 500, "etcdserver: request timed out", name="credit", after=1)
     with pytest.raises(DeploymentError, match="Restoring the previous state failed too: .*500.*request timed out"):
@@ -177,7 +177,7 @@ def test_failed_verification_aborts_and_removes_the_candidate(backend, fake_api)
 
 def test_candidate_that_never_becomes_available_leaves_the_endpoint_alone(backend, fake_api):
     backend.deploy(model_spec(1), timeout=10)
-    fake_api.stuck = lambda obj: "Insufficient memory" if obj["metadata"]["name"].endswith("-candidate") else None
+    fake_api.operator.stuck = lambda obj: "Insufficient memory" if obj["metadata"]["name"].endswith("-candidate") else None
     with pytest.raises(DeploymentError, match="credit-candidate' not Available .*Insufficient memory"):
         backend.deploy(model_spec(2), timeout=0.3, verify=lambda url: None)
     assert fake_api.get(NAMESPACE, "credit-candidate") is None
