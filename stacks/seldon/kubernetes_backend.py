@@ -217,25 +217,33 @@ class KubernetesSeldonBackend(DeploymentBackend):
             self.wait_available(name, written, timeout)
             url = self.url(name)
             logger.info("Verifying candidate %s v%s at %s", spec.model_name, spec.model_version, url)
-            try:
-                verify(url)
-            except Exception as exc:
-                raise DeploymentError(f"candidate {spec.model_name} v{spec.model_version} failed verification at "
-                                      f"{url}: {exc}; '{spec.name}' was not changed") from exc
+            verify(url)
+        except DeploymentError as exc:
+            raise DeploymentError(f"{exc} '{spec.name}' was not changed.") from exc
+        except Exception as exc:
+            raise DeploymentError(f"candidate {spec.model_name} v{spec.model_version} failed verification at "
+                                  f"{self.url(name)}: {exc}; '{spec.name}' was not changed") from exc
         finally:
+            self._delete_quietly(name)
+
+    def _delete_quietly(self, name: str) -> None:
+        """Delete `name`; a failure is logged, never raised, so it cannot hide the error being reported."""
+        try:
             self._call("delete", name, "delete_namespaced_custom_object", name)
+        except DeploymentError as exc:
+            logger.warning("Could not delete SeldonDeployment %s/%s: %s", self.namespace, name, exc)
 
     def _undo(self, name: str, previous: Optional[Mapping[str, Any]], timeout: float) -> str:
         """Put back what served before the failed rollout; return a sentence saying what happened."""
+        if previous is None:
+            self._delete_quietly(name)
+            return "The new SeldonDeployment was deleted; nothing was serving before."
+        meta = previous["metadata"]
+        restored = {"apiVersion": sd.API_VERSION, "kind": "SeldonDeployment", "spec": previous["spec"],
+                    "metadata": {"name": name, "namespace": self.namespace, "labels": meta.get("labels") or {},
+                                 "annotations": meta.get("annotations") or {}}}
         try:
-            if previous is None:
-                self._call("delete", name, "delete_namespaced_custom_object", name)
-                return "The new SeldonDeployment was deleted; nothing was serving before."
-            latest = self._get(name)
-            restored = dict(latest or {}, spec=previous["spec"],
-                            metadata=dict((latest or previous)["metadata"],
-                                          annotations=previous["metadata"].get("annotations") or {}))
-            written = self._write(restored, latest)
+            written = self._write(restored, self._get(name))
             self.wait_available(name, written, timeout)
             return "The previous spec was restored and is Available again."
         except DeploymentError as undo_error:

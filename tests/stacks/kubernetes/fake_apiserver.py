@@ -263,6 +263,8 @@ class FakeKubernetesApi:
         return 200, copy.deepcopy(obj), []
 
     def _create(self, namespace, name, body, params, content_type):
+        if ((body or {}).get("metadata") or {}).get("resourceVersion"):
+            raise ApiError(400, "resourceVersion should not be set on objects to be created")
         obj, warnings = self._admit(namespace, None, body)
         key = (namespace, obj["metadata"]["name"])
         if key in self._objects:

@@ -178,9 +178,18 @@ def test_failed_verification_aborts_and_removes_the_candidate(backend, fake_api)
 def test_candidate_that_never_becomes_available_leaves_the_endpoint_alone(backend, fake_api):
     backend.deploy(model_spec(1), timeout=10)
     fake_api.operator.stuck = lambda obj: "Insufficient memory" if obj["metadata"]["name"].endswith("-candidate") else None
-    with pytest.raises(DeploymentError, match="credit-candidate' not Available .*Insufficient memory"):
+    with pytest.raises(DeploymentError, match="credit-candidate' not Available .*Insufficient memory.*'credit' was "
+                                              "not changed"):
         backend.deploy(model_spec(2), timeout=0.3, verify=lambda url: None)
     assert fake_api.get(NAMESPACE, "credit-candidate") is None
+    assert served_versions(fake_api) == [("champion", "1", 100, False)]
+
+
+def test_rollback_recreates_an_endpoint_deleted_during_the_rollout(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+    previous = fake_api.get(NAMESPACE, "credit")
+    backend.delete("credit")  # e.g. someone ran `kubectl delete sdep` while the rollout was waiting
+    assert backend._undo("credit", previous, timeout=5) == "The previous spec was restored and is Available again."
     assert served_versions(fake_api) == [("champion", "1", 100, False)]
 
 
