@@ -13,12 +13,11 @@ import yaml
 
 import serving
 from stacks.seldon import seldon_deployment as sd
-from tests.stacks.kubernetes.conftest import model_spec
+from tests.stacks.kubernetes.conftest import KUBERNETES_VERSIONS, model_spec
 from tests.stacks.kubernetes.crd_schema import REPO_ROOT
 
 MANIFESTS = REPO_ROOT / "stacks" / "kubernetes"
 RUNBOOK = REPO_ROOT / "docs" / "runbook-kubernetes.md"
-KUBERNETES_VERSION = "1.30"
 CRD_KINDS = {"PodMonitor": "monitoring.coreos.com/v1", "Gateway": "networking.istio.io/v1beta1"}
 
 
@@ -48,21 +47,22 @@ def test_the_manifest_set_is_complete():
     assert {("Deployment", "mlflow"), ("StatefulSet", "postgres"), ("Deployment", "minio")} <= names
 
 
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("key", sorted(CORE))
-def test_core_objects_validate_strictly_against_the_kubernetes_schemas(key):
-    kubernetes_validate.validate(CORE[key], KUBERNETES_VERSION, strict=True)
+def test_core_objects_validate_strictly_against_the_kubernetes_schemas(key, version):
+    kubernetes_validate.validate(CORE[key], version, strict=True)
 
 
 def test_the_validator_rejects_a_broken_manifest():
     broken = copy.deepcopy(DOCS["mlflow.yaml:Deployment/mlflow"])
     broken["spec"]["replicas"] = "one"
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(broken, KUBERNETES_VERSIONS[0], strict=True)
     broken = copy.deepcopy(DOCS["mlflow.yaml:Deployment/mlflow"])
     broken["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "Always"
     broken["spec"]["template"]["spec"]["containers"][0]["envFrm"] = []
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(broken, KUBERNETES_VERSIONS[0], strict=True)
 
 
 @pytest.mark.parametrize("key", sorted(set(DOCS) - set(CORE)))

@@ -8,12 +8,11 @@ import kubernetes_validate
 import pytest
 
 from stacks.seldon import seldon_deployment as sd
-from tests.stacks.kubernetes.conftest import IMAGE, NAMESPACE, model_spec
+from tests.stacks.kubernetes.conftest import IMAGE, KUBERNETES_VERSIONS, NAMESPACE, model_spec
 from tests.stacks.kubernetes.crd_schema import crd_errors
 from tests.stacks.kubernetes.seldon_admission import BUILTIN_SERVERS, admission_errors, configured_servers, \
     reconcile_failure
 
-KUBERNETES_VERSION = "1.30"
 OPTIONS = sd.ServingOptions(image=IMAGE, service_account="mlops-model", model_storage_secret="seldon-model-storage")
 FULL_OPTIONS = sd.ServingOptions(
     image=IMAGE, service_account="mlops-model", model_storage_secret="seldon-model-storage",
@@ -42,12 +41,13 @@ def test_every_variant_validates_against_the_crd_schema_strictly(label):
     assert crd_errors(VARIANTS[label]) == []
 
 
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("label", sorted(VARIANTS))
-def test_every_predictor_pod_spec_is_a_valid_core_v1_pod(label):
+def test_every_predictor_pod_spec_is_a_valid_core_v1_pod(label, version):
     for predictor in VARIANTS[label]["spec"]["predictors"]:
         for component in predictor["componentSpecs"]:
             pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "model"}, "spec": component["spec"]}
-            kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+            kubernetes_validate.validate(pod, version, strict=True)
 
 
 @pytest.mark.parametrize("label", sorted(VARIANTS))
