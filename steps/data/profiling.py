@@ -6,9 +6,8 @@ the type (numpy float/int, object columns holding only strings) we build whylogs
 vectorized numpy and feed it to the same metric updates, so the sketches see exactly the values whylogs would have
 given them; low-cardinality string columns update their frequent-items and HLL sketches once per distinct value
 (weighted), which leaves both sketches exactly as row-by-row updates would. Other dtypes (bool, mixed objects) go
-through whylogs' regular path. Large frames are cut
-into row chunks profiled in worker processes; whylogs profiles are mergeable sketches, so counts are identical to
-a single pass.
+through whylogs' regular path. Large frames are cut into row chunks profiled in worker processes; whylogs
+profiles are mergeable sketches, so counts are identical to a single pass.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Optional
 
+import numpy as np
+
 from materializers.report_base import Report, html_page
 from steps.evaluation.metrics import evaluate
 
@@ -80,6 +82,10 @@ def evaluate_decay(
     if len(y_true) == 0:
         raise ValueError("no labelled rows to evaluate decay on")
 
+    if task == "classification":  # the evaluation names the kind of classification
+        task = "binary" if len(set(np.asarray(y_true).tolist()) | set(np.asarray(y_pred).tolist())) <= 2 else "multiclass"
+    if task not in ("binary", "multiclass", "regression"):
+        raise ValueError(f"task must be 'binary', 'multiclass', 'classification' or 'regression', got {task!r}")
     current = evaluate(y_true, y_pred, task, y_proba=y_proba, classes=classes).metrics
     unknown = sorted(set(max_drop) - set(current))
     if unknown:

@@ -32,13 +32,7 @@ def figure_png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _histogram_png(entry: "ColumnDrift") -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.2, 2.6))
+def _draw_histogram(ax, entry: "ColumnDrift") -> None:
     if entry.kind == "numeric":
         # Variable-width quantile bins: draw densities so wide tail bins do not look tall.
         lefts = [b[0] for b in entry.bins]
@@ -46,16 +40,33 @@ def _histogram_png(entry: "ColumnDrift") -> str:
         for masses, label, color in ((entry.reference, "reference", "#4c72b0"), (entry.current, "current", "#dd8452")):
             ax.bar(lefts, [m / w for m, w in zip(masses, widths)], width=widths, align="edge", alpha=0.5,
                    label=label, color=color, edgecolor=color)
-        ax.set_ylabel("density")
+        ax.set_ylabel("density", fontsize=8)
     else:
         x = range(len(entry.bins))
         ax.bar([i - 0.2 for i in x], entry.reference, width=0.4, label="reference", color="#4c72b0")
         ax.bar([i + 0.2 for i in x], entry.current, width=0.4, label="current", color="#dd8452")
         ax.set_xticks(list(x))
         ax.set_xticklabels([str(b)[:14] for b in entry.bins], rotation=35, ha="right", fontsize=7)
-        ax.set_ylabel("share")
+        ax.set_ylabel("share", fontsize=8)
+    ax.tick_params(labelsize=7)
     ax.set_title(f"{entry.column}  (H={entry.hellinger:.3f})", fontsize=9, color="#b00020" if entry.drifted else "#222")
     ax.legend(fontsize=7)
+
+
+def histograms_png(entries: List["ColumnDrift"], per_row: int = 3) -> str:
+    """All histograms in one figure (one render instead of one per column: the slow part of a big report)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_rows = -(-len(entries) // per_row)
+    fig, axes = plt.subplots(n_rows, per_row, figsize=(4.2 * per_row, 2.9 * n_rows), squeeze=False)
+    for ax in axes.flat[len(entries):]:
+        ax.set_visible(False)
+    for ax, entry in zip(axes.flat, entries):
+        _draw_histogram(ax, entry)
+    fig.tight_layout()
     return figure_png(fig)
 
 
@@ -83,11 +94,7 @@ def drift_report_html(report: "DriftReport") -> str:
         f"<th>note</th></tr>{''.join(rows)}</table>"
     )
     plotted = sorted((c for c in report.columns if c.bins), key=lambda c: (-c.hellinger, c.column))[:MAX_PLOTS]
-    images = "".join(
-        f"<img alt='{html.escape(c.column)} histogram' style='width:32%;min-width:300px' "
-        f"src='data:image/png;base64,{_histogram_png(c)}'>"
-        for c in plotted
-    )
+    images = f"<img alt='reference vs current histograms' src='data:image/png;base64,{histograms_png(plotted)}'>" if plotted else ""
     more = len([c for c in report.columns if c.bins]) - len(plotted)
     tail = f"<p>{more} more columns not drawn (lowest scores).</p>" if more > 0 else ""
     return html_page(report.title, summary + table + "<h3>Reference vs current</h3>" + images + tail)

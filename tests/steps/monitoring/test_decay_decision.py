@@ -103,3 +103,10 @@ def test_policy_is_validated_by_name():
     with pytest.raises(ValueError, match="policy 'retrain_on_decay': expected true or false, got 'yes'"):
         validate_policy({"retrain_on_decay": "yes"})
     assert validate_policy(None) == DEFAULT_POLICY
+
+
+def test_generic_classification_task_is_resolved():
+    report = evaluate_decay(Y, Y, _proba(Y), "classification", {"accuracy": 0.9}, max_drop={"accuracy": 0.05})
+    assert report.task == "binary" and not report.decayed
+    with pytest.raises(ValueError, match="task must be 'binary', 'multiclass', 'classification' or 'regression'"):
+        evaluate_decay(Y, Y, None, "ranking", {"accuracy": 0.9}, max_drop={"accuracy": 0.05})
