@@ -7,6 +7,9 @@ Tests check that alerts.yml and the Grafana dashboard only use names from here.
 
 # Scrape job of the model endpoints (file_sd targets written by monitoring.local.write_scrape_targets).
 ENDPOINT_JOB = "seldon"
+# Label naming the model on every series: Seldon sets it on endpoint metrics, the monitoring pipeline pushes its
+# batch results grouped by it. Alert annotations and dashboard legends refer to it.
+MODEL_LABEL = "model_name"
 PUSHGATEWAY_JOB = "pushgateway"
 
 # Endpoint (scraped): counters and a latency histogram, labelled by Seldon with model_name, model_version, ...

@@ -119,10 +119,10 @@ def test_pushed_batch_results_reach_prometheus_and_fire_the_drift_alert(stack):
     decay = DecayReport("binary", 500, {"accuracy": 0.70}, {"accuracy": 0.86}, {"accuracy": 0.16}, {"accuracy": 0.05},
                         True, ["accuracy dropped"])
     values = monitoring_metrics(drift, decay, MonitoringDecision("retrain", ["drift"]), n_rows=500)
-    push_monitoring_results(stack["pushgateway_url"], "monitoring", values, {"model": "churn"})
+    push_monitoring_results(stack["pushgateway_url"], "monitoring", values, {"model_name": "churn"})
 
     share = _wait_for(stack, m.DRIFT_SHARE)
-    assert share[0]["metric"]["model"] == "churn" and float(share[0]["value"][1]) == 0.5
+    assert share[0]["metric"]["model_name"] == "churn" and float(share[0]["value"][1]) == 0.5
     age = _wait_for(stack, f'{m.FEATURE_HELLINGER}{{feature="age"}}')
     assert float(age[0]["value"][1]) == pytest.approx(0.31)
     _wait_for(stack, f'{m.DECISION}{{action="retrain"}} == 1')
