@@ -11,40 +11,19 @@ One SeldonDeployment per endpoint name, updated in place so its ingress URL neve
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 from stacks.seldon import seldon_deployment as sd
+from stacks.seldon import seldon_sizing
+from stacks.seldon.kubernetes_api import SeldonDeploymentsApi, describe_status
 from stacks.seldon.spec import DeploymentBackend, DeploymentError, DeploymentInfo, ModelDeploymentSpec
 
 logger = logging.getLogger(__name__)
 
 CANDIDATE_SUFFIX = "-candidate"
-REQUEST_TIMEOUT = 30  # seconds per API call; waiting is done by polling, never by a long request
 _STATES = {"Available": "active", "Failed": "failed"}
-
-
-def _api_message(exc: Exception) -> str:
-    """`<code> <reason>: <message>` from a kubernetes ApiException, or the exception text."""
-    status, reason, body = getattr(exc, "status", None), getattr(exc, "reason", ""), getattr(exc, "body", None)
-    if status is None:
-        return str(exc)
-    try:
-        message = json.loads(body).get("message", "") if body else ""
-    except (ValueError, AttributeError):
-        message = str(body)
-    return f"{status} {reason}: {message}".rstrip(": ")
-
-
-def describe_status(status: Mapping[str, Any]) -> str:
-    """One line about a SeldonDeployment status: its description and each Deployment's available replicas."""
-    parts = [str(status["description"])] if status.get("description") else []
-    for deployment, info in sorted((status.get("deploymentStatus") or {}).items()):
-        parts.append(f"{deployment}: {info.get('availableReplicas', 0)}/{info.get('replicas', '?')} available")
-    return "; ".join(parts) or "no status reported by the Seldon operator yet"
 
 
 class KubernetesSeldonBackend(DeploymentBackend):
@@ -59,117 +38,13 @@ class KubernetesSeldonBackend(DeploymentBackend):
             raise ValueError(f"ingress_base_url: expected http(s)://host[:port], found {ingress_base_url!r}")
         self.namespace = namespace
         self.ingress_base_url = ingress_base_url.rstrip("/")
-        self.kube_context = kube_context
-        self.poll_interval = poll_interval
         self.options = sd.ServingOptions(image=image, service_account=service_account,
                                          model_storage_secret=model_storage_secret, hpa=hpa, pdb=pdb)
-        self._api_client = api_client
-        self._api: Any = None
-        self.settle_seconds = 10.0  # see _status_is_current; tests shorten it
-
-    # -- Kubernetes API ---------------------------------------------------------------------------------------
-
-    @property
-    def api(self) -> Any:
-        """CustomObjectsApi on the given client, or on the kubeconfig context / in-cluster service account."""
-        if self._api is None:
-            from kubernetes import client, config
-
-            api_client = self._api_client
-            if isinstance(api_client, client.Configuration):
-                api_client = client.ApiClient(api_client)
-            if api_client is None:
-                try:
-                    if self.kube_context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-                        config.load_incluster_config()
-                        api_client = client.ApiClient()
-                    else:
-                        api_client = config.new_client_from_config(context=self.kube_context)
-                except config.ConfigException as exc:
-                    raise DeploymentError(f"no Kubernetes credentials for context {self.kube_context!r}: {exc}. "
-                                          "Check `kubectl config get-contexts`.") from exc
-            self._api = client.CustomObjectsApi(api_client)
-        return self._api
-
-    def _call(self, verb: str, name: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
-
-        try:
-            return getattr(self.api, method)(sd.GROUP, sd.VERSION, self.namespace, sd.PLURAL, *args,
-                                             _request_timeout=REQUEST_TIMEOUT, **kwargs)
-        except ApiException as exc:
-            if exc.status == 404 and verb in ("get", "delete"):
-                return None
-            hint = (" Is the Seldon Core operator (CRD seldondeployments.machinelearning.seldon.io) installed?"
-                    if exc.status == 404 else "")
-            raise DeploymentError(f"Kubernetes API refused to {verb} SeldonDeployment "
-                                  f"'{self.namespace}/{name}': {_api_message(exc)}.{hint}") from exc
-        except (OSError, HTTPError) as exc:  # connection refused, DNS, TLS, retries exhausted
-            raise DeploymentError(f"Kubernetes API unreachable while trying to {verb} SeldonDeployment "
-                                  f"'{self.namespace}/{name}': {exc}") from exc
-
-    def _get(self, name: str) -> Optional[Dict[str, Any]]:
-        return self._call("get", name, "get_namespaced_custom_object", name)
-
-    def _write(self, body: Dict[str, Any], current: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-        """Create `body`, or replace `current` with it (optimistic concurrency on resourceVersion)."""
-        name = body["metadata"]["name"]
-        if current is None:
-            return self._call("create", name, "create_namespaced_custom_object", body)
-        body = dict(body, metadata=dict(body["metadata"], resourceVersion=current["metadata"]["resourceVersion"]))
-        return self._call("update", name, "replace_namespaced_custom_object", name, body)
+        self.cluster = SeldonDeploymentsApi(namespace, kube_context, api_client, poll_interval)
 
     def url(self, name: str) -> str:
         """The stable prediction URL of the deployment `name`."""
         return sd.predictions_url(self.ingress_base_url, self.namespace, name)
-
-    # -- waiting ----------------------------------------------------------------------------------------------
-
-    def wait_available(self, name: str, written: Optional[Mapping[str, Any]], timeout: float,
-                       deadline: Optional[float] = None) -> Dict[str, Any]:
-        """Poll until Seldon reports `name` Available for `written` (what our create/replace returned).
-
-        Raises DeploymentError when the operator reports Failed, or on timeout.
-
-        `deadline` (time.monotonic) ends the wait earlier when part of `timeout` was spent before it started.
-        """
-        start = time.monotonic()
-        deadline = start + timeout if deadline is None else deadline
-        meta = (written or {}).get("metadata") or {}
-        while True:
-            obj = self._get(name)
-            if obj is None:
-                raise DeploymentError(f"SeldonDeployment '{self.namespace}/{name}' disappeared while waiting for it")
-            status = obj.get("status") or {}
-            current = self._status_is_current(obj, meta, time.monotonic() - start)
-            if current and status.get("state") == "Available":
-                return obj
-            if current and status.get("state") == "Failed":
-                raise DeploymentError(f"SeldonDeployment '{self.namespace}/{name}' Failed: {describe_status(status)}")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise DeploymentError(
-                    f"SeldonDeployment '{self.namespace}/{name}' not Available after {timeout:g}s "
-                    f"(state {status.get('state') or 'none'}): {describe_status(status)}. "
-                    f"Look at `kubectl -n {self.namespace} describe sdep {name}` and the pods' events."
-                )
-            time.sleep(min(self.poll_interval, remaining))
-
-    def _status_is_current(self, obj: Mapping[str, Any], written: Mapping[str, Any], waited: float) -> bool:
-        """Whether `obj`'s status describes the spec we wrote rather than the one before it.
-
-        Seldon 1.17 does not set status.observedGeneration. Its status writes go through optimistic concurrency,
-        so any change of resourceVersion after our write means the operator reconciled our spec. A spec change
-        that leaves the status unchanged (e.g. traffic only) causes no write: then a status that stayed the same
-        for `settle_seconds` is taken as current.
-        """
-        observed = (obj.get("status") or {}).get("observedGeneration")
-        if observed is not None and written.get("generation") is not None:
-            return observed >= written["generation"]
-        if not written or obj["metadata"].get("resourceVersion") != written.get("resourceVersion"):
-            return True
-        return waited >= self.settle_seconds
 
     # -- DeploymentBackend ------------------------------------------------------------------------------------
 
@@ -185,26 +60,31 @@ class KubernetesSeldonBackend(DeploymentBackend):
         deadline = time.monotonic() + timeout
         if verify is not None:
             self._verify_candidate(spec, verify, timeout)
-        current = self._get(spec.name)
-        if current is not None and (current["metadata"].get("labels") or {}).get(sd.MANAGED_BY[0]) != sd.MANAGED_BY[1]:
-            raise DeploymentError(f"SeldonDeployment '{self.namespace}/{spec.name}' exists but is not managed by "
-                                  f"this project (label {sd.MANAGED_BY[0]}={sd.MANAGED_BY[1]} missing); "
-                                  "choose another deployment name")
+        current = self._managed(spec.name)
         try:
             desired = sd.desired_deployment(spec, self.namespace, self.options, current)
         except ValueError as exc:
             raise DeploymentError(f"deployment '{spec.name}': {exc}") from exc
-        written = self._write(desired, current)
+        written = self.cluster.write(desired, current)
         logger.info("SeldonDeployment %s/%s %s (%s rollout of %s v%s); waiting until Available",
                     self.namespace, spec.name, "created" if current is None else "updated",
                     desired["metadata"]["annotations"][sd.ROLLOUT_ANNOTATION], spec.model_name, spec.model_version)
         try:
-            ready = self.wait_available(spec.name, written, timeout, deadline)
+            ready = self.cluster.wait_available(spec.name, written, timeout, deadline)
         except DeploymentError as exc:
             raise DeploymentError(f"{exc} {self._undo(spec.name, current, timeout)}") from exc
         info = self._info(ready)
         logger.info("Model %s v%s serving at %s", spec.model_name, spec.model_version, info.url)
         return info
+
+    def _managed(self, name: str) -> Optional[Dict[str, Any]]:
+        """The SeldonDeployment `name` if this project manages it, None if there is none; else DeploymentError."""
+        current = self.cluster.get(name)
+        if current is not None and (current["metadata"].get("labels") or {}).get(sd.MANAGED_BY[0]) != sd.MANAGED_BY[1]:
+            raise DeploymentError(f"SeldonDeployment '{self.namespace}/{name}' exists but is not managed by "
+                                  f"this project (label {sd.MANAGED_BY[0]}={sd.MANAGED_BY[1]} missing); "
+                                  "choose another deployment name")
+        return current
 
     def _verify_candidate(self, spec: ModelDeploymentSpec, verify: Callable[[str], None], timeout: float) -> None:
         """Run the candidate alone as `<name>-candidate`, call `verify` on its URL, then delete it."""
@@ -212,9 +92,9 @@ class KubernetesSeldonBackend(DeploymentBackend):
         body = sd.seldon_deployment(name, self.namespace,
                                     [sd.build_predictor(spec, self.options, sd.CHAMPION, traffic=100)],
                                     rollout="replace", role="candidate")
-        written = self._write(body, self._get(name))  # a leftover candidate from an interrupted run is replaced
+        written = self.cluster.write(body, self.cluster.get(name))  # a leftover from an interrupted run is replaced
         try:
-            self.wait_available(name, written, timeout)
+            self.cluster.wait_available(name, written, timeout)
             url = self.url(name)
             logger.info("Verifying candidate %s v%s at %s", spec.model_name, spec.model_version, url)
             verify(url)
@@ -229,7 +109,7 @@ class KubernetesSeldonBackend(DeploymentBackend):
     def _delete_quietly(self, name: str) -> None:
         """Delete `name`; a failure is logged, never raised, so it cannot hide the error being reported."""
         try:
-            self._call("delete", name, "delete_namespaced_custom_object", name)
+            self.cluster.delete(name)
         except DeploymentError as exc:
             logger.warning("Could not delete SeldonDeployment %s/%s: %s", self.namespace, name, exc)
 
@@ -243,47 +123,72 @@ class KubernetesSeldonBackend(DeploymentBackend):
                     "metadata": {"name": name, "namespace": self.namespace, "labels": meta.get("labels") or {},
                                  "annotations": meta.get("annotations") or {}}}
         try:
-            written = self._write(restored, self._get(name))
-            self.wait_available(name, written, timeout)
+            written = self.cluster.write(restored, self.cluster.get(name))
+            self.cluster.wait_available(name, written, timeout)
             return "The previous spec was restored and is Available again."
         except DeploymentError as undo_error:
             return f"Restoring the previous state failed too: {undo_error}"
 
     def status(self, name: str) -> Optional[DeploymentInfo]:
         """The deployment `name`, or None if there is no such SeldonDeployment."""
-        obj = self._get(name)
+        obj = self.cluster.get(name)
         return self._info(obj) if obj is not None else None
 
     def list(self) -> List[DeploymentInfo]:
         """Every endpoint SeldonDeployment of this project in the namespace (candidates excluded)."""
         selector = f"{sd.MANAGED_BY[0]}={sd.MANAGED_BY[1]},{sd.ROLE_LABEL}=endpoint"
-        found = self._call("list", "*", "list_namespaced_custom_object", label_selector=selector)
-        return [self._info(obj) for obj in found.get("items", [])]
+        return [self._info(obj) for obj in self.cluster.list(selector)]
 
     def delete(self, name: str, timeout: float = 60.0) -> None:
         """Delete `name` (and a leftover candidate) and wait until the API no longer has it."""
         for target in (name, name + CANDIDATE_SUFFIX):
-            self._call("delete", target, "delete_namespaced_custom_object", target)
+            self.cluster.delete(target)
         deadline = time.monotonic() + timeout
-        while self._get(name) is not None:
+        while self.cluster.get(name) is not None:
             if time.monotonic() >= deadline:
                 raise DeploymentError(f"SeldonDeployment '{self.namespace}/{name}' still exists {timeout:g}s "
                                       "after deletion; check its finalizers")
-            time.sleep(self.poll_interval)
+            time.sleep(self.cluster.poll_interval)
+
+    # -- lifecycle beyond the ABC (ZenML service start/stop/logs), as in the local backend ------------------
+
+    def stop(self, name: str, timeout: float = 60.0) -> None:
+        """Scale `name` to zero pods, keeping its SeldonDeployment (and URL) so `start` brings it back."""
+        current = self._managed(name)
+        if current is not None and not seldon_sizing.is_stopped(current):
+            self.cluster.write(seldon_sizing.scaled_to_zero(current), current)
+            logger.info("SeldonDeployment %s/%s scaled to zero", self.namespace, name)
+
+    def start(self, name: str, timeout: float = 300.0) -> DeploymentInfo:
+        """Serve a stopped deployment again with its previous sizing; wait until it is Available."""
+        current = self._managed(name)
+        if current is None:
+            raise DeploymentError(f"no SeldonDeployment '{self.namespace}/{name}' to start")
+        written = self.cluster.write(seldon_sizing.scaled_back(current), current)
+        return self._info(self.cluster.wait_available(name, written, timeout))
+
+    def logs(self, name: str, tail: Optional[int] = None, follow: bool = False) -> Iterator[str]:
+        """Lines of the model container's log in every pod of `name` (the last `tail` per pod if given).
+
+        `follow` is accepted for the local backend's signature; cluster logs are read once (use `kubectl logs -f`).
+        """
+        return self.cluster.pod_logs(name, sd.MODEL_CONTAINER, tail)
+
+    def shutdown(self) -> None:
+        """Nothing to stop: cluster deployments outlive the process that created them."""
 
     def _info(self, obj: Mapping[str, Any]) -> DeploymentInfo:
         status = obj.get("status") or {}
         models = sd.predictor_models(obj)
         newest = models[-1] if models else {}  # the challenger when there is one: what the last deploy added
         name = obj["metadata"]["name"]
+        state = "stopped" if seldon_sizing.is_stopped(obj) else _STATES.get(status.get("state", ""), "pending")
         return DeploymentInfo(
-            name=name,
-            url=self.url(name),
-            state=_STATES.get(status.get("state", ""), "pending"),  # type: ignore[arg-type]
-            model_name=newest.get("model_name", ""),
-            model_version=newest.get("model_version", ""),
-            details={"namespace": self.namespace,
+            name=name, url=self.url(name), state=state,  # type: ignore[arg-type]
+            model_name=newest.get("model_name", ""), model_version=newest.get("model_version", ""),
+            details={"backend": "kubernetes", "namespace": self.namespace,
                      "rollout": (obj["metadata"].get("annotations") or {}).get(sd.ROLLOUT_ANNOTATION, "replace"),
+                     "model_uri": newest.get("model_uri", ""), "run_id": newest.get("run_id", ""),
                      "predictors": models, "status": describe_status(status),
                      "generation": obj["metadata"].get("generation")},
         )

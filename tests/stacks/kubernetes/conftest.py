@@ -54,5 +54,5 @@ def backend(fake_api: FakeKubernetesApi) -> Any:
     backend = KubernetesSeldonBackend(NAMESPACE, IMAGE, INGRESS, api_client=fake_api.api_client(),
                                       poll_interval=0.01, model_storage_secret="seldon-model-storage",
                                       service_account="mlops-model")
-    backend.settle_seconds = 2.0  # long enough that a test relying on it by accident shows in --durations
+    backend.cluster.settle_seconds = 2.0  # long enough that a test relying on it by accident shows in --durations
     return backend

@@ -29,6 +29,7 @@ from tests.stacks.kubernetes.seldon_admission import admission_errors, apply_def
 
 GROUP, VERSION, PLURAL, KIND = "machinelearning.seldon.io", "v1", "seldondeployments", "SeldonDeployment"
 _PATH = re.compile(rf"^/apis/{re.escape(GROUP)}/{VERSION}/namespaces/([^/]+)/{PLURAL}(?:/([^/]+))?/?$")
+_PODS = re.compile(r"^/api/v1/namespaces/([^/]+)/pods(?:/([^/]+)/log)?/?$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
             409: "Conflict", 415: "UnsupportedMediaType", 422: "Invalid", 500: "InternalError",
@@ -152,6 +153,24 @@ class FakeKubernetesApi:
         path, _, query = request.path.partition("?")
         params = {key: values[-1] for key, values in urllib.parse.parse_qs(query).items()}
         try:
+            pods = _PODS.match(path)
+            if pods and request.command == "GET":
+                with self._lock:
+                    self.requests.append(("logs" if pods.group(2) else "pods", pods.group(2) or ""))
+                    self._check_refusals("logs" if pods.group(2) else "pods", pods.group(2))
+                    objects = [o for k, o in sorted(self._objects.items()) if k[0] == pods.group(1)]
+                    if pods.group(2):
+                        text = self.operator.pod_log(objects, pods.group(2), params.get("container"),
+                                                     int(params["tailLines"]) if "tailLines" in params else None)
+                        if text is None:
+                            raise ApiError(404, f'pods "{pods.group(2)}" not found, or has no container '
+                                                f'{params.get("container")!r}')
+                        return self._reply(request, 200, text, [])
+                    selector = dict(t.split("=", 1) for t in params.get("labelSelector", "").split(",") if t)
+                    items = [p for p in self.operator.pods(objects)
+                             if selector.items() <= p["metadata"]["labels"].items()]
+                return self._reply(request, 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {},
+                                                  "items": items}, [])
             match = _PATH.match(path)
             if not match or not self.crd_installed:
                 raise ApiError(404, "the server could not find the requested resource")
@@ -179,9 +198,10 @@ class FakeKubernetesApi:
 
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, code: int, payload: Any, warnings: List[str]) -> None:
-        data = json.dumps(payload).encode()
+        text = isinstance(payload, str)  # pod logs are plain text
+        data = payload.encode() if text else json.dumps(payload).encode()
         request.send_response(code)
-        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Type", "text/plain" if text else "application/json")
         request.send_header("Content-Length", str(len(data)))
         for warning in warnings:
             request.send_header("Warning", f'299 - "{warning}"')

@@ -10,7 +10,7 @@ unless `observed_generation=True`.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from tests.stacks.kubernetes.seldon_admission import configured_servers, reconcile_failure
 
@@ -75,3 +75,37 @@ class ScriptedSeldonOperator:
             status["observedGeneration"] = generation
         self.processed[name] = generation
         return status
+
+    def pods(self, objects: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """The model pods of these SeldonDeployments: one per replica of each predictor, labelled as Seldon does."""
+        pods = []
+        for obj in objects:
+            name = obj["metadata"]["name"]
+            for predictor in obj["spec"].get("predictors", []):
+                component = (predictor.get("componentSpecs") or [{}])[0]
+                replicas = component.get("replicas", _replicas(predictor))
+                for index in range(replicas):
+                    pods.append({
+                        "metadata": {"name": f"{name}-{predictor['name']}-0-model-{index}",
+                                     "namespace": obj["metadata"]["namespace"],
+                                     "labels": {"seldon-deployment-id": name,
+                                                "app.kubernetes.io/managed-by": "seldon-core"}},
+                        "spec": {"containers": [{"name": "seldon-container-engine", "image": "seldonio/executor"},
+                                                *component.get("spec", {}).get("containers", [])]},
+                        "status": {"phase": "Running"},
+                    })
+        return pods
+
+    def pod_log(self, objects: List[Dict[str, Any]], pod: str, container: Optional[str],
+                tail: Optional[int]) -> Optional[str]:
+        """What `container` of `pod` logged (loading its model, then serving), or None if there is no such one."""
+        for candidate in self.pods(objects):
+            if candidate["metadata"]["name"] == pod:
+                containers = [c["name"] for c in candidate["spec"]["containers"]]
+                if container not in containers:
+                    return None
+                predictor = pod.rsplit("-0-model-", 1)[0]
+                lines = [f"container {container} of {predictor}: Loading model from /mnt/models",
+                         f"container {container} of {predictor}: Listening at: http://0.0.0.0:9000"]
+                return "\n".join(lines[-tail:] if tail else lines) + "\n"
+        return None

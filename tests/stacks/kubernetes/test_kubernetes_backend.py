@@ -17,7 +17,7 @@ URL = f"{INGRESS}/seldon/{NAMESPACE}/credit/api/v1.0/predictions"
 
 def _backend(fake: FakeKubernetesApi) -> KubernetesSeldonBackend:
     backend = KubernetesSeldonBackend(NAMESPACE, IMAGE, INGRESS, api_client=fake.api_client(), poll_interval=0.01)
-    backend.settle_seconds = 2.0
+    backend.cluster.settle_seconds = 2.0
     return backend
 
 
@@ -55,7 +55,7 @@ def test_update_keeps_name_and_url_and_waits_for_the_new_spec(observed_generatio
 def test_a_change_that_leaves_the_status_alone_is_trusted_after_settling(backend, fake_api):
     backend.deploy(model_spec(1), timeout=10)
     backend.deploy(model_spec(2, rollout="canary", canary_traffic_percent=10), timeout=10)
-    backend.settle_seconds = 0.3
+    backend.cluster.settle_seconds = 0.3
     started = time.monotonic()
     # same predictors, new traffic split: Seldon rewrites its VirtualService but not the status
     backend.deploy(model_spec(2, rollout="canary", canary_traffic_percent=30), timeout=10)
@@ -241,3 +241,39 @@ def test_local_model_uris_are_refused_before_any_api_call(backend, fake_api):
     with pytest.raises(DeploymentError, match="needs an object-store URI"):
         backend.deploy(model_spec(1, model_uri="/work/.state/mlruns/1/x/artifacts/model"))
     assert fake_api.requests == []
+
+
+def test_stop_scales_to_zero_and_start_restores_the_sizing(fake_api):
+    from kubernetes import client
+
+    backend = KubernetesSeldonBackend(NAMESPACE, IMAGE, INGRESS, api_client=fake_api.api_client(), poll_interval=0.01,
+                                      hpa={"min_replicas": 2, "max_replicas": 4})
+    backend.deploy(model_spec(1), timeout=10)
+    pods = client.CoreV1Api(fake_api.api_client())
+    assert len(pods.list_namespaced_pod(NAMESPACE, label_selector="seldon-deployment-id=credit").items) == 2
+    backend.stop("credit")
+    stopped = fake_api.get(NAMESPACE, "credit")["spec"]["predictors"][0]["componentSpecs"][0]
+    assert stopped["replicas"] == 0 and "hpaSpec" not in stopped  # an HPA would scale it straight back up
+    assert backend.status("credit").state == "stopped" and backend.status("credit").url == URL
+    assert pods.list_namespaced_pod(NAMESPACE, label_selector="seldon-deployment-id=credit").items == []
+    backend.stop("credit")  # stopping twice keeps the sizing recorded the first time
+    info = backend.start("credit", timeout=10)
+    started = fake_api.get(NAMESPACE, "credit")["spec"]["predictors"][0]["componentSpecs"][0]
+    assert info.state == "active" and "replicas" not in started
+    assert started["hpaSpec"]["minReplicas"] == 2
+    with pytest.raises(DeploymentError, match="no SeldonDeployment 'mlops/fraud' to start"):
+        backend.start("fraud")
+
+
+def test_logs_of_every_model_pod(backend, fake_api):
+    backend.deploy(model_spec(1), timeout=10)
+    backend.deploy(model_spec(2, rollout="canary"), timeout=10)
+    lines = list(backend.logs("credit", tail=1))
+    assert lines == ["[credit-challenger-0-model-0] container model of credit-challenger: Listening at: "
+                     "http://0.0.0.0:9000",
+                     "[credit-champion-0-model-0] container model of credit-champion: Listening at: "
+                     "http://0.0.0.0:9000"]
+    assert len(list(backend.logs("credit"))) == 4
+    fake_api.refuse("logs", 403, 'pods "credit-champion-0-model-0" is forbidden: cannot get resource "pods/log"')
+    with pytest.raises(DeploymentError, match="refused to read the logs of 'mlops/credit': 403 Forbidden"):
+        list(backend.logs("credit"))

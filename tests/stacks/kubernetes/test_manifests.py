@@ -125,13 +125,20 @@ def test_services_select_pods_and_name_existing_ports():
 def test_pipeline_role_allows_every_call_the_backend_makes(backend, fake_api):
     backend.deploy(model_spec(1), timeout=10)
     backend.deploy(model_spec(2, rollout="canary"), timeout=10, verify=lambda url: None)
+    backend.stop("credit")
+    backend.start("credit", timeout=10)
+    list(backend.logs("credit", tail=5))
     backend.list()
     backend.delete("credit")
-    used = {verb for verb, _ in fake_api.requests}
+    # fake API verbs -> (API group, resource, RBAC verb)
+    needed = {("machinelearning.seldon.io", "seldondeployments", verb) if verb not in ("pods", "logs") else
+              ("", "pods", "list") if verb == "pods" else ("", "pods/log", "get")
+              for verb, _ in fake_api.requests}
     role = DOCS["rbac.yaml:Role/mlops-pipeline"]
-    (rule,) = [r for r in role["rules"] if "seldondeployments" in r["resources"]]
-    assert rule["apiGroups"] == [sd.GROUP]
-    assert used <= set(rule["verbs"]), f"Role lacks {sorted(used - set(rule['verbs']))}"
+    granted = {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
+               for resource in rule["resources"] for verb in rule["verbs"]}
+    assert {verb for group, _, verb in needed if group} == {"get", "list", "create", "update", "delete"}
+    assert needed <= granted, f"Role lacks {sorted(needed - granted)}"
     binding = DOCS["rbac.yaml:RoleBinding/mlops-pipeline"]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "mlops-pipeline", "namespace": "mlops"}]
