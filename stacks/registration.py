@@ -91,6 +91,10 @@ def register_stack(name: str, activate: bool = True, say: Callable[[str], None] 
     from zenml.enums import StackComponentType
 
     spec = load_stack_spec(name, spec_variables())
+    if activate:
+        from stacks.prerequisites import ensure_ready
+
+        ensure_ready(spec)  # a stack that cannot work here never becomes active (StackNotReady names what is missing)
     ensure_repository()
     _ensure_flavors(spec)
     components = {

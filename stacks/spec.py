@@ -6,6 +6,8 @@ Plain Python: parsing and validating a spec needs no ZenML, so `run.py stack lis
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -53,6 +55,8 @@ class StackSpec:
     flavors: List[FlavorSpec]
     requires: List[str]  # what must be reachable for this stack to work (checked at `use`/run start)
     path: Path
+    settings: Dict[str, str] = dataclasses.field(default_factory=dict)  # resolved `{placeholder}` values
+    services: List[str] = dataclasses.field(default_factory=list)  # local services `stack up` starts
 
     def component(self, component_type: str) -> ComponentSpec | None:
         return next((c for c in self.components if c.type == component_type), None)
@@ -75,8 +79,22 @@ def _substitute(value: Any, variables: Dict[str, str]) -> Any:
     return value
 
 
+def setting_env_var(stack: str, key: str) -> str:
+    """The environment variable that overrides a spec setting: MLOPS_<STACK>_<KEY>."""
+    return "MLOPS_" + re.sub(r"[^A-Z0-9]", "_", f"{stack}_{key}".upper())
+
+
+def _settings(raw: Any, stack: str, path: Path) -> Dict[str, str]:
+    """A spec's `settings:` (placeholder defaults), each overridable by its environment variable."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise StackSpecError(f"{path}: 'settings' must be a mapping of name to default value")
+    return {str(k): os.environ.get(setting_env_var(stack, str(k)), "" if v is None else str(v)) for k, v in raw.items()}
+
+
 def load_stack_spec(name: str, variables: Dict[str, str] | None = None) -> StackSpec:
-    """Reads stacks/<name>.yaml, fills `{placeholders}` from `variables` and checks its shape."""
+    """Reads stacks/<name>.yaml, fills `{placeholders}` from its settings and `variables`, and checks its shape."""
     path = STACKS_DIR / f"{name}.yaml"
     if not path.is_file():
         raise StackSpecError(f"unknown stack '{name}': no {path}; available stacks: {', '.join(available_stacks())}")
@@ -84,7 +102,10 @@ def load_stack_spec(name: str, variables: Dict[str, str] | None = None) -> Stack
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise StackSpecError(f"{path}: not valid YAML: {exc}") from None
-    raw = _substitute(raw, variables or {})
+    settings = _settings(raw.get("settings"), str(raw.get("name", name)), path)
+    variables = {**settings, **(variables or {})}
+    raw = _substitute(raw, variables)
+    settings = {k: _substitute(v, variables) for k, v in settings.items()}  # a setting may use {state_dir}
     if not isinstance(raw.get("components"), dict) or not raw["components"]:
         raise StackSpecError(f"{path}: 'components' must be a mapping of component type to component")
     components = []
@@ -105,4 +126,6 @@ def load_stack_spec(name: str, variables: Dict[str, str] | None = None) -> Stack
         flavors=flavors,
         requires=list(raw.get("requires") or []),
         path=path,
+        settings=settings,
+        services=list(raw.get("services") or []),
     )
