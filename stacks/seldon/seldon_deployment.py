@@ -62,7 +62,8 @@ class ServingOptions:
     def __post_init__(self) -> None:
         last = (self.image or "").rsplit("/", 1)[-1]
         if not self.image or (":" not in last and "@" not in self.image):
-            raise ValueError(f"image: expected a tagged image reference like 'registry/serving:1.0', found {self.image!r}")
+            raise ValueError(f"image: expected a tagged image reference like 'registry/serving:1.0', "
+                             f"found {self.image!r}")
         hpa_spec(self.hpa)  # fail at construction, not at the first deploy
         pdb_spec(self.pdb)
 

@@ -81,7 +81,8 @@ def test_shadow_adds_a_mirrored_challenger(backend, fake_api):
 
 
 def test_create_that_never_becomes_available_fails_naming_the_reason_and_cleans_up(backend, fake_api):
-    fake_api.operator.stuck = lambda obj: "0/1 pods ready: ImagePullBackOff for registry.example.com/mlops-serving:0.1.0"
+    reason = "0/1 pods ready: ImagePullBackOff for registry.example.com/mlops-serving:0.1.0"
+    fake_api.operator.stuck = lambda obj: reason
     with pytest.raises(DeploymentError) as raised:
         backend.deploy(model_spec(1), timeout=0.3)
     message = str(raised.value)
@@ -103,8 +104,8 @@ def test_failed_update_restores_the_previous_model(backend, fake_api):
 
 def test_failed_canary_restores_the_single_champion(backend, fake_api):
     backend.deploy(model_spec(1), timeout=10)
-    fake_api.operator.failed = lambda obj: "Failed to get server config for MLOPS_SKLEARN_SERVER" if _version_is("2")(obj) \
-        else None
+    v2 = _version_is("2")
+    fake_api.operator.failed = lambda obj: "Failed to get server config for MLOPS_SKLEARN_SERVER" if v2(obj) else None
     started = time.monotonic()
     with pytest.raises(DeploymentError, match="Failed: Failed to get server config"):
         backend.deploy(model_spec(2, rollout="canary"), timeout=30)
@@ -177,7 +178,8 @@ def test_failed_verification_aborts_and_removes_the_candidate(backend, fake_api)
 
 def test_candidate_that_never_becomes_available_leaves_the_endpoint_alone(backend, fake_api):
     backend.deploy(model_spec(1), timeout=10)
-    fake_api.operator.stuck = lambda obj: "Insufficient memory" if obj["metadata"]["name"].endswith("-candidate") else None
+    fake_api.operator.stuck = lambda obj: "Insufficient memory" if obj["metadata"]["name"].endswith("-candidate") \
+        else None
     with pytest.raises(DeploymentError, match="credit-candidate' not Available .*Insufficient memory.*'credit' was "
                                               "not changed"):
         backend.deploy(model_spec(2), timeout=0.3, verify=lambda url: None)

@@ -104,7 +104,8 @@ def test_replace_serves_one_predictor_with_the_model_the_seldon_server_fetches()
 def test_sizing_hpa_and_pdb_land_on_the_component_spec():
     component = VARIANTS["replace-hpa-pdb"]["spec"]["predictors"][0]["componentSpecs"][0]
     container = component["spec"]["containers"][0]
-    assert container["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
+    assert container["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"},
+                                      "limits": {"cpu": "2", "memory": "4Gi"}}
     assert {e["name"]: e["value"] for e in container["env"]} == {"GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "4"}
     assert component["hpaSpec"] == {"minReplicas": 2, "maxReplicas": 5, "metrics": [
         {"type": "Resource", "resource": {"name": "cpu", "targetAverageUtilization": 60}}]}
