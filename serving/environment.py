@@ -23,7 +23,8 @@ PROJECT_ROOT = SERVING_DIR.parent
 REQUIREMENTS = SERVING_DIR / "requirements.txt"
 PYTHON_VERSION = "3.11"
 MARKER = ".complete"
-METRICS_PATH = "/prometheus"  # what Seldon Core uses on Kubernetes
+METRICS_PATH = "/prometheus"
+ENV_DIR_ENV = "MLOPS_SERVING_ENV_DIR"  # lets tests share one built environment while isolating the rest of the state  # what Seldon Core uses on Kubernetes
 
 
 class ServingEnvError(RuntimeError):
@@ -42,7 +43,9 @@ def requirements_hash(requirements: Path = REQUIREMENTS) -> str:
 
 
 def env_dir(root: Optional[Path] = None, requirements: Path = REQUIREMENTS) -> Path:
-    return (root or _state_dir() / "serving-env") / requirements_hash(requirements)
+    """Where the environment for `requirements` lives: <root>/<hash>; root is $MLOPS_SERVING_ENV_DIR or the state dir."""
+    root = root or Path(os.environ.get(ENV_DIR_ENV) or _state_dir() / "serving-env")
+    return root / requirements_hash(requirements)
 
 
 def _uv() -> Optional[str]:

@@ -230,6 +230,7 @@ def _request_guard():
             return None
         size = request.content_length
         if size is not None and size > MAX_PAYLOAD_BYTES:
+            _drain(request.stream, limit=4 * MAX_PAYLOAD_BYTES)  # else the client sees a reset, not our answer
             raise _seldon_error(f"payload too large: {size} bytes, the limit is {MAX_PAYLOAD_BYTES} bytes")
         body = request.get_data(cache=True)
         if len(body) > MAX_PAYLOAD_BYTES:
@@ -250,3 +251,13 @@ def _request_guard():
         return None
 
     return guard
+
+
+def _drain(stream, limit: int) -> None:
+    """Read and drop up to `limit` bytes of a request body we refuse."""
+    remaining = limit
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 1 << 20))
+        if not chunk:
+            return
+        remaining -= len(chunk)

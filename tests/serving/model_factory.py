@@ -83,6 +83,11 @@ def make_estimator(name: str):
 REGRESSORS = {"ridge", "rf_reg", "hgb_reg"}
 
 
+def identity(X):
+    """A project function inside a model: skops can only rebuild it by importing it, so serving must refuse it."""
+    return X
+
+
 def train_and_save(
     path: Path, estimator: str = "logreg", labels: Literal["int", "str"] = "str", n_rows: int = 2000
 ) -> Tuple[object, pd.DataFrame]:
@@ -105,6 +110,8 @@ def train_and_save(
         serialization_format="skops",
         signature=infer_signature(sample, output),
         input_example=X.head(5),
+        # explicit pins: inferring them re-loads the model in a subprocess (~20 s) and changes nothing served
+        pip_requirements=["scikit-learn==1.9.1", "skops==0.16.0"],
         skops_trusted_types=trusted_types(skops.io.get_untrusted_types(data=skops.io.dumps(model))),
     )
     return model, X

@@ -1,0 +1,293 @@
+"""Serve models as local Seldon microservice daemons behind a local nginx ingress, with blue/green redeploys.
+
+Deploy: start the new model beside the old one on fresh ports, wait until it is healthy, score its own input
+example, run the caller's `verify` on its direct URL, then point the ingress at it (graceful nginx reload) and only
+then stop the old daemon's process group. Any failure before the switch stops the candidate and leaves the old
+model serving. State lives in `<state dir>/seldon-local/registry.json`, so later CLI calls see the deployments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from stacks.seldon import local_process
+from stacks.seldon.local_ingress import NginxIngress, route_path
+from stacks.seldon.local_registry import Registry
+from stacks.seldon.spec import DeploymentBackend, DeploymentError, DeploymentInfo, ModelDeploymentSpec
+
+PREDICT_PATH = "/api/v1.0/predictions"
+HEALTH_PATH = "/health/status"
+DAEMON_MARKER = "serving.launch"  # in every model daemon's command line; guards against pid reuse
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def local_model_dir(model_uri: str) -> Path:
+    """The local directory behind `model_uri`; the local backend cannot fetch object-store URIs itself."""
+    if "://" in model_uri and not model_uri.startswith("file://"):
+        raise DeploymentError(f"the local backend serves local model directories, got {model_uri!r}: download it first")
+    path = Path(model_uri.removeprefix("file://")).expanduser().resolve()
+    if not (path / "MLmodel").is_file():
+        raise DeploymentError(f"no MLflow model at {path} (MLmodel not found)")
+    return path
+
+
+class LocalSeldonBackend(DeploymentBackend):
+    """Seldon microservices as local daemons on 127.0.0.1; the stable URL is the nginx route of the deployment."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port_range: Tuple[int, int] = (18000, 18999),
+        ingress_port: int = 0,
+        workers: Optional[int] = None,
+        threads: Optional[int] = None,
+        root: Optional[Path] = None,
+        log: Callable[[str], None] = print,
+    ):
+        if root is None:
+            from stacks.state import state_dir
+
+            root = state_dir() / "seldon-local"
+        self.host = host
+        self.port_range = tuple(port_range)
+        self.ingress_port = ingress_port
+        self.workers = workers
+        self.threads = threads
+        self.root = Path(root)
+        self.registry = Registry(self.root)
+        self.ingress = NginxIngress(self.root / "ingress", host)
+        self.log = log
+
+    # -- DeploymentBackend ----------------------------------------------------------------------------------------
+    def deploy(
+        self, spec: ModelDeploymentSpec, timeout: float = 300.0, verify: Optional[Callable[[str], None]] = None
+    ) -> DeploymentInfo:
+        """Blue/green: the candidate must be healthy and pass the checks before it takes the stable URL."""
+        from serving.environment import ServingEnvError, ensure_serving_env
+
+        model_dir = local_model_dir(spec.model_uri)
+        try:
+            python = ensure_serving_env(log=self.log)
+        except ServingEnvError as exc:
+            raise DeploymentError(str(exc)) from exc
+        with self.registry.deployment_lock(spec.name):
+            candidate = self._start(spec, model_dir, python)
+            self.log(f"{spec.name}: started model {spec.model_name} v{spec.model_version} on {candidate['url']} "
+                     f"(pid {candidate['pid']}, log {candidate['log']})")
+            try:
+                self._check(candidate, model_dir, timeout, verify)
+            except Exception as exc:
+                self._discard(spec.name, candidate)
+                current = self.status(spec.name)
+                still = f"; version {current.model_version} is still serving at {current.url}" if current and current.state == "active" else ""
+                raise DeploymentError(
+                    f"{spec.name}: model {spec.model_name} v{spec.model_version} failed its checks: {exc}{still}\n"
+                    f"--- last lines of {candidate['log']} ---\n{local_process.tail(Path(candidate['log']), 15)}"
+                ) from exc
+            old = self._switch(spec, candidate)
+            if old:
+                self.log(f"{spec.name}: traffic switched; stopping previous version {old['model_version']} (pid {old['pid']})")
+                local_process.stop_group(old["pid"])
+        info = self.status(spec.name)
+        assert info is not None
+        self.log(f"{spec.name}: serving {spec.model_name} v{spec.model_version} at {info.url}")
+        return info
+
+    def status(self, name: str) -> Optional[DeploymentInfo]:
+        data = self.registry.read()
+        entry = data["deployments"].get(name)
+        return self._info(name, entry, data["ingress"]) if entry else None
+
+    def list(self) -> List[DeploymentInfo]:
+        data = self.registry.read()
+        return [self._info(n, e, data["ingress"]) for n, e in sorted(data["deployments"].items())]
+
+    def delete(self, name: str, timeout: float = 60.0) -> None:
+        """Stop `name` and forget it; stops the ingress too when nothing is left to route."""
+        self.stop(name, timeout)
+        with self.registry.update() as data:
+            data["deployments"].pop(name, None)
+            self._stop_ingress_if_idle(data)
+
+    # -- lifecycle beyond the ABC (ZenML service start/stop/logs) -------------------------------------------------
+    def stop(self, name: str, timeout: float = 60.0) -> None:
+        """Stop serving `name` but keep its record, so `start(name)` can bring the same model back."""
+        with self.registry.deployment_lock(name):
+            with self.registry.update() as data:
+                entry = data["deployments"].get(name)
+                if not entry:
+                    return
+                instance = entry.pop("instance", None)
+                entry["state"] = "stopped"
+                entry["updated_at"] = _now()
+                self._apply_routes(data)
+            if instance:
+                local_process.stop_group(instance["pid"], grace=min(timeout, 20.0))
+            with self.registry.update() as data:
+                self._stop_ingress_if_idle(data)
+
+    def start(self, name: str, timeout: float = 300.0) -> DeploymentInfo:
+        """Serve a stopped deployment again (same model and settings)."""
+        data = self.registry.read()
+        entry = data["deployments"].get(name)
+        if not entry:
+            raise DeploymentError(f"no local deployment called {name!r}")
+        return self.deploy(ModelDeploymentSpec(**entry["spec"]), timeout=timeout)
+
+    def logs(self, name: str, tail: Optional[int] = None, follow: bool = False) -> Iterator[str]:
+        """Lines of the serving daemon's log (the last `tail` lines if given)."""
+        entry = self.registry.read()["deployments"].get(name) or {}
+        path = Path((entry.get("instance") or {}).get("log") or entry.get("last_log") or "")
+        if not path.is_file():
+            return iter(())
+        text = local_process.tail(path, tail) if tail else path.read_text(errors="replace")
+        return iter(text.splitlines())
+
+    def shutdown(self) -> None:
+        """Stop every daemon and the ingress (tests, `run.py` teardown); records are kept as stopped."""
+        for info in self.list():
+            self.stop(info.name)
+        with self.registry.update() as data:
+            self.ingress.stop(data["ingress"].get("pid"))
+            data["ingress"].pop("pid", None)
+
+    # -- steps of a deploy ----------------------------------------------------------------------------------------
+    def _start(self, spec: ModelDeploymentSpec, model_dir: Path, python: Path) -> Dict[str, Any]:
+        from serving.environment import microservice_command
+
+        with self.registry.update() as data:
+            http_port, metrics_port = local_process.pick_ports(2, self.port_range, _ports_in_use(data), self.host)
+            instance_id = uuid.uuid4().hex[:8]
+            log_file = self.root / "logs" / f"{spec.name}-{instance_id}.log"
+            argv, env = microservice_command(
+                python, model_uri=str(model_dir), model_name=spec.model_name, model_version=spec.model_version,
+                run_id=spec.run_id, data_fingerprint=spec.data_fingerprint, git_commit=spec.git_commit,
+                http_port=http_port, metrics_port=metrics_port, host=self.host, deployment_name=spec.name,
+                workers=spec.workers or self.workers or os.cpu_count() or 1, threads=spec.threads or self.threads or 1,
+            )
+            pid = local_process.spawn(argv, env, log_file, cwd=self.root)
+            candidate = {
+                "id": instance_id, "pid": pid, "http_port": http_port, "metrics_port": metrics_port,
+                "log": str(log_file), "started_at": _now(), "model_version": spec.model_version,
+                "url": f"http://{self.host}:{http_port}{PREDICT_PATH}",
+            }
+            entry = data["deployments"].setdefault(spec.name, {"state": "pending", "spec": dataclasses.asdict(spec)})
+            entry["candidate"] = candidate
+        return candidate
+
+    def _check(self, candidate: Dict[str, Any], model_dir: Path, timeout: float,
+               verify: Optional[Callable[[str], None]]) -> None:
+        base = f"http://{self.host}:{candidate['http_port']}"
+        local_process.wait_healthy(base + HEALTH_PATH, candidate["pid"], timeout, DAEMON_MARKER)
+        example = _seldon_example(model_dir)
+        if example is not None:
+            status, body = local_process.http_post_json(base + PREDICT_PATH, json.dumps(example).encode())
+            if status != 200:
+                raise RuntimeError(f"scoring the model's own input example gave HTTP {status}: {body[:300]!r}")
+        if verify is not None:
+            verify(candidate["url"])
+
+    def _switch(self, spec: ModelDeploymentSpec, candidate: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """Make the candidate the live instance and route the stable URL to it; return the instance it replaced."""
+        with self.registry.update() as data:
+            entry = data["deployments"][spec.name]
+            old = entry.get("instance")
+            entry.pop("candidate", None)
+            entry.update(instance=candidate, state="active", spec=dataclasses.asdict(spec), updated_at=_now(),
+                         last_log=candidate["log"])
+            try:
+                self._apply_routes(data)
+            except Exception as exc:
+                entry["instance"] = old
+                entry["state"] = "active" if old else "failed"
+                local_process.stop_group(candidate["pid"])
+                raise DeploymentError(f"{spec.name}: could not switch the ingress to the new model: {exc}") from exc
+        return old
+
+    def _discard(self, name: str, candidate: Dict[str, Any]) -> None:
+        local_process.stop_group(candidate["pid"])
+        with self.registry.update() as data:
+            entry = data["deployments"].get(name)
+            if entry is not None:
+                entry.pop("candidate", None)
+                if not entry.get("instance"):
+                    entry["state"] = "failed"
+                    entry["last_log"] = candidate["log"]
+
+    # -- ingress --------------------------------------------------------------------------------------------------
+    def _apply_routes(self, data: Dict[str, Any]) -> None:
+        routes = {
+            name: {"http_port": e["instance"]["http_port"], "metrics_port": e["instance"]["metrics_port"]}
+            for name, e in data["deployments"].items()
+            if e.get("state") == "active" and e.get("instance")
+        }
+        ingress = data["ingress"]
+        if not routes and not local_process.is_alive(ingress.get("pid"), "nginx"):
+            return
+        if not ingress.get("port"):
+            taken = _ports_in_use(data)
+            ingress["port"] = self.ingress_port or local_process.pick_ports(1, self.port_range, taken, self.host)[0]
+        ingress["pid"] = self.ingress.apply(ingress["port"], routes, ingress.get("pid"))
+
+    def _stop_ingress_if_idle(self, data: Dict[str, Any]) -> None:
+        if not any(e.get("state") == "active" for e in data["deployments"].values()):
+            self.ingress.stop(data["ingress"].get("pid"))
+            data["ingress"].pop("pid", None)
+
+    def _info(self, name: str, entry: Dict[str, Any], ingress: Dict[str, Any]) -> DeploymentInfo:
+        spec = entry.get("spec", {})
+        instance = entry.get("instance") or {}
+        base = f"http://{self.host}:{ingress.get('port')}{route_path(name)}" if ingress.get("port") else ""
+        state = entry.get("state", "failed")
+        problem = ""
+        if state == "active":
+            if not local_process.is_alive(instance.get("pid"), DAEMON_MARKER):
+                state, problem = "failed", f"model daemon (pid {instance.get('pid')}) is not running"
+            elif not local_process.is_alive(ingress.get("pid"), "nginx"):
+                state, problem = "failed", f"ingress nginx (pid {ingress.get('pid')}) is not running"
+        details = {
+            "backend": "local",
+            "model_uri": spec.get("model_uri", ""),
+            "run_id": spec.get("run_id", ""),
+            "health_url": f"{base}{HEALTH_PATH}" if base else "",
+            "metrics_url": f"{base}/prometheus" if base else "",
+            "direct_url": instance.get("url", ""),
+            "pid": instance.get("pid"),
+            "log_file": instance.get("log") or entry.get("last_log", ""),
+            "updated_at": entry.get("updated_at", ""),
+        }
+        if problem:
+            details["problem"] = problem
+        return DeploymentInfo(
+            name=name, url=f"{base}{PREDICT_PATH}" if base else "", state=state,  # type: ignore[arg-type]
+            model_name=spec.get("model_name", ""), model_version=str(spec.get("model_version", "")), details=details,
+        )
+
+
+def _ports_in_use(data: Dict[str, Any]) -> set:
+    ports = {data["ingress"].get("port")}
+    for entry in data["deployments"].values():
+        for key in ("instance", "candidate"):
+            inst = entry.get(key) or {}
+            ports.update({inst.get("http_port"), inst.get("metrics_port")})
+    return {p for p in ports if p}
+
+
+def _seldon_example(model_dir: Path) -> Optional[Dict[str, Any]]:
+    """The MLflow input example as a Seldon request ({"data": {"names", "ndarray"}})."""
+    path = model_dir / "input_example.json"
+    if not path.is_file():
+        return None
+    example = json.loads(path.read_text())
+    if "columns" not in example:
+        return None
+    return {"data": {"names": example["columns"], "ndarray": example["data"]}}

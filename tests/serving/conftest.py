@@ -1,0 +1,113 @@
+"""Shared fixtures: the serving environment (built once, cached across sessions), trained models, live daemons."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Dict, Iterator
+
+import pytest
+
+from serving.environment import ENV_DIR_ENV, PROJECT_ROOT, ensure_serving_env, microservice_command
+from stacks.seldon import local_process
+from tests.serving.model_factory import train_and_save
+
+os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+# One serving environment for every test session (it takes a minute to build from a cold package cache);
+# everything else a test writes goes to tmp dirs.
+SERVING_ENV_CACHE = Path(os.environ.get(ENV_DIR_ENV) or PROJECT_ROOT / ".state" / "serving-env")
+
+
+@pytest.fixture(scope="session")
+def serving_python() -> Path:
+    os.environ[ENV_DIR_ENV] = str(SERVING_ENV_CACHE)
+    return ensure_serving_env(root=SERVING_ENV_CACHE)
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> Dict[str, tuple]:
+    """name -> (model dir, fitted model, training frame): string-label HGB, int-label logreg, RF, regression."""
+    root = tmp_path_factory.mktemp("models")
+    out = {}
+    for name, estimator, labels in [
+        ("hgb_str", "hgb", "str"), ("logreg_int", "logreg", "int"), ("rf_str", "rf", "str"), ("ridge", "ridge", "int"),
+    ]:
+        model, frame = train_and_save(root / name, estimator, labels, n_rows=400)
+        out[name] = (root / name, model, frame)
+    return out
+
+
+class Microservice:
+    """A real `seldon-core-microservice` process for one model, on free 127.0.0.1 ports."""
+
+    def __init__(self, python: Path, model_dir: Path, log_dir: Path, workers: int = 1, version: str = "1"):
+        self.http_port, self.metrics_port = local_process.pick_ports(2, (23000, 23999), ())
+        argv, env = microservice_command(
+            python, model_uri=str(model_dir), model_name="test-model", model_version=version, run_id="run-123",
+            data_fingerprint="fp-abc", git_commit="deadbeef", http_port=self.http_port,
+            metrics_port=self.metrics_port, workers=workers, threads=2,
+        )
+        self.log = log_dir / f"ms-{self.http_port}.log"
+        self.pid = local_process.spawn(argv, env, self.log)
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        try:
+            local_process.wait_healthy(self.url + "/health/status", self.pid, 90.0, "serving.launch")
+        except RuntimeError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}\n{local_process.tail(self.log)}") from None
+
+    def post(self, payload, raw: bytes = None, content_type: str = "application/json"):
+        body = raw if raw is not None else json.dumps(payload).encode()
+        req = urllib.request.Request(
+            self.url + "/api/v1.0/predictions", data=body, headers={"Content-Type": content_type}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def get(self, path: str, port: int = None):
+        return local_process.http_get(f"http://127.0.0.1:{port or self.http_port}{path}", timeout=10)
+
+    def stop(self) -> None:
+        local_process.stop_group(self.pid, grace=10.0)
+        assert not local_process.group_members(self.pid), "microservice processes left behind"
+
+
+@pytest.fixture(scope="module")
+def microservice_factory(serving_python, tmp_path_factory) -> Iterator:
+    started = []
+    log_dir = tmp_path_factory.mktemp("ms-logs")
+
+    def start(model_dir: Path, **kwargs) -> Microservice:
+        ms = Microservice(serving_python, model_dir, log_dir, **kwargs)
+        started.append(ms)
+        return ms
+
+    yield start
+    for ms in started:
+        ms.stop()
+
+
+def run_in_serving_env(python: Path, code: str, timeout: float = 120.0) -> str:
+    """Run `code` with the serving environment's python (project root on the path); return stdout."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=timeout, env=env)
+    if proc.returncode != 0:
+        raise AssertionError(f"serving-env script failed:\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()

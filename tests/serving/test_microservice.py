@@ -1,0 +1,189 @@
+"""The model class in a real `seldon-core-microservice` process: parity, bad input, metadata, health, metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.serving.conftest import run_in_serving_env, wait_for
+from tests.serving.model_factory import make_frame
+
+pytestmark = pytest.mark.integration
+
+COLUMNS = ["age", "income", "tenure_months", "balance", "job", "region"]
+
+
+def _ndarray_payload(frame):
+    rows = [[None if (isinstance(v, float) and np.isnan(v)) else v for v in row] for row in frame[COLUMNS].values.tolist()]
+    return {"data": {"names": COLUMNS, "ndarray": rows}}
+
+
+@pytest.fixture(scope="module")
+def hgb(models, microservice_factory):
+    model_dir, model, _ = models["hgb_str"]
+    return microservice_factory(model_dir, workers=2), model
+
+
+@pytest.mark.parametrize("name", ["hgb_str", "logreg_int", "rf_str", "ridge"])
+def test_endpoint_matches_offline_predictions(name, models, microservice_factory):
+    model_dir, model, _ = models[name]
+    ms = microservice_factory(model_dir)
+    frame = make_frame(300, seed=7)
+    frame.loc[3, "income"] = np.nan  # missing values are imputed identically on both paths
+    frame.loc[4, "job"] = "astronaut"  # unknown category: one-hot encoder ignores it on both paths
+    status, body = ms.post(_ndarray_payload(frame))
+    assert status == 200, body
+    got = np.array(body["data"]["ndarray"])
+    if hasattr(model, "predict_proba"):
+        assert body["data"]["names"] == [str(c) for c in model.classes_]
+        expected = model.predict_proba(frame)
+    else:
+        assert body["data"]["names"] == ["prediction"]
+        expected = model.predict(frame).reshape(-1, 1)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    # jsonData records give the same answer as ndarray rows
+    records = [dict(zip(COLUMNS, row)) for row in _ndarray_payload(frame.head(5))["data"]["ndarray"]]
+    status, body = ms.post({"jsonData": records})
+    assert status == 200, body
+    np.testing.assert_allclose(np.array(body["data"]["ndarray"]), expected[:5], rtol=1e-9, atol=1e-12)
+    assert body["meta"]["tags"] == {"model_name": "test-model", "model_version": "1"}
+    assert "metrics" not in body["meta"], "custom metrics must not leak into client responses"
+
+
+ROW = [42, 50000.0, 12, 100.0, "admin", "north"]
+
+
+@pytest.mark.parametrize(
+    "payload, raw, content_type, reason",
+    [
+        ({"data": {"names": COLUMNS, "ndarray": [ROW[:5]]}}, None, None, "wrong feature count in row 0: 5 values, expected 6"),
+        ({"data": {"ndarray": [ROW + [1]]}}, None, None, "7 values, expected 6"),
+        ({"data": {"names": COLUMNS[:5] + ["colour"], "ndarray": [ROW]}}, None, None, "unknown feature names: 'colour'"),
+        ({"jsonData": {k: v for k, v in zip(COLUMNS[:5], ROW)}}, None, None, "missing feature names: 'region'"),
+        ({"data": {"names": COLUMNS, "ndarray": [ROW, [42, "lots", 12, 100.0, "admin", "north"]]}}, None, None,
+         "column 'income': expected double, found str in 1 of 2 rows"),
+        ({"jsonData": dict(zip(COLUMNS, [True, 1.0, 1, 1.0, "admin", "north"]))}, None, None,
+         "column 'age': expected long, found bool"),
+        ({"jsonData": dict(zip(COLUMNS, [1, 1.0, 1, 1.0, 7, "north"]))}, None, None, "column 'job': expected string, found int"),
+        ({}, None, None, "empty payload"),
+        ({"data": {"names": COLUMNS, "ndarray": []}}, None, None, "empty payload: data.ndarray has no rows"),
+        ({"jsonData": []}, None, None, "empty payload: jsonData has no records"),
+        (None, b"", None, "empty payload: the request body is empty"),
+        (None, b'{"data": {"ndarray": [[1, 2,', None, "malformed JSON: Expecting value"),
+        (None, b"x" * (17 * 1024 * 1024), None, "payload too large"),
+        ({"strData": "hello"}, None, None, "unsupported payload ('strData')"),
+        (None, b"age=1", "text/plain", "unsupported Content-Type 'text/plain'"),
+    ],
+    ids=["short-row", "long-row-positional", "unknown-name", "missing-name", "string-in-numeric", "bool-in-numeric",
+         "int-in-string", "empty-object", "no-rows", "no-records", "empty-body", "malformed-json", "oversized",
+         "unsupported-kind", "wrong-content-type"],
+)
+def test_bad_input_is_a_400_naming_the_problem(hgb, payload, raw, content_type, reason):
+    ms, _ = hgb
+    status, body = ms.post(payload, raw=raw, content_type=content_type or "application/json")
+    assert status == 400, body
+    assert body["status"]["reason"] == "MICROSERVICE_BAD_DATA"
+    assert reason in body["status"]["info"]
+
+
+def test_infinite_values_are_rejected_not_a_500(hgb):
+    ms, _ = hgb
+    status, body = ms.post(None, raw=b'{"jsonData": {"age": 1, "income": Infinity, "tenure_months": 1, '
+                                    b'"balance": 1, "job": "admin", "region": "north"}}')
+    assert status == 400 and "expected a finite number" in body["status"]["info"]
+
+
+def test_metadata_names_model_schema_and_lineage(hgb):
+    ms, _ = hgb
+    status, raw = ms.get("/api/v1.0/metadata")
+    assert status == 200
+    meta = json.loads(raw)
+    assert meta["name"] == "test-model" and meta["versions"] == ["1"]
+    assert meta["inputs"][0]["schema"]["names"] == COLUMNS
+    assert meta["inputs"][1]["schema"]["properties"]["job"]["type"] == ["string", "null"]
+    assert meta["outputs"][0]["schema"]["shape"] == [-1, 3]
+    assert meta["custom"]["mlflow_run_id"] == "run-123"
+    assert meta["custom"]["data_fingerprint"] == "fp-abc"
+    assert meta["custom"]["git_commit"] == "deadbeef"
+    assert json.loads(meta["custom"]["input_types"])["income"] == "double"
+
+
+def test_custom_metrics_are_scraped_from_prometheus(hgb):
+    ms, _ = hgb
+    frame = make_frame(10, seed=3)
+    for _ in range(3):
+        assert ms.post(_ndarray_payload(frame))[0] == 200
+    assert ms.post({"jsonData": []})[0] == 400
+
+    def scrape():
+        status, body = ms.get("/prometheus", port=ms.metrics_port)
+        assert status == 200
+        return body.decode()
+
+    def total(text, name, **labels):
+        value = 0.0
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                value += float(line.rsplit(" ", 1)[1])
+        return value
+
+    text = wait_for(lambda: (t := scrape()) and total(t, "model_rows_total") >= 30 and t)
+    assert total(text, "model_requests_total", deployment_name="test-model") >= 3
+    assert total(text, "model_rows_total") >= 30
+    assert total(text, "model_request_errors_total", reason="bad_data") >= 1
+    assert total(text, "model_predict_latency_seconds_count") >= 3
+    assert sum(total(text, "model_predicted_class_total", **{"class": c}) for c in ("low", "mid", "high")) >= 30
+
+
+def test_health_is_503_until_the_model_is_loaded(serving_python, models):
+    model_dir = models["logreg_int"][0]
+    out = run_in_serving_env(serving_python, f"""
+import json
+from seldon_core.metrics import SeldonMetrics
+from seldon_core.wrapper import get_rest_microservice
+from serving.model import SeldonModel
+model = SeldonModel(model_uri={str(model_dir)!r}, model_name="m", model_version="7")
+client = get_rest_microservice(model, SeldonMetrics()).test_client()
+before = client.get("/health/status")
+early = client.post("/api/v1.0/predictions", json={{"jsonData": []}})
+model.load()
+after = client.get("/health/status")
+print(json.dumps([before.status_code, before.get_json(), early.status_code, after.status_code, after.get_json()]))
+""")
+    before_code, before_body, early_code, after_code, after_body = json.loads(out.strip().splitlines()[-1])
+    assert before_code == 503 and before_body["status"]["reason"] == "MICROSERVICE_NOT_READY"
+    assert early_code == 503
+    assert after_code == 200 and after_body["jsonData"]["model_version"] == "7"
+
+
+def test_untrusted_types_are_refused(serving_python, tmp_path):
+    """A model needing a type outside the allowlist (a project function) is refused before it is unpacked."""
+    import mlflow.sklearn
+    import skops.io
+    from mlflow.models import infer_signature
+    from sklearn.preprocessing import FunctionTransformer
+
+    from tests.serving.model_factory import build_pipeline, identity, make_estimator, make_target
+
+    frame = make_frame(200)
+    pipe = build_pipeline(make_estimator("logreg"))
+    pipe.steps.insert(0, ("identity", FunctionTransformer(identity)))
+    pipe.fit(frame, make_target(frame, "classification", "int"))
+    mlflow.sklearn.save_model(
+        pipe, str(tmp_path / "m"), serialization_format="skops",
+        signature=infer_signature(frame, pipe.predict_proba(frame)),
+        skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(pipe)),
+    )
+    out = run_in_serving_env(serving_python, f"""
+from serving.model import SeldonModel
+from serving.artifact import ModelArtifactError
+model = SeldonModel(model_uri={str(tmp_path / 'm')!r})
+try:
+    model.load()
+except ModelArtifactError as exc:
+    print("REFUSED", exc)
+""")
+    assert "REFUSED" in out and "outside the serving allowlist" in out
+    assert "tests.serving.model_factory.identity" in out
