@@ -41,7 +41,8 @@ def monitoring_dir() -> Path:
 
 
 def _binary(name: str) -> str:
-    found = shutil.which(BINARIES[name]) or (f"/usr/bin/{BINARIES[name]}" if Path(f"/usr/bin/{BINARIES[name]}").exists() else None)
+    debian = Path("/usr/bin") / BINARIES[name]
+    found = shutil.which(BINARIES[name]) or (str(debian) if debian.exists() else None)
     if not found:
         raise FileNotFoundError(f"{BINARIES[name]} not found on PATH or in /usr/bin: {_INSTALL_HINT}")
     return found
@@ -210,11 +211,11 @@ def up(scrape_targets: Optional[List[str]] = None, *, scrape_interval: str = "5s
         f"--web.listen-address=127.0.0.1:{ports['prometheus']}", "--web.enable-lifecycle",
         "--storage.tsdb.retention.time=15d", f"--web.external-url={urls['prometheus']}",
     ], logs["prometheus"])
-    state = {
-        "prometheus": {"pid": prom_pid, "port": ports["prometheus"], "url": urls["prometheus"], "log": str(logs["prometheus"])},
-        "pushgateway": {"pid": push_pid, "port": ports["pushgateway"], "url": urls["pushgateway"], "log": str(logs["pushgateway"])},
-        "config": str(config),
+    pids = {"prometheus": prom_pid, "pushgateway": push_pid}
+    state: Dict[str, Any] = {
+        name: {"pid": pids[name], "port": ports[name], "url": urls[name], "log": str(logs[name])} for name in BINARIES
     }
+    state["config"] = str(config)
     _state_file().write_text(json.dumps(state, indent=2))
     try:
         _wait_ready(urls["pushgateway"], push_pid, logs["pushgateway"], timeout)

@@ -57,7 +57,12 @@ def format_exposition(metrics: Mapping[str, float]) -> str:
     for key, value in metrics.items():
         name, labels = _parse_key(key)
         number = float(value)
-        text = "NaN" if math.isnan(number) else ("+Inf" if number == math.inf else ("-Inf" if number == -math.inf else repr(number)))
+        if math.isnan(number):
+            text = "NaN"
+        elif math.isinf(number):
+            text = "+Inf" if number > 0 else "-Inf"
+        else:
+            text = repr(number)
         by_name.setdefault(name, []).append(f"{name}{{{labels}}} {text}" if labels else f"{name} {text}")
     lines: List[str] = []
     for name in sorted(by_name):
@@ -138,7 +143,8 @@ def monitoring_metrics(
             out[m.BATCH_ACCURACY] = decay.current_metrics[accuracy_metric]
             if accuracy_metric in decay.max_drop and accuracy_metric in decay.reference_metrics:
                 # Pushed beside the accuracy so the alert compares like with like, per model.
-                out[m.BATCH_ACCURACY_THRESHOLD] = decay.reference_metrics[accuracy_metric] - decay.max_drop[accuracy_metric]
+                threshold = decay.reference_metrics[accuracy_metric] - decay.max_drop[accuracy_metric]
+                out[m.BATCH_ACCURACY_THRESHOLD] = threshold
     if decision is not None:
         from steps.monitoring.decision import ACTIONS
 

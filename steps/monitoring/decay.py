@@ -44,13 +44,15 @@ class DecayReport(Report):
             bad = drop is not None and limit is not None and drop > limit
             rows.append(
                 f"<tr{' class=fail' if bad else ''}><td>{html.escape(name)}</td>"
-                f"<td>{self.reference_metrics.get(name, float('nan')):.4f}</td><td>{self.current_metrics[name]:.4f}</td>"
+                f"<td>{self.reference_metrics.get(name, float('nan')):.4f}</td>"
+                f"<td>{self.current_metrics[name]:.4f}</td>"
                 f"<td>{'–' if drop is None else f'{drop:+.4f}'}</td><td>{'–' if limit is None else limit}</td></tr>"
             )
         verdict = "<p class='fail'>decayed</p>" if self.decayed else "<p class='pass'>within limits</p>"
         reasons = "".join(f"<li>{html.escape(r)}</li>" for r in self.reasons)
         body = (
-            f"{verdict}<p>{self.task} task, {self.n_rows} labelled rows.</p><table><tr><th>metric</th><th>reference</th>"
+            f"{verdict}<p>{self.task} task, {self.n_rows} labelled rows.</p>"
+            "<table><tr><th>metric</th><th>reference</th>"
             f"<th>current</th><th>drop</th><th>max drop</th></tr>{''.join(rows)}</table><ul>{reasons}</ul>"
         )
         return html_page(self.title, body)
@@ -83,16 +85,19 @@ def evaluate_decay(
         raise ValueError("no labelled rows to evaluate decay on")
 
     if task == "classification":  # the evaluation names the kind of classification
-        task = "binary" if len(set(np.asarray(y_true).tolist()) | set(np.asarray(y_pred).tolist())) <= 2 else "multiclass"
+        labels = set(np.asarray(y_true).tolist()) | set(np.asarray(y_pred).tolist())
+        task = "binary" if len(labels) <= 2 else "multiclass"
     if task not in ("binary", "multiclass", "regression"):
         raise ValueError(f"task must be 'binary', 'multiclass', 'classification' or 'regression', got {task!r}")
     current = evaluate(y_true, y_pred, task, y_proba=y_proba, classes=classes).metrics
     unknown = sorted(set(max_drop) - set(current))
     if unknown:
-        raise ValueError(f"max_drop names metrics {unknown} that a {task} evaluation does not give; it gives {sorted(current)}")
+        raise ValueError(
+            f"max_drop names metrics {unknown} that a {task} evaluation does not give; it gives {sorted(current)}")
     absent = sorted(set(max_drop) - set(reference_metrics))
     if absent:
-        raise ValueError(f"max_drop names metrics {absent} missing from the champion's reference metrics {sorted(reference_metrics)}")
+        raise ValueError(f"max_drop names metrics {absent} missing from the champion's reference metrics "
+                         f"{sorted(reference_metrics)}")
 
     drops: Dict[str, float] = {}
     for name in sorted(set(current) & set(reference_metrics)):

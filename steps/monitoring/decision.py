@@ -35,7 +35,8 @@ class MonitoringDecision(Report):
     def to_html(self) -> str:
         cls = {"none": "pass", "alert": "fail", "retrain": "fail"}[self.action]
         items = "".join(f"<li>{html.escape(r)}</li>" for r in self.reasons) or "<li>nothing to report</li>"
-        policy = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in self.policy.items())
+        policy = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in self.policy.items())
         body = f"<p class='{cls}'>action: {self.action}</p><ul>{items}</ul><h3>Policy</h3><table>{policy}</table>"
         return html_page(self.title, body)
 

@@ -173,12 +173,14 @@ def compare_column(
     marks the column drifted."""
     ref = reference_view.get_column(column)
     if ref is None:
-        raise KeyError(f"column {column!r} is not in the reference profile; it has {sorted(reference_view.get_columns())}")
+        known = sorted(reference_view.get_columns())
+        raise KeyError(f"column {column!r} is not in the reference profile; it has {known}")
     cur = current_view.get_column(column)
     kind = column_kind(ref)
     ref_n = _non_null(ref)
     if cur is None:
-        return ColumnDrift(column, kind, 1.0, threshold, True, reference_count=ref_n, note="missing from the current batch")
+        return ColumnDrift(column, kind, 1.0, threshold, True, reference_count=ref_n,
+                           note="missing from the current batch")
     cur_n = _non_null(cur)
     if ref_n == 0:
         return ColumnDrift(column, kind, 0.0, threshold, False, reference_count=0, current_count=cur_n,

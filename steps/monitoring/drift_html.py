@@ -94,7 +94,9 @@ def drift_report_html(report: "DriftReport") -> str:
         f"<th>note</th></tr>{''.join(rows)}</table>"
     )
     plotted = sorted((c for c in report.columns if c.bins), key=lambda c: (-c.hellinger, c.column))[:MAX_PLOTS]
-    images = f"<img alt='reference vs current histograms' src='data:image/png;base64,{histograms_png(plotted)}'>" if plotted else ""
+    images = ""
+    if plotted:
+        images = f"<img alt='reference vs current histograms' src='data:image/png;base64,{histograms_png(plotted)}'>"
     more = len([c for c in report.columns if c.bins]) - len(plotted)
     tail = f"<p>{more} more columns not drawn (lowest scores).</p>" if more > 0 else ""
     return html_page(report.title, summary + table + "<h3>Reference vs current</h3>" + images + tail)

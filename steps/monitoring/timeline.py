@@ -38,7 +38,8 @@ def _draw(days: List[DayResult], drift_from: Optional[int] = None):
     top.set_ylabel("drift")
     top.set_ylim(0, 1.05)
     labelled = [d for d in ordered if d.accuracy is not None]
-    bottom.plot([d.day for d in labelled], [d.accuracy for d in labelled], "o-", color="#4c72b0", label="batch accuracy")
+    bottom.plot([d.day for d in labelled], [d.accuracy for d in labelled], "o-", color="#4c72b0",
+                label="batch accuracy")
     bottom.set_ylabel("accuracy")
     bottom.set_xlabel("day")
     for ax in (top, bottom):
@@ -59,7 +60,8 @@ def _draw(days: List[DayResult], drift_from: Optional[int] = None):
         previous = d.champion_version
     top.legend(loc="upper left", fontsize=8)
     bottom.legend(loc="lower left", fontsize=8)
-    top.set_title("Monitoring timeline (shaded: red = retrain, yellow = alert; green dashes = new champion)", fontsize=10)
+    top.set_title("Monitoring timeline (shaded: red = retrain, yellow = alert; green dashes = new champion)",
+                  fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -105,7 +107,8 @@ class SimulationTimeline(Report):
 
     def to_html(self) -> str:
         image = f"<img alt='timeline' src='data:image/png;base64,{self.png_base64()}'>" if self.days else ""
-        header = "".join(f"<th>{k}</th>" for k in ("day", "drift share", "max Hellinger", "accuracy", "action", "champion"))
+        columns = ("day", "drift share", "max Hellinger", "accuracy", "action", "champion")
+        header = "".join(f"<th>{k}</th>" for k in columns)
         rows = "".join(
             f"<tr{' class=fail' if d.action != 'none' else ''}><td>{d.day}</td><td>{d.drift_share:.2f}</td>"
             f"<td>{d.max_hellinger:.3f}</td><td>{'–' if d.accuracy is None else f'{d.accuracy:.3f}'}</td>"

@@ -2,7 +2,8 @@
 
 import re
 
-_KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "inf", "nan"}
+_KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",
+             "inf", "nan"}
 _HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 

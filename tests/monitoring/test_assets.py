@@ -51,7 +51,8 @@ def test_promtool_test_rules_can_fail(tmp_path):
     shutil.copy(ALERT_RULES, tmp_path / "alerts.yml")
     broken = ALERT_RULES_TESTS.read_text().replace("instance: 127.0.0.1:6000", "instance: 127.0.0.1:6001", 1)
     (tmp_path / "alerts_test.yml").write_text(broken)
-    result = subprocess.run([promtool, "test", "rules", "alerts_test.yml"], cwd=tmp_path, capture_output=True, text=True)
+    result = subprocess.run([promtool, "test", "rules", "alerts_test.yml"], cwd=tmp_path, capture_output=True,
+                            text=True)
     assert result.returncode != 0
 
 

@@ -114,8 +114,8 @@ def test_prometheus_scrapes_the_endpoint(stack):
 
 
 def test_pushed_batch_results_reach_prometheus_and_fire_the_drift_alert(stack):
-    drift = DriftReport([ColumnDrift("age", "numeric", 0.31, 0.1, True), ColumnDrift("plan", "categorical", 0.02, 0.1, False)],
-                        0.5, ["age"], True)
+    columns = [ColumnDrift("age", "numeric", 0.31, 0.1, True), ColumnDrift("plan", "categorical", 0.02, 0.1, False)]
+    drift = DriftReport(columns, 0.5, ["age"], True)
     decay = DecayReport("binary", 500, {"accuracy": 0.70}, {"accuracy": 0.86}, {"accuracy": 0.16}, {"accuracy": 0.05},
                         True, ["accuracy dropped"])
     values = monitoring_metrics(drift, decay, MonitoringDecision("retrain", ["drift"]), n_rows=500)

@@ -30,9 +30,10 @@ def test_bad_names_are_refused():
 
 
 def test_monitoring_metrics_from_reports():
-    drift = DriftReport([ColumnDrift("age", "numeric", 0.3, 0.1, True), ColumnDrift("plan", "categorical", 0.01, 0.1, False)],
-                        0.5, ["age"], True)
-    decay = DecayReport("binary", 100, {"accuracy": 0.7}, {"accuracy": 0.9}, {"accuracy": 0.2}, {"accuracy": 0.05}, True, ["x"])
+    columns = [ColumnDrift("age", "numeric", 0.3, 0.1, True), ColumnDrift("plan", "categorical", 0.01, 0.1, False)]
+    drift = DriftReport(columns, 0.5, ["age"], True)
+    decay = DecayReport("binary", 100, {"accuracy": 0.7}, {"accuracy": 0.9}, {"accuracy": 0.2}, {"accuracy": 0.05},
+                        True, ["x"])
     out = monitoring_metrics(drift, decay, MonitoringDecision("retrain", ["x"]), n_rows=100)
     assert out[m.DRIFT_SHARE] == 0.5 and out[m.DRIFT_DETECTED] == 1.0
     assert out['mlops_feature_hellinger{feature="age"}'] == 0.3

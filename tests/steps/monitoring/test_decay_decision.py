@@ -30,7 +30,8 @@ def test_accuracy_drop_beyond_limit_is_decay_with_reason():
     pred[:30] = 1 - pred[:30]  # 70% accurate
     report = evaluate_decay(Y, pred, _proba(pred), "binary", {"accuracy": 0.9}, max_drop={"accuracy": 0.05})
     assert report.decayed
-    assert report.reasons == ["accuracy worsened by 0.2000 (reference 0.9000, current 0.7000), more than the allowed 0.05"]
+    assert report.reasons == [
+        "accuracy worsened by 0.2000 (reference 0.9000, current 0.7000), more than the allowed 0.05"]
     assert DecayReport.from_json(report.to_json()) == report
     assert "class=fail" in report.to_html()
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from steps.data.generator import CATEGORICAL, NUMERIC, UNSEEN_REGION
+from steps.data.generator import NUMERIC, UNSEEN_REGION
 from steps.data.profiling import profile_frame
 from steps.monitoring.drift import (
     DriftReport,
