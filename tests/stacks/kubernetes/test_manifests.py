@@ -41,8 +41,8 @@ def _containers(doc):
 
 def test_the_manifest_set_is_complete():
     kinds = sorted({doc["kind"] for doc in DOCS.values()})
-    assert kinds == ["Deployment", "Gateway", "Job", "Namespace", "PersistentVolumeClaim", "PodMonitor", "Role",
-                     "RoleBinding", "Service", "ServiceAccount", "StatefulSet"]
+    assert kinds == ["ConfigMap", "Deployment", "Gateway", "Job", "Namespace", "PersistentVolumeClaim", "PodMonitor",
+                     "Role", "RoleBinding", "Service", "ServiceAccount", "StatefulSet"]
     names = {(doc["kind"], doc["metadata"]["name"]) for doc in DOCS.values()}
     assert {("Deployment", "mlflow"), ("StatefulSet", "postgres"), ("Deployment", "minio")} <= names
 
@@ -89,6 +89,26 @@ def test_everything_but_the_gateway_lives_in_the_mlops_namespace():
             continue
         expected = "istio-system" if doc["kind"] == "Gateway" else "mlops"
         assert doc["metadata"]["namespace"] == expected, key
+
+
+def test_mlflow_server_command_parses_with_the_pinned_mlflow():
+    """The container's `mlflow server` options exist in the MLflow version the image installs (requirements.lock)."""
+    from mlflow.cli import cli
+
+    container = DOCS["mlflow.yaml:Deployment/mlflow"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["mlflow", "server"]
+    context = cli.commands["server"].make_context("server", list(container["args"]), resilient_parsing=False)
+    assert context.params["app_name"] == "basic-auth" and context.params["serve_artifacts"] is False
+    assert context.params["default_artifact_root"] == "s3://mlflow/"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MLFLOW_AUTH_CONFIG_PATH"]["value"].startswith(container["volumeMounts"][0]["mountPath"])
+    import configparser
+
+    ini = configparser.ConfigParser()
+    ini.read_string(DOCS["mlflow.yaml:ConfigMap/mlflow-auth"]["data"]["basic_auth.ini"])
+    assert "admin_password" not in ini["mlflow"] and ini["mlflow"]["database_uri"].endswith("/mlflow_auth")
+    init_sql = DOCS["postgres.yaml:ConfigMap/postgres-init"]["data"]["01-mlflow-auth.sql"]
+    assert "CREATE DATABASE mlflow_auth" in init_sql  # the user store's database exists before MLflow starts
 
 
 def test_no_credentials_are_written_in_the_manifests():
