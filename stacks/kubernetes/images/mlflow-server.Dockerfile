@@ -1,7 +1,7 @@
 # MLflow tracking server with the PostgreSQL driver and the S3 client the official image lacks.
 # Same versions as the pipeline environment (requirements.lock).
 # Build from the repository root:
-#   docker build -f stacks/kubernetes/images/mlflow-server.Dockerfile -t <registry>/mlops-mlflow:3.17.2 .
+#   docker build -f stacks/kubernetes/images/mlflow-server.Dockerfile -t <registry>/mlflow-server:3.17.2 .
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN pip install --no-cache-dir "mlflow==3.17.2" "psycopg2-binary==2.9.13" "boto3==1.43.117"

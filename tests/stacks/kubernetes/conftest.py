@@ -12,7 +12,7 @@ from tests.stacks.kubernetes.crd_schema import SELDON_CRD
 from tests.stacks.kubernetes.fake_apiserver import FakeKubernetesApi
 
 NAMESPACE = "mlops"
-IMAGE = "registry.example.com/mlops-serving:0.1.0"
+IMAGE = "registry.example.com/mlops/seldon-serving:0.1.0"
 INGRESS = "http://ingress.example.com"
 KUBERNETES_VERSIONS = ("1.27", "1.30", "1.33")  # schemas every shipped or generated object must pass
 

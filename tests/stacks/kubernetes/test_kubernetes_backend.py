@@ -81,7 +81,7 @@ def test_shadow_adds_a_mirrored_challenger(backend, fake_api):
 
 
 def test_create_that_never_becomes_available_fails_naming_the_reason_and_cleans_up(backend, fake_api):
-    reason = "0/1 pods ready: ImagePullBackOff for registry.example.com/mlops-serving:0.1.0"
+    reason = "0/1 pods ready: ImagePullBackOff for registry.example.com/mlops/seldon-serving:0.1.0"
     fake_api.operator.stuck = lambda obj: reason
     with pytest.raises(DeploymentError) as raised:
         backend.deploy(model_spec(1), timeout=0.3)
