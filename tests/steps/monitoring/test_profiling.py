@@ -71,3 +71,17 @@ def test_categorical_sketches_equal_why_log(awkward_frame):
         exp_col, got_col = expected.get_column(name), got.get_column(name)
         assert got_col.get_metric("cardinality").estimate == exp_col.get_metric("cardinality").estimate
         assert got_col.get_metric("frequent_items").strings == exp_col.get_metric("frequent_items").strings
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame({"a": pd.Series([], dtype=float), "s": pd.Series([], dtype=object)}),
+        pd.DataFrame({"s": [None, None, np.nan]}, dtype=object),
+        pd.DataFrame({"c": pd.Categorical(["a", "b", "a"]), "n": pd.array([1, None, 3], dtype="Int64"),
+                      "s": pd.array(["x", None, "y"], dtype="string")}),
+    ],
+    ids=["empty", "all-null-strings", "extension-dtypes"],
+)
+def test_edge_frames_match_why_log(frame):
+    assert profile_counts(profile_frame(frame)) == profile_counts(why.log(frame).view())
