@@ -61,8 +61,10 @@ class KubernetesSeldonBackend(DeploymentBackend):
         if verify is not None:
             self._verify_candidate(spec, verify, timeout)
         current = self._managed(spec.name)
+        # a stopped champion kept for canary/shadow gets its sizing back: at zero pods it would never be Available
+        serving = seldon_sizing.scaled_back(current) if current and seldon_sizing.is_stopped(current) else current
         try:
-            desired = sd.desired_deployment(spec, self.namespace, self.options, current)
+            desired = sd.desired_deployment(spec, self.namespace, self.options, serving)
         except ValueError as exc:
             raise DeploymentError(f"deployment '{spec.name}': {exc}") from exc
         written = self.cluster.write(desired, current)

@@ -25,8 +25,9 @@ def pod_templates(obj: Optional[Dict[str, Any]]) -> Any:
 
 def _replicas(predictor: Dict[str, Any]) -> int:
     component = (predictor.get("componentSpecs") or [{}])[0]
-    return int(component.get("replicas") or (component.get("hpaSpec") or {}).get("minReplicas")
-               or predictor.get("replicas") or 1)
+    if component.get("replicas") is not None:
+        return int(component["replicas"])
+    return int((component.get("hpaSpec") or {}).get("minReplicas") or predictor.get("replicas") or 1)
 
 
 class ScriptedSeldonOperator:
@@ -57,7 +58,9 @@ class ScriptedSeldonOperator:
         failed = reconcile_failure(obj["spec"], self.servers) or self.failed(obj)
         stuck = self.stuck(obj)
         ready_at = max(self.ready_after_polls, self.lag_polls + 2) if self._pods_changed.get(key) else 0
-        available = not failed and not stuck and polls >= ready_at
+        # Seldon counts a Deployment with no ready pod as not ready, so one scaled to zero is never Available
+        scaled_to_zero = any(_replicas(p) == 0 for p in obj["spec"].get("predictors", []))
+        available = not failed and not stuck and not scaled_to_zero and polls >= ready_at
         deployments = {}
         for predictor in obj["spec"].get("predictors", []):
             replicas = _replicas(predictor)
@@ -83,8 +86,7 @@ class ScriptedSeldonOperator:
             name = obj["metadata"]["name"]
             for predictor in obj["spec"].get("predictors", []):
                 component = (predictor.get("componentSpecs") or [{}])[0]
-                replicas = component.get("replicas", _replicas(predictor))
-                for index in range(replicas):
+                for index in range(_replicas(predictor)):
                     pods.append({
                         "metadata": {"name": f"{name}-{predictor['name']}-0-model-{index}",
                                      "namespace": obj["metadata"]["namespace"],

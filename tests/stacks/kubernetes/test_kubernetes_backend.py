@@ -267,6 +267,15 @@ def test_stop_scales_to_zero_and_start_restores_the_sizing(fake_api):
         backend.start("fraud")
 
 
+def test_canary_over_a_stopped_deployment_brings_the_champion_back(backend, fake_api):
+    backend.deploy(model_spec(1, replicas=2), timeout=10)
+    backend.stop("credit")
+    info = backend.deploy(model_spec(2, rollout="canary"), timeout=10)
+    champion = fake_api.get(NAMESPACE, "credit")["spec"]["predictors"][0]
+    assert info.state == "active" and champion["componentSpecs"][0]["replicas"] == 2
+    assert served_versions(fake_api) == [("champion", "1", 90, False), ("challenger", "2", 10, False)]
+
+
 def test_logs_of_every_model_pod(backend, fake_api):
     backend.deploy(model_spec(1), timeout=10)
     backend.deploy(model_spec(2, rollout="canary"), timeout=10)
