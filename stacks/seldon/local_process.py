@@ -44,7 +44,9 @@ def is_alive(pid: Optional[int], marker: str = "") -> bool:
                 return False
         if marker:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                return marker.encode() in f.read()
+                cmdline = f.read()
+            # empty while a starting process (nginx) rewrites its title: alive, just not identifiable yet
+            return not cmdline or marker.encode() in cmdline
         return True
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
@@ -87,6 +89,8 @@ def stop_group(pgid: Optional[int], grace: float = 20.0) -> None:
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as servers bind (SO_REUSEADDR): connections left in TIME_WAIT do not make a port busy
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

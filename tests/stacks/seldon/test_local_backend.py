@@ -1,0 +1,165 @@
+"""The local Seldon backend with real daemons and a real nginx: deploy, blue/green under traffic, failure, teardown."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from stacks.seldon import local_process
+from stacks.seldon.local_backend import LocalSeldonBackend
+from stacks.seldon.spec import DeploymentError, ModelDeploymentSpec
+from tests.serving.conftest import serving_python  # noqa: F401  (session fixture: the shared serving env)
+from tests.serving.model_factory import train_and_save
+
+pytestmark = pytest.mark.integration
+
+ROW = {"age": 42, "income": 50000.0, "tenure_months": 12, "balance": 100.0, "job": "admin", "region": "north"}
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("backend-models")
+    train_and_save(root / "v1", "logreg", "str", n_rows=300)
+    train_and_save(root / "v2", "rf", "str", n_rows=300)
+    broken = root / "broken"
+    shutil.copytree(root / "v1", broken)
+    (broken / "model.skops").write_bytes(b"not a skops archive")
+    return root
+
+
+@pytest.fixture()
+def backend(serving_python, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path / "state"))
+    logs = []
+    b = LocalSeldonBackend(port_range=(24000, 24999), workers=1, threads=2, root=tmp_path / "seldon-local", log=logs.append)
+    b.messages = logs
+    yield b
+    pids = [i.details.get("pid") for i in b.list()]
+    ingress_pid = b.registry.read()["ingress"].get("pid")
+    for info in b.list():
+        b.delete(info.name)
+    for pid in pids + [ingress_pid]:
+        assert not pid or not local_process.group_members(pid), f"process group {pid} left behind"
+
+
+def spec(model_dirs: Path, version: str, name: str = "churn") -> ModelDeploymentSpec:
+    return ModelDeploymentSpec(name=name, model_uri=str(model_dirs / version), model_name="churn-model",
+                               model_version=version)
+
+
+def predict(url: str, conn: http.client.HTTPConnection = None):
+    """POST one row; returns (status, model_version). Uses `conn` (keep-alive) or a fresh connection."""
+    parts = urlparse(url)
+    own = conn is None
+    conn = conn or http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request("POST", parts.path, body=json.dumps({"jsonData": ROW}),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        return resp.status, (body.get("meta") or {}).get("tags", {}).get("model_version")
+    finally:
+        if own:
+            conn.close()
+
+
+def test_deploy_serves_on_a_stable_url_and_survives_a_new_backend_object(backend, model_dirs):
+    info = backend.deploy(spec(model_dirs, "v1"))
+    assert info.state == "active" and info.url.startswith("http://127.0.0.1:")
+    assert info.url.endswith("/seldon/local/churn/api/v1.0/predictions")
+    assert predict(info.url) == (200, "v1")
+    # another process (a later CLI call) sees the same deployment through the registry
+    again = LocalSeldonBackend(root=backend.root)
+    assert [(d.name, d.state, d.url) for d in again.list()] == [("churn", "active", info.url)]
+    status, body = local_process.http_get(info.details["metrics_url"])
+    assert status == 200 and b"model_requests_total" in body
+    assert any("loaded churn-model version v1" in line for line in backend.logs("churn"))
+
+
+def test_blue_green_redeploy_under_traffic_loses_no_request(backend, model_dirs):
+    info = backend.deploy(spec(model_dirs, "v1"))
+    results, stop = {}, threading.Event()
+
+    def stream(key):
+        results[key] = out = []
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                out.append((started, *predict(info.url)))
+            except Exception as exc:  # a lost request: connection refused/reset or timeout
+                out.append((started, type(exc).__name__, None))
+
+    clients = [threading.Thread(target=stream, args=(i,)) for i in range(3)]
+    for c in clients:
+        c.start()
+    time.sleep(1.0)
+    verified = []
+    new = backend.deploy(spec(model_dirs, "v2"), verify=verified.append)
+    switched = time.monotonic()
+    time.sleep(1.0)
+    stop.set()
+    for c in clients:
+        c.join()
+    assert new.url == info.url, "the stable URL changed"
+    assert verified and verified[0] != info.url, "verify must see the candidate's own URL, not the live one"
+    everything = [r for out in results.values() for r in out]
+    failures = [r for r in everything if r[1] != 200]
+    assert not failures, f"{len(failures)} of {len(everything)} requests failed during the switch: {failures[:5]}"
+    assert all(out[0][2] == "v1" for out in results.values()), "the stream must start on the old model"
+    after = {v for t, _, v in everything if t > switched}
+    assert after == {"v2"}, f"requests sent after the switch returned were answered by {after}"
+    assert len(everything) > 30, "the request stream was too thin to prove anything"
+    assert not local_process.is_alive(info.details["pid"]), "the old model daemon still runs"
+
+
+def test_a_failing_new_model_leaves_the_old_one_serving(backend, model_dirs):
+    info = backend.deploy(spec(model_dirs, "v1"))
+    with pytest.raises(DeploymentError, match="not a readable skops file|still serving"):
+        backend.deploy(spec(model_dirs, "broken"), timeout=60)
+    assert predict(info.url) == (200, "v1")
+
+    def reject(url):
+        raise AssertionError("endpoint/offline parity failed")
+
+    with pytest.raises(DeploymentError, match="parity failed.*version v1 is still serving"):
+        backend.deploy(spec(model_dirs, "v2"), verify=reject)
+    assert predict(info.url) == (200, "v1")
+    current = backend.status("churn")
+    assert current.state == "active" and current.model_version == "v1"
+    running = [p for p in local_process.group_members(current.details["pid"])]
+    assert running, "the serving daemon must still run"
+
+
+def test_stop_start_and_delete(backend, model_dirs):
+    info = backend.deploy(spec(model_dirs, "v1"))
+    pid = info.details["pid"]
+    backend.stop("churn")
+    assert backend.status("churn").state == "stopped"
+    assert not local_process.group_members(pid)
+    started = backend.start("churn")
+    assert started.state == "active" and started.url == info.url
+    assert predict(started.url) == (200, "v1")
+    backend.delete("churn")
+    assert backend.status("churn") is None
+    assert not local_process.group_members(started.details["pid"])
+
+
+def test_two_deployments_get_separate_routes(backend, model_dirs):
+    a = backend.deploy(spec(model_dirs, "v1", name="alpha"))
+    b = backend.deploy(spec(model_dirs, "v2", name="beta"))
+    assert a.url != b.url and urlparse(a.url).port == urlparse(b.url).port
+    assert predict(a.url) == (200, "v1") and predict(b.url) == (200, "v2")
+    backend.delete("alpha")
+    assert predict(b.url) == (200, "v2")
+
+
+def test_a_remote_model_uri_is_refused_with_a_clear_message(backend):
+    with pytest.raises(DeploymentError, match="local model directories"):
+        backend.deploy(ModelDeploymentSpec(name="x", model_uri="s3://bucket/model", model_name="m", model_version="1"))
