@@ -1,14 +1,14 @@
-"""A stateful fake of the Kubernetes API server for namespaced SeldonDeployments, plus a scripted Seldon operator.
+"""A stateful fake of the Kubernetes API server for namespaced SeldonDeployments and their model pods.
 
 A real HTTP server on 127.0.0.1 (random port) that the official `kubernetes` client talks to unchanged. It keeps
 the API server's semantics the backend relies on: resourceVersion and generation, 404/409/422 answers with Status
 bodies, the status subresource (writes to the main resource never change status), merge-patch, label selectors,
-validation of every written SeldonDeployment against the CRD's openAPIV3Schema (unknown fields are pruned with
-a Warning header, as with fieldValidation=Warn, the default for clients that do not ask for Strict), and the
-Seldon operator's admission webhooks (seldon_admission.py).
+and validation of every written SeldonDeployment against the CRD's openAPIV3Schema (unknown fields are pruned with
+a Warning header, as with fieldValidation=Warn, the default for clients that do not ask for Strict).
 
-The Seldon operator's part (status, admission) is scripted in fake_operator.py and seldon_admission.py; it
-runs when an object is read, and a status change moves the object's resourceVersion on like any write.
+The Seldon operator's part is scripted: its admission webhooks in seldon_admission.py, its reconciler (status,
+model pods and their logs) in fake_operator.py. It runs when an object is read; a status change moves the
+object's resourceVersion on like any write.
 """
 
 from __future__ import annotations
