@@ -81,6 +81,10 @@ def test_pod_monitor_scrapes_the_port_and_path_the_model_container_exposes():
     assert endpoint["path"] == "/prometheus"
     assert monitor["selector"]["matchLabels"] == {"app.kubernetes.io/managed-by": "seldon-core"}
     assert monitor["namespaceSelector"]["matchNames"] == ["mlops"]
+    # same job label as the project's own Prometheus config, which monitoring/alerts.yml is written against
+    prometheus = yaml.safe_load((REPO_ROOT / "monitoring" / "prometheus.yml").read_text())
+    local_job = next(job for job in prometheus["scrape_configs"] if job.get("metrics_path") == "/prometheus")
+    assert endpoint["relabelings"] == [{"targetLabel": "job", "replacement": local_job["job_name"]}]
 
 
 def test_everything_but_the_gateway_lives_in_the_mlops_namespace():
