@@ -202,3 +202,24 @@ def test_mlflow_image_pins_the_versions_of_the_pipeline_environment():
     lock = (REPO_ROOT / "requirements.lock").read_text()
     for package, version in re.findall(r'"([a-z0-9-]+)==([^"]+)"', text):
         assert f"\n{package}=={version}\n" in f"\n{lock}", f"{package}=={version} differs from requirements.lock"
+
+
+def test_the_runbooks_prometheus_rule_snippet_renders_the_projects_alert_rules():
+    import contextlib
+    import io
+    import os
+
+    snippet = re.search(r"python - <<'PY' \| kubectl apply -f -\n(.*?)\nPY\n", RUNBOOK.read_text(), re.S).group(1)
+    out, cwd = io.StringIO(), os.getcwd()
+    try:
+        os.chdir(REPO_ROOT)
+        with contextlib.redirect_stdout(out):
+            exec(compile(snippet, "runbook-kubernetes.md", "exec"), {})
+    finally:
+        os.chdir(cwd)
+    rule = yaml.safe_load(out.getvalue())
+    assert (rule["apiVersion"], rule["kind"], rule["metadata"]["namespace"]) == \
+        ("monitoring.coreos.com/v1", "PrometheusRule", "mlops")
+    rules = [r for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert rules and all(r.get("expr") for r in rules)
+    assert any('job="seldon"' in r["expr"] for r in rules)  # what the PodMonitor's relabeling provides
