@@ -59,6 +59,7 @@ class KubernetesSeldonBackend(DeploymentBackend):
             raise DeploymentError(f"deployment '{spec.name}': {exc}") from exc
         deadline = time.monotonic() + timeout
         if verify is not None:
+            self._managed(spec.name)  # refuse a foreign SeldonDeployment before spending time on a candidate
             self._verify_candidate(spec, verify, timeout)
         current = self._managed(spec.name)
         # a stopped champion kept for canary/shadow gets its sizing back: at zero pods it would never be Available

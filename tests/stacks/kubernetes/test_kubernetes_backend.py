@@ -199,7 +199,8 @@ def test_a_foreign_seldon_deployment_is_not_taken_over(backend, fake_api):
     fake_api.put_raw({"apiVersion": "machinelearning.seldon.io/v1", "kind": "SeldonDeployment",
                       "metadata": {"name": "credit", "namespace": NAMESPACE}, "spec": {"predictors": []}})
     with pytest.raises(DeploymentError, match="exists but is not managed by this project"):
-        backend.deploy(model_spec(1), timeout=5)
+        backend.deploy(model_spec(1), timeout=5, verify=lambda url: None)
+    assert fake_api.get(NAMESPACE, "credit-candidate") is None and ("create", "") not in fake_api.requests
 
 
 def test_status_list_and_delete(backend, fake_api):
