@@ -31,6 +31,10 @@ class ModelRef:
 def _client(tracking_uri: Optional[str] = None):  # noqa: ANN202
     import mlflow
 
+    if tracking_uri:
+        # `models:/` URIs resolve through the process-wide registry URI, not a client's: set both.
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
     return mlflow.MlflowClient(tracking_uri=tracking_uri)
 
 
@@ -59,8 +63,9 @@ def download_model(ref: ModelRef, destination: Path, tracking_uri: Optional[str]
     target = destination / ref.name / ref.version
     if (target / "MLmodel").is_file():
         return target
+    _client(tracking_uri)
     target.mkdir(parents=True, exist_ok=True)
-    mlflow.artifacts.download_artifacts(artifact_uri=ref.source, dst_path=str(target), tracking_uri=tracking_uri)
+    mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{ref.name}/{ref.version}", dst_path=str(target))
     nested = [p for p in target.iterdir() if (p / "MLmodel").is_file()]
     if not (target / "MLmodel").is_file() and len(nested) == 1:
         for item in nested[0].iterdir():

@@ -40,14 +40,14 @@ def _mlflow_client(client):
     return mlflow.MlflowClient(tracking_uri=client.active_stack.experiment_tracker.get_tracking_uri())
 
 
-def test_run_is_tracked_registered_and_visualized(local_stack):
+def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     config, summary = _train({"enable_cache": False})
     assert summary["status"].endswith("completed")
     registered = _artifact(local_stack, summary["run_id"], names.REGISTERED_MODEL).load()
     ml = _mlflow_client(local_stack)
 
     version = ml.get_model_version_by_alias(config.model.name, "challenger")
-    assert version.version == registered.version and version.run_id == registered.run_id
+    assert str(version.version) == registered.version and version.run_id == registered.run_id
     run = ml.get_run(registered.run_id)
     assert run.data.params["estimator"] == "hist_gradient_boosting"
     assert run.data.params["param.max_depth"] in {"2", "3"}
@@ -59,10 +59,13 @@ def test_run_is_tracked_registered_and_visualized(local_stack):
     assert tags["zenml_run_id"] == summary["run_id"] and tags["data_fingerprint"].startswith("sha256:")
 
     # The model is stored as skops with a signature and an input example: nothing on the serving path unpickles.
-    local_dir = mlflow.artifacts.download_artifacts(artifact_uri=version.source, tracking_uri=ml.tracking_uri)
-    mlmodel = open(f"{local_dir}/MLmodel").read()
+    from steps.deployment.registry import by_alias, download_model
+
+    local_dir = download_model(by_alias(config.model.name, "challenger", ml.tracking_uri), tmp_path, ml.tracking_uri)
+    mlmodel = (local_dir / "MLmodel").read_text()
     assert "serialization_format: skops" in mlmodel and "signature:" in mlmodel
-    assert "pickled_model" not in mlmodel
+    assert "pickled_model: model.skops" in mlmodel  # MLflow's key name; the file is skops
+    assert not list(local_dir.glob("*.pkl"))
 
     # Artifacts: profile, passing validation, evaluation with an HTML visualization, all linked to the ZenML model.
     report = _artifact(local_stack, summary["run_id"], names.VALIDATION_REPORT).load()
@@ -73,7 +76,7 @@ def test_run_is_tracked_registered_and_visualized(local_stack):
     profile = _artifact(local_stack, summary["run_id"], names.DATA_PROFILE).load()
     assert "monthly_charges" in profile.get_columns()
     model_version = local_stack.get_pipeline_run(summary["run_id"]).model_version
-    assert model_version.name == config.model.name
+    assert model_version.model.name == config.model.name
     linked = set(model_version.data_artifact_ids) | set(model_version.model_artifact_ids)
     assert {names.EVALUATION_REPORT, names.DATA_PROFILE, names.MODEL} <= linked
 
