@@ -11,25 +11,27 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
+from typing import Any, ClassVar, Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from materializers.report_base import Report
+from steps.monitoring.histograms import (  # noqa: F401  (NUMERIC, CATEGORICAL, OTHER_BUCKET re-exported)
+    CATEGORICAL,
+    NUMERIC,
+    OTHER_BUCKET,
+    categorical_histograms,
+    column_kind,
+    hellinger,
+    non_null,
+    numeric_histograms,
+)
 from steps.whylogs_env import why  # noqa: F401  (applies the numpy/analytics shims before whylogs.core)
 from whylogs.core import DatasetProfileView
-from whylogs.core.configs import FrequentItemsErrorType, SummaryConfig
-from whylogs.core.view.column_profile_view import ColumnProfileView
 
-NUMERIC = "numeric"
-CATEGORICAL = "categorical"
-OTHER_BUCKET = "(other)"
 DEFAULT_NUMERIC_BINS = 10
 PREDICTION_COLUMN = "prediction"
-
-# All items with exact bounds, so a category is "unseen" only when the reference list is known to be complete.
-_ALL_ITEMS = SummaryConfig(frequent_items_error_type=FrequentItemsErrorType.NO_FALSE_NEGATIVES)
 
 
 @dataclass
@@ -88,73 +90,6 @@ class DriftReport(Report):
         return drift_report_html(self)
 
 
-def _hellinger(p: Sequence[float], q: Sequence[float]) -> float:
-    p_arr, q_arr = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
-    value = float(np.sqrt(max(0.0, 1.0 - np.sum(np.sqrt(p_arr * q_arr)))))
-    return min(1.0, value)
-
-
-def column_kind(column: ColumnProfileView) -> str:
-    """'numeric' when the column holds numbers only, else 'categorical' (strings, booleans, mixed)."""
-    types = column.get_metric("types").to_summary_dict()
-    numbers = types["integral"] + types["fractional"]
-    others = types["string"] + types["boolean"] + types["object"]
-    return NUMERIC if numbers > 0 and others == 0 else CATEGORICAL
-
-
-def _numeric_histograms(ref: ColumnProfileView, cur: ColumnProfileView, n_bins: int) -> Tuple[list, list, list]:
-    """Reference-quantile bins plus one bin below and one above the reference range, so values the reference
-    never reached always count as change. Bins empty on both sides are dropped (they add nothing)."""
-    ref_kll = ref.get_metric("distribution").kll.value
-    cur_kll = cur.get_metric("distribution").kll.value
-    ref_min, ref_max = ref_kll.get_min_value(), ref_kll.get_max_value()
-    quantiles = ref_kll.get_quantiles([i / n_bins for i in range(1, n_bins)])
-    splits = sorted({ref_min, *quantiles, math.nextafter(ref_max, math.inf)})
-    ref_mass = ref_kll.get_pmf(splits)
-    cur_mass = cur_kll.get_pmf(splits)
-    lo, hi = min(ref_min, cur_kll.get_min_value()), max(ref_max, cur_kll.get_max_value())
-    edges = [lo, *splits, hi]
-    bins, p, q = [], [], []
-    for i, (a, b) in enumerate(zip(ref_mass, cur_mass)):
-        if a > 0 or b > 0:
-            right = ref_max if i == len(splits) - 1 else edges[i + 1]  # the top reference bin ends at its max
-            bins.append([float(edges[i]), float(right)])
-            p.append(float(a))
-            q.append(float(b))
-    return bins, p, q
-
-
-def _category_counts(column: ColumnProfileView) -> Tuple[Dict[str, int], int, bool]:
-    """Counts per category from the frequent-items sketch, non-null total, and whether the list is complete."""
-    metric = column.get_metric("frequent_items")
-    counts = column.get_metric("counts").to_summary_dict()
-    total = int(counts["n"] - counts["null"])
-    if metric is None:
-        return {}, total, False
-    items = metric.to_summary_dict(_ALL_ITEMS)["frequent_strings"]
-    found = {str(i.value): int(i.est) for i in items}
-    complete = all(i.lower == i.upper for i in items) and sum(found.values()) == total
-    return found, total, complete
-
-
-def _categorical_histograms(ref: ColumnProfileView, cur: ColumnProfileView) -> Tuple[list, list, list, List[str]]:
-    ref_counts, ref_total, ref_complete = _category_counts(ref)
-    cur_counts, cur_total, _ = _category_counts(cur)
-    ref_order = sorted(ref_counts, key=lambda k: (-ref_counts[k], k))
-    new = sorted((k for k in cur_counts if k not in ref_counts), key=lambda k: (-cur_counts[k], k))
-    categories = ref_order + new
-    p = [ref_counts.get(k, 0) / max(ref_total, 1) for k in categories]
-    q = [cur_counts.get(k, 0) / max(cur_total, 1) for k in categories]
-    # Whatever the sketches could not list (high cardinality) is compared as one remainder bucket.
-    ref_rest, cur_rest = max(0.0, 1.0 - sum(p)), max(0.0, 1.0 - sum(q))
-    if ref_rest > 1e-12 or cur_rest > 1e-12:
-        categories.append(OTHER_BUCKET)
-        p.append(ref_rest)
-        q.append(cur_rest)
-    unseen = new if ref_complete else []
-    return categories, p, q, unseen
-
-
 def hellinger_from_views(reference_view: DatasetProfileView, current_view: DatasetProfileView, column: str) -> float:
     """Hellinger distance (0 same .. 1 disjoint) of `column` between two profiles; see `compare_column`."""
     return compare_column(reference_view, current_view, column, threshold=1.0).hellinger
@@ -177,11 +112,11 @@ def compare_column(
         raise KeyError(f"column {column!r} is not in the reference profile; it has {known}")
     cur = current_view.get_column(column)
     kind = column_kind(ref)
-    ref_n = _non_null(ref)
+    ref_n = non_null(ref)
     if cur is None:
         return ColumnDrift(column, kind, 1.0, threshold, True, reference_count=ref_n,
                            note="missing from the current batch")
-    cur_n = _non_null(cur)
+    cur_n = non_null(cur)
     if ref_n == 0:
         return ColumnDrift(column, kind, 0.0, threshold, False, reference_count=0, current_count=cur_n,
                            note="reference has no values: nothing to compare")
@@ -190,10 +125,10 @@ def compare_column(
                            note="no non-null values in the current batch")
     unseen: List[str] = []
     if kind == NUMERIC and column_kind(cur) == NUMERIC:
-        bins, p, q = _numeric_histograms(ref, cur, n_bins)
+        bins, p, q = numeric_histograms(ref, cur, n_bins)
     else:
-        bins, p, q, unseen = _categorical_histograms(ref, cur)
-    score = round(_hellinger(p, q), 12)  # rounding keeps float summation noise out of threshold decisions
+        bins, p, q, unseen = categorical_histograms(ref, cur)
+    score = round(hellinger(p, q), 12)  # rounding keeps float summation noise out of threshold decisions
     drifted = score > threshold or bool(unseen)
     note = f"unseen categories: {unseen}" if unseen else ""
     if kind == NUMERIC and column_kind(cur) != NUMERIC:
@@ -201,11 +136,6 @@ def compare_column(
         drifted = True
     return ColumnDrift(column, kind, score, threshold, drifted, unseen, bins=bins, reference=p, current=q,
                        reference_count=ref_n, current_count=cur_n, note=note)
-
-
-def _non_null(column: ColumnProfileView) -> int:
-    counts = column.get_metric("counts").to_summary_dict()
-    return int(counts["n"] - counts["null"])
 
 
 def _whylogs_evidence(reference_view: DatasetProfileView, current_view: DatasetProfileView) -> Dict[str, dict]:

@@ -27,7 +27,7 @@ def figure_png(fig) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=80)  # no bbox_inches="tight": it draws the figure twice
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
@@ -66,7 +66,9 @@ def histograms_png(entries: List["ColumnDrift"], per_row: int = 3) -> str:
         ax.set_visible(False)
     for ax, entry in zip(axes.flat, entries):
         _draw_histogram(ax, entry)
-    fig.tight_layout()
+    # Fixed spacing instead of tight_layout, which measures every tick label and dominates a 24-panel render.
+    fig.subplots_adjust(left=0.06, right=0.98, top=1 - 0.35 / (2.9 * n_rows), bottom=0.7 / (2.9 * n_rows),
+                        hspace=0.75, wspace=0.3)
     return figure_png(fig)
 
 

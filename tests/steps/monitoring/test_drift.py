@@ -117,3 +117,18 @@ def test_report_round_trips_and_renders_self_contained_html(load):
     assert page.count("data:image/png;base64,") == 1  # one figure holding every histogram
     assert "<tr class='fail'><td>region</td>" in page and UNSEEN_REGION in page
     assert not re.search(r"(src|href)=['\"]https?://", page)  # no external assets
+
+
+def test_infinite_values_keep_the_report_valid_json():
+    import json
+    import math
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=2000), rng.normal(size=2000)
+    a[::100], b[::50] = np.inf, -np.inf
+    report = compute_drift(profile_frame(pd.DataFrame({"x": a})), profile_frame(pd.DataFrame({"x": b})))
+    entry = report.column("x")
+    assert entry.drifted  # 2% of values moved from +inf to -inf
+    assert all(math.isfinite(e) for pair in entry.bins for e in pair)
+    json.loads(report.to_json(), parse_constant=lambda c: pytest.fail(f"non-finite {c} in report JSON"))
+    report.to_html()
