@@ -123,9 +123,14 @@ def run_size(rows: int, seed: int, project: Path, env: Dict[str, str], echo: boo
     uncached = check(measure([*run_py, "--no-cache"], env=env, cwd=project, echo=echo), "uncached pipeline")
     print(f"  {rows:>9,} rows: pipeline (cached rerun) ...", flush=True)
     cached = check(measure(run_py, env=env, cwd=project, echo=echo), "cached pipeline")
+    # A second rerun with the same options: the first one changed `enable_cache`, which is part of the config digest
+    # that register_model takes, so that step ran again; now every step can come from the cache.
+    print(f"  {rows:>9,} rows: pipeline (cached again) ...", flush=True)
+    again = check(measure(run_py, env=env, cwd=project, echo=echo), "cached pipeline")
     return {"rows": rows, "plain": plain, "plain_result": plain_result(plain), "uncached": uncached,
             "uncached_timeline": pipeline_timeline(uncached), "cached": cached,
-            "cached_timeline": pipeline_timeline(cached)}
+            "cached_timeline": pipeline_timeline(cached), "cached_again": again,
+            "cached_again_timeline": pipeline_timeline(again)}
 
 
 def _median_run(runs: List[Dict[str, object]]) -> Dict[str, object]:
@@ -138,70 +143,86 @@ def _fmt(value: Optional[float], digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def report(results: List[Dict[str, object]], warmup: Measurement, threads: str) -> str:
-    """Markdown: the headline table, the overhead breakdown, per-step comparison and the verdicts."""
-    out = [f"Machine: {machine_note()}, {threads}", ""]
-    header = ["rows", "plain s", "pipeline s", "overhead %", "cached s", "cached %",
-              "peak RSS plain / pipeline GiB (largest process)", "peak RSS pipeline GiB (tree sum)",
-              "CPU s plain / pipeline", "load avg"]
-    table = []
-    for r in results:
-        p, u, c = r["plain"], r["uncached"], r["cached"]
-        table.append([f"{r['rows']:,}", _fmt(p.wall_s), _fmt(u.wall_s), f"{100 * (u.wall_s / p.wall_s - 1):.0f}",
-                      _fmt(c.wall_s), f"{100 * c.wall_s / u.wall_s:.0f}",
-                      f"{gib(p.peak_rss_largest)} / {gib(u.peak_rss_largest)}", gib(u.peak_rss_tree),
-                      f"{p.cpu_s:.1f} / {u.cpu_s:.1f}", f"{p.load_before:.1f}"])
-    out += [markdown_table(header, table), ""]
-    out += [f"First run in a fresh state ({WARMUP_ROWS:,} rows: ZenML database, stack registration, MLflow "
-            f"database): {warmup.wall_s:.1f} s, once per machine; not counted above.", ""]
+def _pct(part: float, whole: float) -> float:
+    return 100 * part / whole
 
-    out += ["Where the pipeline's time goes (seconds; start-up = process start to 'Initiating a new run': imports, "
-            "config, pre-flight, stack registration, MLflow experiment):", ""]
+
+def _again(r: Dict[str, object]) -> List[str]:
+    again = r.get("cached_again")
+    if not again:
+        return ["-", "-"]
+    return [_fmt(again["wall_s"]), f"{_pct(again['wall_s'], r['uncached']['wall_s']):.0f}"]
+
+
+def report(raw: Dict[str, object]) -> str:
+    """Markdown from the raw figures (see `raw_figures`): headline table, where the time goes, per step, verdicts."""
+    sizes = raw["sizes"]
+    out = [f"Machine: {raw['machine']}, {raw['threads']}", ""]
+    header = ["rows", "plain s", "pipeline s", "overhead %", "cached s", "cached %", "all-cached s", "all-cached %",
+              "CPU s plain / pipeline",
+              "CPU overhead %", "peak RSS GiB plain / pipeline (largest process)", "peak RSS GiB pipeline (tree sum)"]
+    table = []
+    for r in sizes:
+        p, u, c = r["plain"], r["uncached"], r["cached"]
+        table.append([f"{r['rows']:,}", _fmt(p["wall_s"]), _fmt(u["wall_s"]), f"{_pct(u['wall_s'], p['wall_s']) - 100:.0f}",
+                      _fmt(c["wall_s"]), f"{_pct(c['wall_s'], u['wall_s']):.0f}", *_again(r),
+                      f"{p['cpu_s']:.1f} / {u['cpu_s']:.1f}",
+                      f"{_pct(u['cpu_s'], p['cpu_s']) - 100:.0f}",
+                      f"{gib(p['peak_rss_largest'])} / {gib(u['peak_rss_largest'])}", gib(u["peak_rss_tree"])])
+    out += [markdown_table(header, table), ""]
+    loads = ", ".join(f"{r['plain']['load_before']:.1f}" for r in sizes)
+    out += [f"First run in a fresh state ({WARMUP_ROWS:,} rows; creates the ZenML and MLflow databases and registers "
+            f"the stack): {raw['warmup']['wall_s']:.1f} s, once per machine, not counted above. Load average at the "
+            f"start of each size: {loads}.", ""]
+
+    out += ["Where the pipeline's wall time goes (s). start-up = process start to 'Initiating a new run' (imports, "
+            "config, pre-flight, stack registration, MLflow experiment); stack ready = when `stack: local` is "
+            "printed; run setup = run creation to first step; teardown = run finished to process exit.", ""]
     rows = []
-    for r in results:
-        for kind in ("uncached", "cached"):
-            tl, m = r[f"{kind}_timeline"], r[kind]
+    for r in sizes:
+        for kind in ("uncached", "cached", "cached_again"):
+            tl = r.get(f"{kind}_timeline")
+            if tl is None:
+                continue
             rows.append([f"{r['rows']:,}", kind, _fmt(tl["stack_ready_s"]), _fmt(tl["startup_s"]),
                          _fmt(tl["run_setup_s"]), _fmt(tl["in_steps_s"]), _fmt(tl["between_steps_s"]),
-                         _fmt(tl["teardown_s"]), _fmt(m.wall_s), len(tl["cached_steps"])])
+                         _fmt(tl["teardown_s"]), _fmt(r[kind]["wall_s"]), len(tl["cached_steps"])])
     out += [markdown_table(["rows", "run", "stack ready", "start-up", "run setup", "in steps", "between steps",
                             "teardown", "total", "cached steps"], rows), ""]
 
-    out += ["Per step, uncached pipeline vs the plain script's same work (seconds; the difference is "
-            "materialization, metadata, MLflow logging and visualizations):", ""]
+    out += ["Per step, plain script stage vs uncached pipeline step (s); the difference is artifact "
+            "materialization, metadata, MLflow logging and dashboard visualizations:", ""]
     rows = []
     for step, stages in STEP_STAGES.items():
         row: List[object] = [step]
-        for r in results:
-            plain_s = sum(r["plain_result"]["stages"].get(s, 0.0) for s in stages)
-            zen_s = r["uncached_timeline"]["steps_s"].get(step)
-            row += [f"{plain_s:.2f} / {_fmt(zen_s)}"]
+        for r in sizes:
+            plain_s = sum(r["plain_stages"].get(s, 0.0) for s in stages)
+            row.append(f"{plain_s:.2f} / {_fmt(r['uncached_timeline']['steps_s'].get(step))}")
         rows.append(row)
     rows.append(["imports (plain) / start-up (pipeline)"]
-                + [f"{r['plain_result']['stages']['imports']:.2f} / {_fmt(r['uncached_timeline']['startup_s'])}"
-                   for r in results])
-    out += [markdown_table(["step", *[f"{r['rows']:,} rows: plain / pipeline" for r in results]], rows), ""]
-    out += verdicts(results)
-    return "\n".join(out)
+                + [f"{r['plain_stages']['imports']:.2f} / {_fmt(r['uncached_timeline']['startup_s'])}" for r in sizes])
+    out += [markdown_table(["step", *[f"{r['rows']:,} rows" for r in sizes]], rows), ""]
+    return "\n".join(out + verdicts(sizes))
 
 
-def verdicts(results: List[Dict[str, object]]) -> List[str]:
+def verdicts(sizes: List[Dict[str, object]]) -> List[str]:
     lines = ["Verdict against the targets:", ""]
-    by_rows = {r["rows"]: r for r in results}
+    by_rows = {r["rows"]: r for r in sizes}
     if OVERHEAD_AT_ROWS in by_rows:
         r = by_rows[OVERHEAD_AT_ROWS]
-        overhead = r["uncached"].wall_s / r["plain"].wall_s - 1
-        lines.append(f"- orchestration overhead at {OVERHEAD_AT_ROWS:,} rows: {100 * overhead:.0f}% "
-                     f"(target <= {100 * OVERHEAD_TARGET:.0f}%): {'MET' if overhead <= OVERHEAD_TARGET else 'MISSED'}")
-    for r in results:
-        share = r["cached"].wall_s / r["uncached"].wall_s
-        lines.append(f"- cached rerun at {r['rows']:,} rows: {100 * share:.0f}% of uncached "
+        wall = r["uncached"]["wall_s"] / r["plain"]["wall_s"] - 1
+        cpu = r["uncached"]["cpu_s"] / r["plain"]["cpu_s"] - 1
+        lines.append(f"- orchestration overhead at {OVERHEAD_AT_ROWS:,} rows: {100 * wall:.0f}% wall, {100 * cpu:.0f}% "
+                     f"CPU (target <= {100 * OVERHEAD_TARGET:.0f}%): {'MET' if wall <= OVERHEAD_TARGET else 'MISSED'}")
+    for r in sizes:
+        share = r["cached"]["wall_s"] / r["uncached"]["wall_s"]
+        again = f", {_again(r)[1]}% when every step is cached" if r.get("cached_again") else ""
+        lines.append(f"- cached rerun at {r['rows']:,} rows: {100 * share:.0f}% of uncached{again} "
                      f"(target <= {100 * CACHED_TARGET:.0f}%): {'MET' if share <= CACHED_TARGET else 'MISSED'}")
-    big = max(results, key=lambda r: r["rows"])
-    peak = max(big["uncached"].peak_rss_tree, big["cached"].peak_rss_tree, big["plain"].peak_rss_tree) / GIB
-    lines.append(f"- peak RSS at {big['rows']:,} rows (tree sum, upper bound): {peak:.2f} GiB "
-                 f"(target <= {RSS_TARGET_GIB:.0f} GiB at 1,000,000 rows): "
-                 f"{'MET' if peak <= RSS_TARGET_GIB else 'MISSED'}")
+    big = max(sizes, key=lambda r: r["rows"])
+    peak = max(big[k]["peak_rss_tree"] for k in ("plain", "uncached", "cached")) / GIB
+    lines.append(f"- peak RSS at {big['rows']:,} rows (tree sum, an upper bound): {peak:.2f} GiB "
+                 f"(target <= {RSS_TARGET_GIB:.0f} GiB at 1,000,000 rows): {'MET' if peak <= RSS_TARGET_GIB else 'MISSED'}")
     return lines
 
 
@@ -217,7 +238,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="OMP_NUM_THREADS for every command (default: the libraries' own choice). On a busy "
                              "machine, 1 keeps OpenMP threads of the boosting model from spinning against other work")
     parser.add_argument("--echo", action="store_true", help="show the commands' output while they run")
+    parser.add_argument("--report", type=Path, default=None, help="only render the report of a saved --json file")
     args = parser.parse_args(argv)
+    if args.report:
+        print(report(json.loads(args.report.read_text())))
+        return 0
 
     state_root = Path(tempfile.mkdtemp(prefix="mlops-bench-training-"))
     env = isolated_env(state_root, args.project.resolve())
@@ -236,25 +261,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if args.repeat > 1:
                 spread = [round(r["uncached"].wall_s / r["plain"].wall_s - 1, 3) for r in runs]
                 print(f"  {rows:>9,} rows: overhead per repetition {spread}", flush=True)
-        text = report(results, warmup, threads)
-        print("\n" + text)
+        raw = raw_figures(results, warmup, threads)
         if args.json:
-            args.json.write_text(json.dumps(_raw(results, warmup), indent=1))
+            args.json.write_text(json.dumps(raw, indent=1))
+        print("\n" + report(raw))
     finally:
         if not args.keep_state:
             shutil.rmtree(state_root, ignore_errors=True)
     return 0
 
 
-def _raw(results: List[Dict[str, object]], warmup: Measurement) -> Dict[str, object]:
+def raw_figures(results: List[Dict[str, object]], warmup: Measurement, threads: str) -> Dict[str, object]:
+    """JSON-able figures of a benchmark run; `report` renders them (also later, with --report FILE)."""
     def m(x: Measurement) -> Dict[str, object]:
         return {"wall_s": x.wall_s, "cpu_s": x.cpu_s, "peak_rss_largest": x.peak_rss_largest,
                 "peak_rss_tree": x.peak_rss_tree, "load_before": x.load_before, "command": x.command}
 
-    return {"warmup": m(warmup), "sizes": [
+    return {"machine": machine_note(), "threads": threads, "warmup": m(warmup), "sizes": [
         {"rows": r["rows"], "plain": m(r["plain"]), "plain_stages": r["plain_result"]["stages"],
-         "uncached": m(r["uncached"]), "uncached_timeline": r["uncached_timeline"], "cached": m(r["cached"]),
-         "cached_timeline": r["cached_timeline"]} for r in results]}
+         "plain_result": r["plain_result"], "uncached": m(r["uncached"]), "uncached_timeline": r["uncached_timeline"],
+         "cached": m(r["cached"]), "cached_timeline": r["cached_timeline"], "cached_again": m(r["cached_again"]),
+         "cached_again_timeline": r["cached_again_timeline"]} for r in results]}
 
 
 if __name__ == "__main__":
