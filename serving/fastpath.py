@@ -40,7 +40,7 @@ def _imputer(step) -> Callable[[np.ndarray], np.ndarray]:
             for j, value in enumerate(fill):
                 column = block[:, j]
                 for i, v in enumerate(column):
-                    if v != v:  # NaN
+                    if v is None or v != v:  # JSON null or NaN: both missing, as in sklearn
                         column[i] = value
             return block
         mask = np.isnan(block)
