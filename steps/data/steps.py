@@ -34,14 +34,14 @@ def ingest_data(
     `source_fingerprint` is the content hash of a file source, passed in so that a changed file is never served
     from the step cache.
     """
-    from steps.data.columns import detect_task, plan_features, prepare_target
+    from steps.data.columns import detect_task, normalize_missing, plan_features, prepare_target
     from steps.data.fingerprint import fingerprint_frame
     from steps.data.sources import load_dataset
     from steps.data.validation import infer_contract
 
     loaded = load_dataset(source, target=target, n_rows=n_rows, seed=seed)
     resolved_task = detect_task(loaded.frame[loaded.target], None if task == "auto" else task)
-    frame, n_dropped = prepare_target(loaded.frame, loaded.target, resolved_task)
+    frame, n_dropped = prepare_target(normalize_missing(loaded.frame), loaded.target, resolved_task)
     plan = plan_features(frame, loaded.target, resolved_task)
     decisions = plan.describe()
     if n_dropped:
