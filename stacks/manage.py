@@ -103,7 +103,10 @@ def down(name: str, say: Say = print) -> List[str]:
     stopped = services.down(stack, say)
     if was_active and stack.name != "local" and stack.services:
         say("switching to the local stack")
-        use("local", say)
+        try:
+            use("local", say)
+        except Exception as exc:  # noqa: BLE001 - the services are stopped either way; say why the switch failed
+            say(f"could not switch to the local stack ({exc}); run `python run.py stack use local`")
     if not stopped:
         say(f"nothing of stack '{name}' was running")
     return stopped
