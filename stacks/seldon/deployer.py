@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from typing import Callable, ClassVar, Dict, List, Optional, Type, cast
+from urllib.parse import urlparse
 from uuid import UUID
 
 from zenml.client import Client
@@ -128,8 +129,11 @@ class SeldonModelDeployer(BaseModelDeployer):
         svc = cast(SeldonDeploymentService, service)
         info = svc.info()
         details = info.details if info else {}
+        base = (svc.prediction_url or "").rsplit("/api/", 1)[0]
         return {
             "PREDICTION_URL": svc.prediction_url,
+            "PREDICTION_HOSTNAME": urlparse(base).netloc or None,
+            "PREDICTION_APIS_URLS": f"{base}/api/v1.0/metadata {base}/health/status" if base else None,
             "HEALTH_CHECK_URL": svc.healthcheck_url,
             "METRICS_URL": details.get("metrics_url"),
             "MODEL_URI": svc.config.model_uri,

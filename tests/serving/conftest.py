@@ -22,6 +22,28 @@ os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
 SERVING_ENV_CACHE = Path(os.environ.get(ENV_DIR_ENV) or PROJECT_ROOT / ".state" / "serving-env")
 
 
+def _processes_mentioning(fragments) -> list:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if any(f in cmdline for f in fragments):
+                found.append(f"{entry}: {cmdline[:160]}")
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_processes_left_behind(tmp_path_factory):
+    """After the session, no daemon or nginx started from this session's temp or state dirs may still run."""
+    yield
+    fragments = [str(tmp_path_factory.getbasetemp())] + [os.environ[k] for k in ("MLOPS_STATE_DIR",) if os.environ.get(k)]
+    if not wait_for(lambda: not _processes_mentioning(fragments), timeout=10):
+        pytest.fail(f"processes left behind: {_processes_mentioning(fragments)}")
+
+
 @pytest.fixture(scope="session")
 def serving_python() -> Path:
     os.environ[ENV_DIR_ENV] = str(SERVING_ENV_CACHE)

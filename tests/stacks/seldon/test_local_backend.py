@@ -15,7 +15,7 @@ import pytest
 from stacks.seldon import local_process
 from stacks.seldon.local_backend import LocalSeldonBackend
 from stacks.seldon.spec import DeploymentError, ModelDeploymentSpec
-from tests.serving.conftest import serving_python  # noqa: F401  (session fixture: the shared serving env)
+from tests.serving.conftest import no_processes_left_behind, serving_python  # noqa: F401  (session fixtures)
 from tests.serving.model_factory import train_and_save
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ import pytest
 from serving.environment import PROJECT_ROOT
 from stacks.seldon import local_process
 from stacks.seldon.spec import DeploymentError
-from tests.serving.conftest import serving_python  # noqa: F401  (session fixture: the shared serving env)
+from tests.serving.conftest import no_processes_left_behind, serving_python  # noqa: F401  (session fixtures)
 from tests.serving.model_factory import train_and_save
 
 pytestmark = pytest.mark.integration
@@ -95,8 +95,12 @@ def test_deploy_is_a_zenml_service_with_its_url(deployer, tmp_path):
     assert "churn-model" in listing and "project_seldon" in listing
     services = deployer.find_model_server(service_name="seldon-churn")
     assert len(services) == 1 and services[0].is_running
-    described = zenml_cli("model-deployer", "models", "describe", str(services[0].uuid))
-    assert info.url in described.replace("\n", "").replace(" ", "") or info.url in described
+    uuid = str(services[0].uuid)
+    assert uuid in listing
+    assert info.url in zenml_cli("model-deployer", "models", "get-url", uuid)
+    described = zenml_cli("model-deployer", "models", "describe", uuid)
+    assert "PREDICTION_URL" in described and "churn" in described
+    assert "loaded churn-model version 1" in zenml_cli("model-deployer", "models", "logs", uuid, "--tail", "50")
 
     # a redeploy keeps one service record, now for the new version, and the same URL
     new = deployer.deploy(deployer.default_spec(name="churn", model_uri=str(tmp_path / "m2"),
