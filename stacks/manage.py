@@ -55,8 +55,22 @@ def show(name: str) -> Dict[str, object]:
         "components": {c.type: {"name": c.name, "flavor": c.flavor, "configuration": c.configuration}
                        for c in stack.components},
         "services": services.status(stack) if stack.services else {},
+        "endpoints": endpoints(stack),
         "missing": prerequisites.missing(stack),
     }
+
+
+def endpoints(stack: StackSpec) -> Dict[str, str]:
+    """Where a user looks at a stack's local services, and how to get in (never the credentials themselves)."""
+    from stacks.services import mlflow_server, port
+
+    found = {}
+    if "zenml" in stack.services:
+        found["ZenML dashboard"] = f"http://127.0.0.1:{port(stack, 'zenml')}"
+    if "mlflow" in stack.services:
+        found["MLflow UI"] = (f"{mlflow_server.url(port(stack, 'mlflow'))} (user {mlflow_server.ADMIN}, password: "
+                              f"`zenml secret get {mlflow_server.SECRET}`)")
+    return found
 
 
 def up(name: str, say: Say = print, activate: bool = True) -> Dict[str, str]:
@@ -73,6 +87,8 @@ def up(name: str, say: Say = print, activate: bool = True) -> Dict[str, str]:
         register_stack(name, activate=False, say=say)
     for service, address in started.items():
         say(f"  {service}: {address}")
+    for what, where in endpoints(stack).items():
+        say(f"{what}: {where}")
     return started
 
 
