@@ -3,7 +3,9 @@
 - every `Report` dataclass: JSON on disk, its `to_html()` as the dashboard visualization;
 - whylogs profiles (DatasetProfileView): whylogs' binary format plus an HTML column summary (ZenML's own whylogs
   materializer is not usable: its integration pins whylogs~=1.0.5);
-- scikit-learn models: skops, loaded back under a type allowlist, never pickle.
+- scikit-learn models: skops, loaded back under a type allowlist, never pickle;
+- pandas DataFrames: ZenML's parquet materializer, except that a missing text value comes back as NaN (parquet hands
+  back None, which scikit-learn's imputers would not treat as missing).
 Importing this module registers them.
 """
 
@@ -148,3 +150,26 @@ class SkopsModelMaterializer(BaseMaterializer):
         steps = getattr(data, "steps", None)
         return {"estimator": type(steps[-1][1] if steps else data).__name__, "params": json.dumps(
             {k: str(v) for k, v in data.get_params(deep=False).items() if k != "steps"})[:1000]}
+
+
+def _faithful_pandas_materializer() -> type:
+    import pandas as pd
+    from zenml.integrations.pandas.materializers.pandas_materializer import PandasMaterializer
+    from zenml.materializers.materializer_registry import materializer_registry
+
+    class FaithfulPandasMaterializer(PandasMaterializer):
+        """Parquet round trip that keeps NaN as the one missing-value marker in text columns."""
+
+        ASSOCIATED_TYPES = (pd.DataFrame,)
+
+        def load(self, data_type: Type[Any]) -> Any:
+            from steps.data.columns import normalize_missing
+
+            data = super().load(data_type)
+            return normalize_missing(data) if isinstance(data, pd.DataFrame) else data
+
+    materializer_registry.register_and_overwrite_type(pd.DataFrame, FaithfulPandasMaterializer)
+    return FaithfulPandasMaterializer
+
+
+FaithfulPandasMaterializer = _faithful_pandas_materializer()

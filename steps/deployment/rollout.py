@@ -63,6 +63,13 @@ def mark_production(model_name: str, model_version_id: str) -> None:
                                   stage=ModelStages.PRODUCTION, force=True)
 
 
+def artifact_location(ref: ModelRef, tracking_uri: Optional[str]) -> str:
+    """Where the model's files physically live (e.g. s3://mlflow/...), for a cluster to fetch them itself."""
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri=tracking_uri).get_model_version_download_uri(ref.name, ref.version)
+
+
 def deploy_version(
     ref: ModelRef,
     holdout: pd.DataFrame,
@@ -80,7 +87,7 @@ def deploy_version(
     backend = getattr(deployer.config, "backend", "local")
     model_dir = download_model(ref, state_dir() / "models", tracking_uri)
     # Local daemons read the downloaded directory; a cluster pulls the model from the artifact store itself.
-    model_uri = str(model_dir) if backend == "local" else ref.source
+    model_uri = str(model_dir) if backend == "local" else artifact_location(ref, tracking_uri)
     offline = load_model(model_dir)
     sample = holdout[schema.features].head(serving.get("parity_rows", 200))
     expected = offline.predict(sample) if schema.task == "regression" else offline.predict_proba(sample)
