@@ -352,6 +352,16 @@ def monitoring() -> None:
     """Local Prometheus + Pushgateway with the project's scrape config and alert rules."""
 
 
+def _add_stack_commands() -> None:
+    from stacks.commands import dashboard, stack
+
+    cli.add_command(stack)
+    cli.add_command(dashboard)
+
+
+_add_stack_commands()
+
+
 @monitoring.command("up")
 def monitoring_up() -> None:
     """Start Prometheus and the Pushgateway (127.0.0.1), scraping the local endpoints."""
