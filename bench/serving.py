@@ -64,8 +64,9 @@ def wrk(url: str, body: str, connections: int, duration: int, threads: int = 2) 
 def in_process(model, frame, seconds: float) -> Dict[str, float]:
     """Single-row latency (sequential calls) and 1000-row batch throughput of predict_proba in this process.
 
-    Single rows run with one OpenMP/BLAS thread (threads only add overhead on one row, and under load they make
-    HistGradientBoosting spin); batches run with the library defaults (every core), the stricter baseline.
+    Single rows run with one OpenMP/BLAS thread (threads only add overhead on one row). Batches run both with one
+    thread and with the library defaults (every core); the faster is the baseline, so the comparison is strict.
+    On a shared, busy machine OpenMP's spinning threads can make the default setting far slower.
     """
     from threadpoolctl import threadpool_limits
 
@@ -78,13 +79,17 @@ def in_process(model, frame, seconds: float) -> Dict[str, float]:
             model.predict_proba(one)
             latencies.append((time.perf_counter() - start) * 1e3)
     latencies.sort()
-    batch, calls = frame.head(1000), 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        model.predict_proba(batch)
-        calls += 1
+    batch, best = frame.head(1000), 0.0
+    for limit in (1, None):
+        with threadpool_limits(limit):
+            model.predict_proba(batch)
+            calls, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds / 2:
+                model.predict_proba(batch)
+                calls += 1
+            best = max(best, calls * 1000 / (time.perf_counter() - start))
     return {"rps": len(latencies) / seconds, "p50": latencies[len(latencies) // 2],
-            "p99": latencies[int(len(latencies) * 0.99)], "rows": calls * 1000 / (time.perf_counter() - start)}
+            "p99": latencies[int(len(latencies) * 0.99)], "rows": best}
 
 
 def start_mlflow(model_dir: Path, port: int, workers: int, log: Path) -> int:
@@ -177,8 +182,9 @@ def report(results: Dict[str, Dict[str, float]], args) -> None:
             print(f"- Seldon vs {name}: {seldon['rps'] / r['rps']:.2f}x single-row throughput (target >= 1.5x), "
                   f"p99 {seldon['p99']:.1f} ms vs {r['p99']:.1f} ms (target: no worse)")
     print(f"- Seldon batch rows/s: {100 * seldon['rows'] / inproc['rows']:.0f}% of in-process predict (target >= 50%)")
-    print("- in-process: single rows are sequential calls with one OpenMP thread (no HTTP, no JSON); batches use "
-          "every core. MLflow serve runs with its defaults; Seldon workers run with one OpenMP thread each")
+    print("- in-process: single rows are sequential calls with one OpenMP thread (no HTTP, no JSON); batches: the "
+          "faster of one thread and every core. MLflow serve runs with its defaults; Seldon workers run with one "
+          "OpenMP thread each")
     print(f"- machine: {machine_note()}")
 
 
