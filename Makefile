@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 UV_VERSION := 0.13.9
 
-.PHONY: setup system-deps run test bench clean-state
+.PHONY: setup system-deps run-deps run test lock clean-state
 
 setup: $(VENV)/.installed
 
@@ -15,10 +15,14 @@ $(VENV)/.installed: requirements.lock
 	$(VENV)/bin/uv pip sync --python $(VENV)/bin/python requirements.lock
 	touch $@
 
+# Debian packages: the tests use all of them; `make run` only needs the local ingress (nginx).
 system-deps:
 	@for script in .ci/deps-*.sh; do bash "$$script" || exit 1; done
 
-run: setup system-deps
+run-deps:
+	@bash .ci/deps-serving.sh
+
+run: setup run-deps
 	$(VENV)/bin/python run.py
 
 test: setup system-deps
