@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 
 from stacks.services import postgres
-from stacks.services.process import HOST, ManagedProcess, services_dir
+from stacks.services.process import HOST, ManagedProcess, ServiceError, services_dir
 
 SECRET = "server_stack_mlflow"
 ADMIN = "admin"
@@ -74,5 +74,18 @@ def start(port: int, pg_port: int, pg_password: str, admin_password: str, say) -
     proc = process(port, pg_port, pg_password, admin_password)
     if not proc.running():
         say(f"starting MLflow server on {url(port)} (PostgreSQL metadata, proxied artifacts in {home()})")
-    proc.start(ready=lambda: healthy(port), timeout=120)
+    proc.start(ready=lambda: healthy(port), timeout=180)  # the first start creates the schema: slow on 2 cores
+    _check_login(port, admin_password)
     return url(port)
+
+
+def _check_login(port: int, password: str) -> None:
+    """MLflow keeps the admin password it was first started with; a regenerated secret would fail every run."""
+    response = requests.get(f"{url(port)}/api/2.0/mlflow/users/get", params={"username": ADMIN},
+                            auth=(ADMIN, password), timeout=10)
+    if response.status_code == 401:
+        raise ServiceError(
+            f"MLflow at {url(port)} rejects the credentials of ZenML secret '{SECRET}' (was the secret deleted or "
+            f"changed?): restore it, or stop the stack and remove {home()} and the PostgreSQL data to start empty"
+        )
+    response.raise_for_status()

@@ -127,8 +127,13 @@ def _accepts_logins(port: int, password: str) -> bool:
     try:
         connect(port, password).close()
         return True
-    except psycopg2.OperationalError:
-        return False
+    except psycopg2.OperationalError as exc:
+        if "password authentication failed" in str(exc):
+            raise ServiceError(
+                f"PostgreSQL in {data_dir()} rejects the password of ZenML secret '{SECRET}' (was the secret deleted "
+                f"or changed?): restore it, or stop the stack and remove {data_dir().parent} to start empty"
+            ) from None
+        return False  # still starting up
 
 
 def start(port: int, password: str, say, databases: Iterable[str] = DATABASES) -> None:  # noqa: ANN001
