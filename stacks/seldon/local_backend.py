@@ -165,6 +165,11 @@ class LocalSeldonBackend(DeploymentBackend):
         from serving.environment import microservice_command
 
         with self.registry.update() as data:
+            stale = (data["deployments"].get(spec.name) or {}).pop("candidate", None)
+            if stale and local_process.is_alive(stale["pid"], DAEMON_MARKER):
+                # left by a deploy that was killed mid-way (we hold the deployment lock, so it is not running)
+                self.log(f"{spec.name}: stopping a candidate left by an interrupted deploy (pid {stale['pid']})")
+                local_process.stop_group(stale["pid"])
             http_port, metrics_port = local_process.pick_ports(2, self.port_range, _ports_in_use(data), self.host)
             instance_id = uuid.uuid4().hex[:8]
             log_file = self.root / "logs" / f"{spec.name}-{instance_id}.log"

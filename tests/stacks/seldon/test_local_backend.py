@@ -163,3 +163,10 @@ def test_two_deployments_get_separate_routes(backend, model_dirs):
 def test_a_remote_model_uri_is_refused_with_a_clear_message(backend):
     with pytest.raises(DeploymentError, match="local model directories"):
         backend.deploy(ModelDeploymentSpec(name="x", model_uri="s3://bucket/model", model_name="m", model_version="1"))
+
+
+def test_a_candidate_left_by_an_interrupted_deploy_is_stopped_by_the_next(backend, model_dirs, serving_python):  # noqa: F811
+    stale = backend._start(spec(model_dirs, "v1"), model_dirs / "v1", serving_python)  # as if the deployer died here
+    info = backend.deploy(spec(model_dirs, "v2"))
+    assert not local_process.group_members(stale["pid"])
+    assert predict(info.url) == (200, "v2")
