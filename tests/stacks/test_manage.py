@@ -3,6 +3,7 @@ and the process lifecycle the local services rely on."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -230,3 +231,13 @@ def test_managed_process_refuses_a_port_in_use_and_drops_stale_pid_files():
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     proc.pid_file.write_text(dead.stdout.strip())
     assert proc.pid() is None and not proc.pid_file.exists()
+
+
+def test_a_run_on_kubernetes_fails_at_start_naming_what_is_missing(tmp_path):
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "absent"), "MLOPS_STATE_DIR": str(tmp_path / "state")}
+    result = subprocess.run([sys.executable, "run.py", "train", "--stack", "kubernetes", "--rows", "600"],
+                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 1
+    assert "error: stack 'kubernetes' cannot run here; missing:" in result.stderr
+    assert "no kubeconfig" in result.stderr and "Traceback" not in result.stderr
+    assert "Step " not in result.stdout  # no pipeline step started
