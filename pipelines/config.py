@@ -103,7 +103,7 @@ class DeploymentConfig(_Section):
 class DriftSection(_Section):
     default_threshold: float = Field(0.1, gt=0.0, le=1.0)
     thresholds: Dict[str, float] = {}
-    prediction_threshold: float = Field(0.1, gt=0.0, le=1.0)
+    prediction_threshold: float = Field(0.15, gt=0.0, le=1.0)
 
 
 class PolicySection(_Section):
