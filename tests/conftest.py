@@ -20,6 +20,9 @@ os.environ["MLOPS_STATE_DIR"] = str(SESSION_DIR / "state")
 os.environ["ZENML_CUSTOM_SOURCE_ROOT"] = str(PROJECT_ROOT)
 os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
 os.environ["WHYLOGS_NO_ANALYTICS"] = "1"
+# The pinned Seldon serving environment takes a minute to build: every test (and every session) shares one, in the
+# project's ignored run-state directory; the rest of the state stays per session.
+os.environ.setdefault("MLOPS_SERVING_ENV_DIR", str(PROJECT_ROOT / ".state" / "serving-env"))
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{SESSION_DIR / 'stray-mlflow.db'}"  # never ./mlruns
 (SESSION_DIR / "repo").mkdir(parents=True, exist_ok=True)
 
