@@ -147,3 +147,19 @@ def test_rollback_restores_the_previous_champion(stack, champion):
     assert record.model_version == previous and _serving(stack).model_version == previous
     assert by_alias("churn-classifier", "champion", _uri(stack)).version == previous
     assert by_alias("churn-classifier", "previous-champion", _uri(stack)).version == current
+
+
+def test_simulation_detects_drift_retrains_and_draws_the_timeline(stack, champion, tmp_path):
+    from pipelines.continuous_training import simulate
+    from steps import names
+
+    config = load_monitoring_config(None, {"simulation.rows_per_day": 1000, "simulation.drift_per_day": 0.5})
+    outcome = simulate(config, days=3, drift_from=1, out_dir=tmp_path, **QUIET)
+    days = outcome["timeline"].days
+    assert [d.day for d in days] == [0, 1, 2]
+    assert days[0].action == "none" and days[0].drift_share == 0.0
+    assert any(d.action == "retrain" for d in days[1:])
+    assert max(d.drift_share for d in days[1:]) > 0.3
+    assert outcome["png"].is_file() and outcome["png"].stat().st_size > 10_000
+    saved = stack.get_artifact_version(names.SIMULATION_TIMELINE)
+    assert any(v.type == "html" for v in saved.visualizations)
