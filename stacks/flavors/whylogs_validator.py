@@ -10,6 +10,8 @@ from typing import Any, Optional, Sequence, Type
 
 from zenml.data_validators.base_data_validator import BaseDataValidator, BaseDataValidatorConfig, BaseDataValidatorFlavor
 
+from stacks.flavors.base import ProjectFlavorMixin
+
 FLAVOR_NAME = "project_whylogs"
 
 
@@ -45,7 +47,7 @@ class ProjectWhylogsDataValidator(BaseDataValidator):
         return validate_profile(view, contract, check_target=kwargs.get("check_target", True))
 
 
-class ProjectWhylogsDataValidatorFlavor(BaseDataValidatorFlavor):
+class ProjectWhylogsDataValidatorFlavor(ProjectFlavorMixin, BaseDataValidatorFlavor):
     """whylogs 1.6 data validator."""
 
     @property
@@ -59,14 +61,6 @@ class ProjectWhylogsDataValidatorFlavor(BaseDataValidatorFlavor):
     @property
     def implementation_class(self) -> Type[ProjectWhylogsDataValidator]:
         return ProjectWhylogsDataValidator
-
-    @property
-    def docs_url(self) -> Optional[str]:
-        return None
-
-    @property
-    def sdk_docs_url(self) -> Optional[str]:
-        return None
 
     @property
     def logo_url(self) -> str:

@@ -11,6 +11,8 @@ from typing import Any, Dict, Literal, Optional, Tuple, Type
 from pydantic import field_validator
 from zenml.model_deployers.base_model_deployer import BaseModelDeployerConfig, BaseModelDeployerFlavor
 
+from stacks.flavors.base import ProjectFlavorMixin
+
 FLAVOR_NAME = "project_seldon"
 
 
@@ -63,20 +65,12 @@ class SeldonModelDeployerConfig(BaseModelDeployerConfig):
         return self.backend == "local"
 
 
-class SeldonModelDeployerFlavor(BaseModelDeployerFlavor):
+class SeldonModelDeployerFlavor(ProjectFlavorMixin, BaseModelDeployerFlavor):
     """Seldon Core v1 microservices, locally or on Kubernetes, with blue/green (or canary/shadow) rollouts."""
 
     @property
     def name(self) -> str:
         return FLAVOR_NAME
-
-    @property
-    def docs_url(self) -> Optional[str]:
-        return None
-
-    @property
-    def sdk_docs_url(self) -> Optional[str]:
-        return None
 
     @property
     def logo_url(self) -> str:
