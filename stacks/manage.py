@@ -85,8 +85,6 @@ def up(name: str, say: Say = print, activate: bool = True) -> Dict[str, str]:
         from stacks.registration import register_stack
 
         register_stack(name, activate=False, say=say)
-    for service, address in started.items():
-        say(f"  {service}: {address}")
     for what, where in endpoints(stack).items():
         say(f"{what}: {where}")
     return started
