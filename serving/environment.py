@@ -116,6 +116,8 @@ def microservice_command(
     host: str = "127.0.0.1",
     grpc: bool = False,
     deployment_name: str = "",
+    unix_socket: str = "",
+    metrics_unix_socket: str = "",
 ) -> Tuple[List[str], Dict[str, str]]:
     """argv and environment that run the Seldon microservice for one model; gRPC stays off unless asked."""
     params = model_parameters(
@@ -137,6 +139,8 @@ def microservice_command(
         **{k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))},
         "PYTHONPATH": str(PROJECT_ROOT),
         "SERVING_BIND_HOST": host,
+        "SERVING_UNIX_SOCKET": unix_socket,
+        "SERVING_METRICS_UNIX_SOCKET": metrics_unix_socket,
         "PREDICTIVE_UNIT_METRICS_ENDPOINT": METRICS_PATH,
         # Custom metrics travel in each response's meta; strip them before the client sees the response.
         "INCLUDE_METRICS_IN_CLIENT_RESPONSE": "false",

@@ -1,6 +1,9 @@
 """Run `seldon-core-microservice` bound to one host (127.0.0.1 locally) instead of its hard-coded 0.0.0.0.
 
-Usage: python -m serving.launch <seldon-core-microservice arguments>; the bind host comes from $SERVING_BIND_HOST.
+Usage: python -m serving.launch <seldon-core-microservice arguments>. Environment:
+  SERVING_BIND_HOST            host for the REST and metrics ports (default 127.0.0.1)
+  SERVING_UNIX_SOCKET          optional extra unix socket for the REST app (the local ingress routes to it)
+  SERVING_METRICS_UNIX_SOCKET  optional extra unix socket for the metrics app
 Everything else (argument parsing, gunicorn, metrics server) is Seldon's own `microservice.main`.
 """
 
@@ -9,6 +12,8 @@ from __future__ import annotations
 import os
 
 BIND_HOST_ENV = "SERVING_BIND_HOST"
+UNIX_SOCKET_ENV = "SERVING_UNIX_SOCKET"
+METRICS_UNIX_SOCKET_ENV = "SERVING_METRICS_UNIX_SOCKET"
 
 
 def _rebind_gunicorn(host: str) -> None:
@@ -19,7 +24,12 @@ def _rebind_gunicorn(host: str) -> None:
     def load_config(self):
         bind = self.options.get("bind")
         if bind:
-            self.options["bind"] = f"{host}:{bind.rsplit(':', 1)[1]}"
+            binds = [f"{host}:{bind.rsplit(':', 1)[1]}"]
+            is_rest = isinstance(self, gunicorn_utils.UserModelApplication)
+            extra = os.environ.get(UNIX_SOCKET_ENV if is_rest else METRICS_UNIX_SOCKET_ENV)
+            if extra:
+                binds.append(f"unix:{extra}")
+            self.options["bind"] = binds
         original(self)
 
     # Both the REST app (UserModelApplication) and the metrics app inherit this method.
@@ -27,8 +37,7 @@ def _rebind_gunicorn(host: str) -> None:
 
 
 def main() -> None:
-    host = os.environ.get(BIND_HOST_ENV, "127.0.0.1")
-    _rebind_gunicorn(host)
+    _rebind_gunicorn(os.environ.get(BIND_HOST_ENV, "127.0.0.1"))
     from seldon_core.microservice import main as seldon_main
 
     seldon_main()

@@ -1,8 +1,8 @@
 """Serve models as local Seldon microservice daemons behind a local nginx ingress, with blue/green redeploys.
 
 Deploy: start the new model beside the old one on fresh ports, wait until it is healthy, score its own input
-example, run the caller's `verify` on its direct URL, then point the ingress at it (graceful nginx reload) and only
-then stop the old daemon's process group. Any failure before the switch stops the candidate and leaves the old
+example, run the caller's `verify` on its direct URL, then point the ingress route at it (an atomic symlink swap,
+no nginx reload) and only then, after in-flight requests drained, stop the old daemon's process group. Any failure before the switch stops the candidate and leaves the old
 model serving. State lives in `<state dir>/seldon-local/registry.json`, so later CLI calls see the deployments.
 """
 
@@ -12,6 +12,7 @@ import dataclasses
 import datetime
 import json
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -24,6 +25,7 @@ from stacks.seldon.spec import DeploymentBackend, DeploymentError, DeploymentInf
 PREDICT_PATH = "/api/v1.0/predictions"
 HEALTH_PATH = "/health/status"
 DAEMON_MARKER = "serving.launch"  # in every model daemon's command line; guards against pid reuse
+DRAIN_SECONDS = 2.0  # after a switch: requests nginx already handed to the old daemon finish before it stops
 
 
 def _now() -> str:
@@ -96,7 +98,8 @@ class LocalSeldonBackend(DeploymentBackend):
             old = self._switch(spec, candidate)
             if old:
                 self.log(f"{spec.name}: traffic switched; stopping previous version {old['model_version']} (pid {old['pid']})")
-                local_process.stop_group(old["pid"])
+                time.sleep(DRAIN_SECONDS)
+                self._stop_instance(old)
         info = self.status(spec.name)
         assert info is not None
         self.log(f"{spec.name}: serving {spec.model_name} v{spec.model_version} at {info.url}")
@@ -129,9 +132,9 @@ class LocalSeldonBackend(DeploymentBackend):
                 instance = entry.pop("instance", None)
                 entry["state"] = "stopped"
                 entry["updated_at"] = _now()
-                self._apply_routes(data)
+                self.ingress.unroute(name)
             if instance:
-                local_process.stop_group(instance["pid"], grace=min(timeout, 20.0))
+                self._stop_instance(instance, grace=min(timeout, 20.0))
             with self.registry.update() as data:
                 self._stop_ingress_if_idle(data)
 
@@ -169,20 +172,23 @@ class LocalSeldonBackend(DeploymentBackend):
             if stale and local_process.is_alive(stale["pid"], DAEMON_MARKER):
                 # left by a deploy that was killed mid-way (we hold the deployment lock, so it is not running)
                 self.log(f"{spec.name}: stopping a candidate left by an interrupted deploy (pid {stale['pid']})")
-                local_process.stop_group(stale["pid"])
+                self._stop_instance(stale)
             http_port, metrics_port = local_process.pick_ports(2, self.port_range, _ports_in_use(data), self.host)
             instance_id = uuid.uuid4().hex[:8]
             log_file = self.root / "logs" / f"{spec.name}-{instance_id}.log"
+            rest_socket, metrics_socket = self.ingress.socket_paths(instance_id)
             argv, env = microservice_command(
                 python, model_uri=str(model_dir), model_name=spec.model_name, model_version=spec.model_version,
                 run_id=spec.run_id, data_fingerprint=spec.data_fingerprint, git_commit=spec.git_commit,
                 http_port=http_port, metrics_port=metrics_port, host=self.host, deployment_name=spec.name,
                 workers=spec.workers or self.workers or os.cpu_count() or 1, threads=spec.threads or self.threads or 1,
+                unix_socket=rest_socket, metrics_unix_socket=metrics_socket,
             )
             pid = local_process.spawn(argv, env, log_file, cwd=self.root)
             candidate = {
                 "id": instance_id, "pid": pid, "http_port": http_port, "metrics_port": metrics_port,
                 "log": str(log_file), "started_at": _now(), "model_version": spec.model_version,
+                "socket": rest_socket, "metrics_socket": metrics_socket,
                 "url": f"http://{self.host}:{http_port}{PREDICT_PATH}",
             }
             entry = data["deployments"].setdefault(spec.name, {"state": "pending", "spec": dataclasses.asdict(spec)})
@@ -204,22 +210,21 @@ class LocalSeldonBackend(DeploymentBackend):
     def _switch(self, spec: ModelDeploymentSpec, candidate: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """Make the candidate the live instance and route the stable URL to it; return the instance it replaced."""
         with self.registry.update() as data:
+            try:
+                self._ensure_ingress(data)
+            except Exception as exc:
+                self._stop_instance(candidate)
+                raise DeploymentError(f"{spec.name}: the local ingress is not available: {exc}") from exc
+            self.ingress.route(spec.name, candidate["socket"], candidate["metrics_socket"])
             entry = data["deployments"][spec.name]
             old = entry.get("instance")
             entry.pop("candidate", None)
             entry.update(instance=candidate, state="active", spec=dataclasses.asdict(spec), updated_at=_now(),
                          last_log=candidate["log"])
-            try:
-                self._apply_routes(data)
-            except Exception as exc:
-                entry["instance"] = old
-                entry["state"] = "active" if old else "failed"
-                local_process.stop_group(candidate["pid"])
-                raise DeploymentError(f"{spec.name}: could not switch the ingress to the new model: {exc}") from exc
         return old
 
     def _discard(self, name: str, candidate: Dict[str, Any]) -> None:
-        local_process.stop_group(candidate["pid"])
+        self._stop_instance(candidate)
         with self.registry.update() as data:
             entry = data["deployments"].get(name)
             if entry is not None:
@@ -229,24 +234,25 @@ class LocalSeldonBackend(DeploymentBackend):
                     entry["last_log"] = candidate["log"]
 
     # -- ingress --------------------------------------------------------------------------------------------------
-    def _apply_routes(self, data: Dict[str, Any]) -> None:
-        routes = {
-            name: {"http_port": e["instance"]["http_port"], "metrics_port": e["instance"]["metrics_port"]}
-            for name, e in data["deployments"].items()
-            if e.get("state") == "active" and e.get("instance")
-        }
+    def _ensure_ingress(self, data: Dict[str, Any]) -> None:
         ingress = data["ingress"]
-        if not routes and not local_process.is_alive(ingress.get("pid"), "nginx"):
-            return
         if not ingress.get("port"):
             taken = _ports_in_use(data)
             ingress["port"] = self.ingress_port or local_process.pick_ports(1, self.port_range, taken, self.host)[0]
-        ingress["pid"] = self.ingress.apply(ingress["port"], routes, ingress.get("pid"))
+        ingress["pid"] = self.ingress.ensure_running(ingress["port"], ingress.get("pid"))
+
+    @staticmethod
+    def _stop_instance(instance: Dict[str, Any], grace: float = 20.0) -> None:
+        local_process.stop_group(instance["pid"], grace=grace)
+        for key in ("socket", "metrics_socket"):  # gunicorn removes them on a clean exit, not after SIGKILL
+            if instance.get(key):
+                Path(instance[key]).unlink(missing_ok=True)
 
     def _stop_ingress_if_idle(self, data: Dict[str, Any]) -> None:
         if not any(e.get("state") == "active" for e in data["deployments"].values()):
             self.ingress.stop(data["ingress"].get("pid"))
             data["ingress"].pop("pid", None)
+            self.ingress.remove_socket_dir_if_empty()
 
     def _info(self, name: str, entry: Dict[str, Any], ingress: Dict[str, Any]) -> DeploymentInfo:
         spec = entry.get("spec", {})
@@ -259,6 +265,8 @@ class LocalSeldonBackend(DeploymentBackend):
                 state, problem = "failed", f"model daemon (pid {instance.get('pid')}) is not running"
             elif not local_process.is_alive(ingress.get("pid"), "nginx"):
                 state, problem = "failed", f"ingress nginx (pid {ingress.get('pid')}) is not running"
+            elif self.ingress.routed_to(name) != instance.get("socket"):
+                state, problem = "failed", f"ingress route {self.ingress.routes / name}.sock does not lead to the daemon"
         details = {
             "backend": "local",
             "model_uri": spec.get("model_uri", ""),

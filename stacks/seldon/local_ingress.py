@@ -1,27 +1,31 @@
 """A local nginx in front of the model daemons: the stable URL that survives blue/green redeploys.
 
-Each deployment gets `/seldon/local/<name>/...` (the path shape Seldon's ingress uses on Kubernetes, namespace
-`local`), proxied to the model daemon currently serving it. A redeploy rewrites the upstream and reloads nginx
-gracefully: in-flight requests finish on the old daemon, new ones go to the new daemon. Non-root, 127.0.0.1 only,
-config and logs under the state dir. An upstream with several weighted servers is how canary splits would be added.
+`/seldon/local/<name>/...` (the path shape Seldon's ingress uses on Kubernetes, namespace `local`) is proxied to
+the unix socket `<sockets>/routes/<name>.sock`, a symlink to the socket of the daemon serving `<name>`. The nginx
+config never changes: a switch is an atomic symlink swap, so nginx is never reloaded and no client connection
+(keep-alive included) is closed under a client's feet. nginx opens a new upstream connection per request, so each
+request after the swap reaches the new daemon, and requests already inside the old one finish there.
+Non-root, 127.0.0.1 only; config and logs under the state dir, sockets under a short path in the temp dir
+(unix socket paths are limited to 107 bytes).
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
-import re
 import shutil
-import signal
-import subprocess
-import time
+import tempfile
 from pathlib import Path
-from typing import List, Mapping, Optional
+from typing import Optional
 
 from stacks.seldon import local_process
 
 NAMESPACE = "local"
 MARKER = "nginx"
+NAME_PATTERN = "[A-Za-z0-9][A-Za-z0-9._-]*"
+NO_MODEL = ('{"status": {"code": 503, "info": "no model is serving this deployment (unknown, stopped or failed; '
+            'see run.py deploy status)", "reason": "NO_MODEL_SERVING", "status": "FAILURE"}}')
 
 
 class IngressError(RuntimeError):
@@ -40,30 +44,28 @@ def route_path(name: str) -> str:
 
 
 class NginxIngress:
-    """One nginx master per state dir, listening on a fixed port; routes are rewritten on every change."""
+    """One nginx per state dir on a fixed port; routes are symlinks, so the config is written once."""
 
     def __init__(self, root: Path, host: str = "127.0.0.1"):
         self.root = root
         self.host = host
         self.conf = root / "nginx.conf"
         self.log = root / "nginx.log"
+        digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
+        self.sockets = Path(tempfile.gettempdir()) / f"mlops-seldon-{digest}"
+        self.routes = self.sockets / "routes"
 
     def base_url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
 
-    def render(self, port: int, routes: Mapping[str, Mapping[str, int]]) -> str:
-        """nginx.conf for `routes`: {deployment name: {"http_port": ..., "metrics_port": ...}}."""
+    def socket_paths(self, instance_id: str) -> tuple:
+        """(REST socket, metrics socket) a model daemon binds besides its TCP ports."""
+        self.sockets.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return str(self.sockets / f"{instance_id}.sock"), str(self.sockets / f"{instance_id}.metrics.sock")
+
+    def render(self, port: int) -> str:
         tmp = self.root / "tmp"
         user = f"user {getpass.getuser()};\n" if os.geteuid() == 0 else ""  # root would drop to 'nobody'
-        upstreams, locations = [], []
-        for name, ports in sorted(routes.items()):
-            upstream = "seldon_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
-            path = route_path(name)
-            upstreams.append(f"  upstream {upstream} {{ server {self.host}:{ports['http_port']}; keepalive 32; }}\n")
-            locations.append(
-                f"    location {path}/ {{ proxy_pass http://{upstream}/; }}\n"
-                f"    location = {path}/prometheus {{ proxy_pass http://{self.host}:{ports['metrics_port']}/prometheus; }}\n"
-            )
         return (
             f"{user}worker_processes 1;\n"
             "daemon off;\n"
@@ -78,44 +80,55 @@ class NginxIngress:
             "  proxy_http_version 1.1;\n"
             '  proxy_set_header Connection "";\n'
             "  proxy_read_timeout 120s;\n"
-            + "".join(upstreams)
-            + "  server {\n"
+            "  server {\n"
             f"    listen {self.host}:{port};\n"
             '    location = /healthz { default_type text/plain; return 200 "ok"; }\n'
-            + "".join(locations)
-            + "  }\n"
+            f"    location ~ ^/seldon/{NAMESPACE}/(?<deployment>{NAME_PATTERN})/prometheus$ {{\n"
+            f"      proxy_pass http://unix:{self.routes}/$deployment.metrics.sock:/prometheus;\n"
+            "    }\n"
+            f"    location ~ ^/seldon/{NAMESPACE}/(?<deployment>{NAME_PATTERN})(?<rest>/.*)$ {{\n"
+            f"      proxy_pass http://unix:{self.routes}/$deployment.sock:$rest$is_args$args;\n"
+            "    }\n"
+            "    error_page 502 = @no_model;\n"
+            f"    location @no_model {{ default_type application/json; return 503 '{NO_MODEL}'; }}\n"
+            "  }\n"
             "}\n"
         )
 
-    def apply(self, port: int, routes: Mapping[str, Mapping[str, int]], pid: Optional[int]) -> int:
-        """Write the config for `routes` and make nginx serve it (start it or reload it); return the master pid.
+    # -- routes ---------------------------------------------------------------------------------------------------
+    def route(self, name: str, rest_socket: str, metrics_socket: str) -> None:
+        """Point `name` at a daemon's sockets: each symlink is replaced atomically (rename over the old one)."""
+        self.routes.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for suffix, target in ((".metrics.sock", metrics_socket), (".sock", rest_socket)):
+            link = self.routes / f"{name}{suffix}"
+            tmp = self.routes / f".{name}{suffix}.{os.getpid()}"
+            tmp.unlink(missing_ok=True)
+            os.symlink(target, tmp)
+            os.replace(tmp, link)
 
-        A reload returns once the old worker processes have exited, i.e. once no request can still reach a
-        daemon that was just taken out of the routes.
-        """
-        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
-        candidate = self.conf.with_suffix(".new")
-        candidate.write_text(self.render(port, routes))
-        self._check(candidate)
-        os.replace(candidate, self.conf)
+    def unroute(self, name: str) -> None:
+        for suffix in (".sock", ".metrics.sock"):
+            (self.routes / f"{name}{suffix}").unlink(missing_ok=True)
+
+    def remove_socket_dir_if_empty(self) -> None:
+        for path in (self.routes, self.sockets):
+            try:
+                path.rmdir()
+            except OSError:  # not empty (another deployment is starting) or already gone
+                pass
+
+    def routed_to(self, name: str) -> Optional[str]:
+        link = self.routes / f"{name}.sock"
+        return os.readlink(link) if link.is_symlink() else None
+
+    # -- process --------------------------------------------------------------------------------------------------
+    def ensure_running(self, port: int, pid: Optional[int]) -> int:
+        """Start nginx on `port` unless it already runs; return its master pid."""
         if pid and local_process.is_alive(pid, MARKER):
-            self._reload(pid)
             return pid
-        return self._start(port)
-
-    def stop(self, pid: Optional[int]) -> None:
-        if pid and local_process.is_alive(pid, MARKER):
-            local_process.stop_group(pid, grace=10.0)  # SIGTERM: nginx fast shutdown; the group includes workers
-
-    def _check(self, conf: Path) -> None:
-        proc = subprocess.run(
-            [find_nginx(), "-t", "-q", "-p", str(self.root), "-c", str(conf), "-e", str(self.root / "error.log")],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        if proc.returncode != 0:
-            raise IngressError(f"nginx rejected the generated config {conf}:\n{proc.stdout.strip()}")
-
-    def _start(self, port: int) -> int:
+        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(self.render(port))
+        self._check()
         if not local_process.port_is_free(port, self.host):
             raise IngressError(f"ingress port {self.host}:{port} is taken by another program; set another ingress_port")
         argv = [find_nginx(), "-p", str(self.root), "-c", str(self.conf), "-e", str(self.root / "error.log")]
@@ -127,26 +140,16 @@ class NginxIngress:
             raise IngressError(f"nginx did not start: {exc}\n{local_process.tail(self.root / 'error.log')}") from None
         return pid
 
-    def _reload(self, pid: int, timeout: float = 30.0) -> None:
-        before = self._workers(pid)
-        os.kill(pid, signal.SIGHUP)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            current = self._workers(pid)
-            if not set(before) & set(current) and current:
-                return
-            time.sleep(0.05)
-        raise IngressError(f"nginx reload did not finish within {timeout:.0f}s (old workers {before} still running)")
+    def stop(self, pid: Optional[int]) -> None:
+        if pid and local_process.is_alive(pid, MARKER):
+            local_process.stop_group(pid, grace=10.0)  # SIGTERM: nginx fast shutdown; the group includes workers
 
-    @staticmethod
-    def _workers(master: int) -> List[int]:
-        return [p for p in local_process.group_members(master) if p != master and _ppid(p) == master]
+    def _check(self) -> None:
+        import subprocess
 
-
-def _ppid(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (FileNotFoundError, ProcessLookupError):
-        return -1
-
+        proc = subprocess.run(
+            [find_nginx(), "-t", "-q", "-p", str(self.root), "-c", str(self.conf), "-e", str(self.root / "error.log")],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        if proc.returncode != 0:
+            raise IngressError(f"nginx rejected the generated config {self.conf}:\n{proc.stdout.strip()}")

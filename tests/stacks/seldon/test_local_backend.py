@@ -87,16 +87,21 @@ def test_blue_green_redeploy_under_traffic_loses_no_request(backend, model_dirs)
     info = backend.deploy(spec(model_dirs, "v1"))
     results, stop = {}, threading.Event()
 
-    def stream(key):
+    def stream(key, keep_alive):
         results[key] = out = []
+        parts = urlparse(info.url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30) if keep_alive else None
         while not stop.is_set():
             started = time.monotonic()
             try:
-                out.append((started, *predict(info.url)))
-            except Exception as exc:  # a lost request: connection refused/reset or timeout
+                out.append((started, *predict(info.url, conn)))
+            except Exception as exc:  # a lost request: connection refused/reset/closed or timeout
                 out.append((started, type(exc).__name__, None))
+                if conn is not None:
+                    conn.close()
 
-    clients = [threading.Thread(target=stream, args=(i,)) for i in range(3)]
+    # two clients reuse one connection each (keep-alive), two open a fresh connection per request
+    clients = [threading.Thread(target=stream, args=(i, i % 2 == 0)) for i in range(4)]
     for c in clients:
         c.start()
     time.sleep(1.0)
