@@ -39,6 +39,9 @@ def _auth_config(pg_port: int) -> Path:
         f"database_uri = {postgres.uri(pg_port, 'mlflow_auth')}\n"
         f"admin_username = {ADMIN}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        # Every request re-hashes the password (PBKDF2) unless cached; a model registration makes ~100 requests.
+        # One worker, so the cache cannot serve a stale password from another process.
+        "auth_cache_ttl_seconds = 300\n"
     )
     return path
 
