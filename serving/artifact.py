@@ -103,7 +103,9 @@ class ModelArtifact:
         try:
             untrusted = skops.io.get_untrusted_types(file=self.model_file)
         except Exception as exc:  # zipfile/json errors: the file is damaged or not skops at all
-            raise ModelArtifactError(f"{self.model_file} is not a readable skops file: {type(exc).__name__}: {exc}") from exc
+            raise ModelArtifactError(
+                f"{self.model_file} is not a readable skops file: {type(exc).__name__}: {exc}"
+            ) from exc
         trusted = trusted_types(untrusted, source=str(self.model_file))
         return skops.io.load(self.model_file, trusted=trusted)
 

@@ -23,8 +23,8 @@ PROJECT_ROOT = SERVING_DIR.parent
 REQUIREMENTS = SERVING_DIR / "requirements.txt"
 PYTHON_VERSION = "3.11"
 MARKER = ".complete"
-METRICS_PATH = "/prometheus"
-ENV_DIR_ENV = "MLOPS_SERVING_ENV_DIR"  # lets tests share one built environment while isolating the rest of the state  # what Seldon Core uses on Kubernetes
+METRICS_PATH = "/prometheus"  # what Seldon Core uses on Kubernetes
+ENV_DIR_ENV = "MLOPS_SERVING_ENV_DIR"  # lets tests share one built environment while isolating the rest of the state
 
 
 class ServingEnvError(RuntimeError):
@@ -43,7 +43,7 @@ def requirements_hash(requirements: Path = REQUIREMENTS) -> str:
 
 
 def env_dir(root: Optional[Path] = None, requirements: Path = REQUIREMENTS) -> Path:
-    """Where the environment for `requirements` lives: <root>/<hash>; root is $MLOPS_SERVING_ENV_DIR or the state dir."""
+    """Where the environment for `requirements` lives: <root>/<hash>, root $MLOPS_SERVING_ENV_DIR or the state dir."""
     root = root or Path(os.environ.get(ENV_DIR_ENV) or _state_dir() / "serving-env")
     return root / requirements_hash(requirements)
 
@@ -75,12 +75,14 @@ def ensure_serving_env(
         log(f"serving env: removing incomplete environment {target}")
         shutil.rmtree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    log(f"serving env: building {target} from {requirements.relative_to(PROJECT_ROOT) if requirements.is_relative_to(PROJECT_ROOT) else requirements} (first deploy only)")
+    shown = requirements.relative_to(PROJECT_ROOT) if requirements.is_relative_to(PROJECT_ROOT) else requirements
+    log(f"serving env: building {target} from {shown} (first deploy only)")
     uv = _uv()
     try:
         if uv:
             _run([uv, "venv", "--quiet", "--python", PYTHON_VERSION, str(target)], log, "create venv")
-            _run([uv, "pip", "sync", "--quiet", "--compile-bytecode", "--python", str(python), str(requirements)], log, "install pins")
+            _run([uv, "pip", "sync", "--quiet", "--compile-bytecode", "--python", str(python), str(requirements)],
+                 log, "install pins")
         else:
             _run([sys.executable, "-m", "venv", str(target)], log, "create venv")
             _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "-r", str(requirements)], log,

@@ -142,7 +142,9 @@ class SeldonModel:
             # Returned, not raised: Seldon sets the HTTP status from status.code and still records meta.metrics.
             return {
                 "status": {"code": 400, "info": str(exc), "reason": "MICROSERVICE_BAD_DATA", "status": "FAILURE"},
-                "meta": {"metrics": [{"type": "COUNTER", "key": ERRORS_METRIC, "value": 1, "tags": {"reason": "bad_data"}}]},
+                "meta": {"metrics": [
+                    {"type": "COUNTER", "key": ERRORS_METRIC, "value": 1, "tags": {"reason": "bad_data"}},
+                ]},
             }
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         metrics = [
@@ -192,7 +194,8 @@ class SeldonModel:
             "properties": {c.name: {"type": [json_types.get(c.type, "string"), "null"]} for c in self.schema.columns},
             "required": self.schema.names,
         }
-        out_shape = self.artifact.outputs[0].get("tensor-spec", {}).get("shape", [-1]) if self.artifact.outputs else [-1]
+        outputs = self.artifact.outputs
+        out_shape = outputs[0].get("tensor-spec", {}).get("shape", [-1]) if outputs else [-1]
         n_out = out_shape[-1] if len(out_shape) > 1 else 1
         return {
             "name": self.model_name,

@@ -2,8 +2,9 @@
 
 Deploy: start the new model beside the old one on fresh ports, wait until it is healthy, score its own input
 example, run the caller's `verify` on its direct URL, then point the ingress route at it (an atomic symlink swap,
-no nginx reload) and only then, after in-flight requests drained, stop the old daemon's process group. Any failure before the switch stops the candidate and leaves the old
-model serving. State lives in `<state dir>/seldon-local/registry.json`, so later CLI calls see the deployments.
+no nginx reload) and only then, after in-flight requests drained, stop the old daemon's process group. Any
+failure before the switch stops the candidate and leaves the old model serving. State lives in
+`<state dir>/seldon-local/registry.json`, so later CLI calls see the deployments.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import datetime
 import json
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -25,6 +27,7 @@ from stacks.seldon.spec import DeploymentBackend, DeploymentError, DeploymentInf
 PREDICT_PATH = "/api/v1.0/predictions"
 HEALTH_PATH = "/health/status"
 DAEMON_MARKER = "serving.launch"  # in every model daemon's command line; guards against pid reuse
+DEPLOYMENT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 DRAIN_SECONDS = 2.0  # after a switch: requests nginx already handed to the old daemon finish before it stops
 
 
@@ -76,6 +79,9 @@ class LocalSeldonBackend(DeploymentBackend):
         """Blue/green: the candidate must be healthy and pass the checks before it takes the stable URL."""
         from serving.environment import ServingEnvError, ensure_serving_env
 
+        if not DEPLOYMENT_NAME.fullmatch(spec.name):
+            raise DeploymentError(f"deployment name {spec.name!r}: expected a DNS-1123 label "
+                                  "(lowercase letters, digits and '-', at most 63 characters)")
         model_dir = local_model_dir(spec.model_uri)
         try:
             python = ensure_serving_env(log=self.log)
@@ -90,14 +96,17 @@ class LocalSeldonBackend(DeploymentBackend):
             except Exception as exc:
                 self._discard(spec.name, candidate)
                 current = self.status(spec.name)
-                still = f"; version {current.model_version} is still serving at {current.url}" if current and current.state == "active" else ""
+                still = ""
+                if current and current.state == "active":
+                    still = f"; version {current.model_version} is still serving at {current.url}"
                 raise DeploymentError(
                     f"{spec.name}: model {spec.model_name} v{spec.model_version} failed its checks: {exc}{still}\n"
                     f"--- last lines of {candidate['log']} ---\n{local_process.tail(Path(candidate['log']), 15)}"
                 ) from exc
             old = self._switch(spec, candidate)
             if old:
-                self.log(f"{spec.name}: traffic switched; stopping previous version {old['model_version']} (pid {old['pid']})")
+                self.log(f"{spec.name}: traffic switched; stopping previous version {old['model_version']} "
+                         f"(pid {old['pid']}) once its in-flight requests are done")
                 time.sleep(DRAIN_SECONDS)
                 self._stop_instance(old)
         info = self.status(spec.name)
@@ -266,7 +275,8 @@ class LocalSeldonBackend(DeploymentBackend):
             elif not local_process.is_alive(ingress.get("pid"), "nginx"):
                 state, problem = "failed", f"ingress nginx (pid {ingress.get('pid')}) is not running"
             elif self.ingress.routed_to(name) != instance.get("socket"):
-                state, problem = "failed", f"ingress route {self.ingress.routes / name}.sock does not lead to the daemon"
+                problem = f"ingress route {self.ingress.routes / name}.sock does not lead to the daemon"
+                state = "failed"
         details = {
             "backend": "local",
             "model_uri": spec.get("model_uri", ""),

@@ -33,7 +33,9 @@ class IngressError(RuntimeError):
 
 
 def find_nginx() -> str:
-    path = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.path.exists(p)), None)
+    # /usr/sbin is not on every user's PATH
+    path = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.path.exists(p)),
+                                         None)
     if not path:
         raise IngressError("nginx not found: install it (Debian: apt-get install nginx; see .ci/deps-serving.sh)")
     return path

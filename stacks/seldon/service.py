@@ -69,7 +69,8 @@ class SeldonDeploymentService(BaseDeploymentService):
         self.backend().stop(self.config.deployment_name)  # type: ignore[attr-defined]
 
     def get_logs(self, follow: bool = False, tail: Optional[int] = None) -> Generator[str, bool, None]:
-        yield from self.backend().logs(self.config.deployment_name, tail=tail, follow=follow)  # type: ignore[attr-defined]
+        backend = self.backend()
+        yield from backend.logs(self.config.deployment_name, tail=tail, follow=follow)  # type: ignore[attr-defined]
 
     @property
     def prediction_url(self) -> Optional[str]:

@@ -39,7 +39,9 @@ def _processes_mentioning(fragments) -> list:
 def no_processes_left_behind(tmp_path_factory):
     """After the session, no daemon or nginx started from this session's temp or state dirs may still run."""
     yield
-    fragments = [str(tmp_path_factory.getbasetemp())] + [os.environ[k] for k in ("MLOPS_STATE_DIR",) if os.environ.get(k)]
+    fragments = [str(tmp_path_factory.getbasetemp())]
+    if os.environ.get("MLOPS_STATE_DIR"):
+        fragments.append(os.environ["MLOPS_STATE_DIR"])
     if not wait_for(lambda: not _processes_mentioning(fragments), timeout=10):
         pytest.fail(f"processes left behind: {_processes_mentioning(fragments)}")
 

@@ -16,7 +16,8 @@ COLUMNS = ["age", "income", "tenure_months", "balance", "job", "region"]
 
 
 def _ndarray_payload(frame):
-    rows = [[None if (isinstance(v, float) and np.isnan(v)) else v for v in row] for row in frame[COLUMNS].values.tolist()]
+    rows = [[None if (isinstance(v, float) and np.isnan(v)) else v for v in row]
+            for row in frame[COLUMNS].values.tolist()]
     return {"data": {"names": COLUMNS, "ndarray": rows}}
 
 
@@ -58,15 +59,18 @@ ROW = [42, 50000.0, 12, 100.0, "admin", "north"]
 @pytest.mark.parametrize(
     "payload, raw, content_type, reason",
     [
-        ({"data": {"names": COLUMNS, "ndarray": [ROW[:5]]}}, None, None, "wrong feature count in row 0: 5 values, expected 6"),
+        ({"data": {"names": COLUMNS, "ndarray": [ROW[:5]]}}, None, None,
+         "wrong feature count in row 0: 5 values, expected 6"),
         ({"data": {"ndarray": [ROW + [1]]}}, None, None, "7 values, expected 6"),
-        ({"data": {"names": COLUMNS[:5] + ["colour"], "ndarray": [ROW]}}, None, None, "unknown feature names: 'colour'"),
+        ({"data": {"names": COLUMNS[:5] + ["colour"], "ndarray": [ROW]}}, None, None,
+         "unknown feature names: 'colour'"),
         ({"jsonData": {k: v for k, v in zip(COLUMNS[:5], ROW)}}, None, None, "missing feature names: 'region'"),
         ({"data": {"names": COLUMNS, "ndarray": [ROW, [42, "lots", 12, 100.0, "admin", "north"]]}}, None, None,
          "column 'income': expected double, found str in 1 of 2 rows"),
         ({"jsonData": dict(zip(COLUMNS, [True, 1.0, 1, 1.0, "admin", "north"]))}, None, None,
          "column 'age': expected long, found bool"),
-        ({"jsonData": dict(zip(COLUMNS, [1, 1.0, 1, 1.0, 7, "north"]))}, None, None, "column 'job': expected string, found int"),
+        ({"jsonData": dict(zip(COLUMNS, [1, 1.0, 1, 1.0, 7, "north"]))}, None, None,
+         "column 'job': expected string, found int"),
         ({}, None, None, "empty payload"),
         ({"data": {"names": COLUMNS, "ndarray": []}}, None, None, "empty payload: data.ndarray has no rows"),
         ({"jsonData": []}, None, None, "empty payload: jsonData has no records"),

@@ -38,7 +38,8 @@ def model_dirs(tmp_path_factory):
 def backend(serving_python, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path / "state"))
     logs = []
-    b = LocalSeldonBackend(port_range=(24000, 24999), workers=1, threads=2, root=tmp_path / "seldon-local", log=logs.append)
+    b = LocalSeldonBackend(port_range=(24000, 24999), workers=1, threads=2, root=tmp_path / "seldon-local",
+                           log=logs.append)
     b.messages = logs
     yield b
     pids = [i.details.get("pid") for i in b.list()]
@@ -165,12 +166,14 @@ def test_two_deployments_get_separate_routes(backend, model_dirs):
     assert predict(b.url) == (200, "v2")
 
 
-def test_a_remote_model_uri_is_refused_with_a_clear_message(backend):
+def test_a_remote_model_uri_or_a_bad_name_is_refused_with_a_clear_message(backend):
     with pytest.raises(DeploymentError, match="local model directories"):
         backend.deploy(ModelDeploymentSpec(name="x", model_uri="s3://bucket/model", model_name="m", model_version="1"))
+    with pytest.raises(DeploymentError, match="expected a DNS-1123 label"):
+        backend.deploy(ModelDeploymentSpec(name="Churn_Model", model_uri="/x", model_name="m", model_version="1"))
 
 
-def test_a_candidate_left_by_an_interrupted_deploy_is_stopped_by_the_next(backend, model_dirs, serving_python):  # noqa: F811
+def test_a_candidate_left_by_an_interrupted_deploy_is_stopped(backend, model_dirs, serving_python):  # noqa: F811
     stale = backend._start(spec(model_dirs, "v1"), model_dirs / "v1", serving_python)  # as if the deployer died here
     info = backend.deploy(spec(model_dirs, "v2"))
     assert not local_process.group_members(stale["pid"])
