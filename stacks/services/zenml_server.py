@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from stacks.services.process import HOST, ServiceError
+from stacks.services.process import HOST, ServiceError, port_open
 
 DEFAULT_PORT = 8237
 
@@ -39,6 +39,9 @@ def start(port: int = DEFAULT_PORT, say=print, timeout: int = 90) -> str:  # noq
     deployer = _deployer()
     current = url()
     if current != f"http://{HOST}:{port}":
+        if port_open(port):
+            raise ServiceError(f"the ZenML server cannot use port {HOST}:{port}: another program listens there; "
+                               f"choose another with `dashboard --port` or MLOPS_SERVER_ZENML_PORT")
         say(f"starting the ZenML server on http://{HOST}:{port}")
         config = LocalServerDeploymentConfig(provider=ServerProviderType.DAEMON, port=port, ip_address=HOST)
         server = deployer.deploy_server(config, timeout=timeout)

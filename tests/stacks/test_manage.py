@@ -241,3 +241,15 @@ def test_a_run_on_kubernetes_fails_at_start_naming_what_is_missing(tmp_path):
     assert "error: stack 'kubernetes' cannot run here; missing:" in result.stderr
     assert "no kubeconfig" in result.stderr and "Traceback" not in result.stderr
     assert "Step " not in result.stdout  # no pipeline step started
+
+
+def test_dashboard_on_a_busy_port_names_it():
+    from stacks.commands import dashboard
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        result = CliRunner().invoke(dashboard, ["--no-browser", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"cannot use port 127.0.0.1:{port}: another program listens there" in result.output
