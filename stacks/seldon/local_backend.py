@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import os
 import re
 import time
@@ -20,29 +19,17 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from stacks.seldon import local_process
+from stacks.seldon.local_checks import DAEMON_MARKER, HEALTH_PATH, PREDICT_PATH, check_candidate, local_model_dir
 from stacks.seldon.local_ingress import NginxIngress, route_path
 from stacks.seldon.local_registry import Registry
 from stacks.seldon.spec import DeploymentBackend, DeploymentError, DeploymentInfo, ModelDeploymentSpec
 
-PREDICT_PATH = "/api/v1.0/predictions"
-HEALTH_PATH = "/health/status"
-DAEMON_MARKER = "serving.launch"  # in every model daemon's command line; guards against pid reuse
 DEPLOYMENT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 DRAIN_SECONDS = 2.0  # after a switch: requests nginx already handed to the old daemon finish before it stops
 
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def local_model_dir(model_uri: str) -> Path:
-    """The local directory behind `model_uri`; the local backend cannot fetch object-store URIs itself."""
-    if "://" in model_uri and not model_uri.startswith("file://"):
-        raise DeploymentError(f"the local backend serves local model directories, got {model_uri!r}: download it first")
-    path = Path(model_uri.removeprefix("file://")).expanduser().resolve()
-    if not (path / "MLmodel").is_file():
-        raise DeploymentError(f"no MLflow model at {path} (MLmodel not found)")
-    return path
 
 
 class LocalSeldonBackend(DeploymentBackend):
@@ -88,21 +75,7 @@ class LocalSeldonBackend(DeploymentBackend):
         except ServingEnvError as exc:
             raise DeploymentError(str(exc)) from exc
         with self.registry.deployment_lock(spec.name):
-            candidate = self._start(spec, model_dir, python)
-            self.log(f"{spec.name}: started model {spec.model_name} v{spec.model_version} on {candidate['url']} "
-                     f"(pid {candidate['pid']}, log {candidate['log']})")
-            try:
-                self._check(candidate, model_dir, timeout, verify)
-            except Exception as exc:
-                self._discard(spec.name, candidate)
-                current = self.status(spec.name)
-                still = ""
-                if current and current.state == "active":
-                    still = f"; version {current.model_version} is still serving at {current.url}"
-                raise DeploymentError(
-                    f"{spec.name}: model {spec.model_name} v{spec.model_version} failed its checks: {exc}{still}\n"
-                    f"--- last lines of {candidate['log']} ---\n{local_process.tail(Path(candidate['log']), 15)}"
-                ) from exc
+            candidate = self._start_checked(spec, model_dir, python, timeout, verify)
             old = self._switch(spec, candidate)
             if old:
                 self.log(f"{spec.name}: traffic switched; stopping previous version {old['model_version']} "
@@ -173,6 +146,33 @@ class LocalSeldonBackend(DeploymentBackend):
             data["ingress"].pop("pid", None)
 
     # -- steps of a deploy ----------------------------------------------------------------------------------------
+    def _start_checked(self, spec: ModelDeploymentSpec, model_dir: Path, python: Path, timeout: float,
+                       verify: Optional[Callable[[str], None]]) -> Dict[str, Any]:
+        """Start a candidate and run its checks; on failure stop it and raise DeploymentError saying why."""
+        for attempt in (1, 2):
+            candidate = self._start(spec, model_dir, python)
+            self.log(f"{spec.name}: started model {spec.model_name} v{spec.model_version} on {candidate['url']} "
+                     f"(pid {candidate['pid']}, log {candidate['log']})")
+            try:
+                check_candidate(self.host, candidate, model_dir, timeout, verify)
+                return candidate
+            except Exception as exc:
+                self._discard(spec.name, candidate)
+                log_tail = local_process.tail(Path(candidate["log"]), 15)
+                if attempt == 1 and "Connection in use" in log_tail:
+                    # another program took a port between our free-port check and the daemon's bind: retry once
+                    self.log(f"{spec.name}: a port was taken meanwhile; starting again on other ports")
+                    continue
+                current = self.status(spec.name)
+                still = ""
+                if current and current.state == "active":
+                    still = f"; version {current.model_version} is still serving at {current.url}"
+                raise DeploymentError(
+                    f"{spec.name}: model {spec.model_name} v{spec.model_version} failed its checks: {exc}{still}\n"
+                    f"--- last lines of {candidate['log']} ---\n{log_tail}"
+                ) from exc
+        raise AssertionError("unreachable")
+
     def _start(self, spec: ModelDeploymentSpec, model_dir: Path, python: Path) -> Dict[str, Any]:
         from serving.environment import microservice_command
 
@@ -203,18 +203,6 @@ class LocalSeldonBackend(DeploymentBackend):
             entry = data["deployments"].setdefault(spec.name, {"state": "pending", "spec": dataclasses.asdict(spec)})
             entry["candidate"] = candidate
         return candidate
-
-    def _check(self, candidate: Dict[str, Any], model_dir: Path, timeout: float,
-               verify: Optional[Callable[[str], None]]) -> None:
-        base = f"http://{self.host}:{candidate['http_port']}"
-        local_process.wait_healthy(base + HEALTH_PATH, candidate["pid"], timeout, DAEMON_MARKER)
-        example = _seldon_example(model_dir)
-        if example is not None:
-            status, body = local_process.http_post_json(base + PREDICT_PATH, json.dumps(example).encode())
-            if status != 200:
-                raise RuntimeError(f"scoring the model's own input example gave HTTP {status}: {body[:300]!r}")
-        if verify is not None:
-            verify(candidate["url"])
 
     def _switch(self, spec: ModelDeploymentSpec, candidate: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """Make the candidate the live instance and route the stable URL to it; return the instance it replaced."""
@@ -304,13 +292,3 @@ def _ports_in_use(data: Dict[str, Any]) -> set:
             ports.update({inst.get("http_port"), inst.get("metrics_port")})
     return {p for p in ports if p}
 
-
-def _seldon_example(model_dir: Path) -> Optional[Dict[str, Any]]:
-    """The MLflow input example as a Seldon request ({"data": {"names", "ndarray"}})."""
-    path = model_dir / "input_example.json"
-    if not path.is_file():
-        return None
-    example = json.loads(path.read_text())
-    if "columns" not in example:
-        return None
-    return {"data": {"names": example["columns"], "ndarray": example["data"]}}
