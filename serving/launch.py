@@ -4,7 +4,8 @@ Usage: python -m serving.launch <seldon-core-microservice arguments>. Environmen
   SERVING_BIND_HOST            host for the REST and metrics ports (default 127.0.0.1)
   SERVING_UNIX_SOCKET          optional extra unix socket for the REST app (the local ingress routes to it)
   SERVING_METRICS_UNIX_SOCKET  optional extra unix socket for the metrics app
-Everything else (argument parsing, gunicorn, metrics server) is Seldon's own `microservice.main`.
+Everything else (argument parsing, gunicorn, metrics server) is Seldon's own `microservice.main`; the model object
+also gets Seldon's metrics store, to count requests rejected before they reach it.
 """
 
 from __future__ import annotations
@@ -36,8 +37,23 @@ def _rebind_gunicorn(host: str) -> None:
     gunicorn_utils.StandaloneApplication.load_config = load_config
 
 
+def _hand_metrics_to_model() -> None:
+    """Give the model object Seldon's metrics store, so requests rejected before prediction are counted too."""
+    from seldon_core import wrapper
+
+    original = wrapper.get_rest_microservice
+
+    def get_rest_microservice(user_model, seldon_metrics):
+        if hasattr(user_model, "seldon_metrics"):
+            user_model.seldon_metrics = seldon_metrics
+        return original(user_model, seldon_metrics)
+
+    wrapper.get_rest_microservice = get_rest_microservice
+
+
 def main() -> None:
     _rebind_gunicorn(os.environ.get(BIND_HOST_ENV, "127.0.0.1"))
+    _hand_metrics_to_model()
     from seldon_core.microservice import main as seldon_main
 
     seldon_main()

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from serving.artifact import ModelArtifact, input_example
+from serving.request_guard import _seldon_error, make_guard
 from serving.schema import BadInput, InputSchema
 
 logger = logging.getLogger(__name__)
@@ -27,13 +28,6 @@ ERRORS_METRIC = "model_request_errors_total"
 LATENCY_METRIC = "model_predict_latency_seconds"  # Seldon TIMER: we report ms, it exports a seconds histogram
 CLASS_METRIC = "model_predicted_class_total"
 
-MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
-
-
-def _seldon_error(message: str, status_code: int = 400, reason: str = "MICROSERVICE_BAD_DATA") -> Exception:
-    from seldon_core.flask_utils import SeldonMicroserviceException
-
-    return SeldonMicroserviceException(message, status_code=status_code, reason=reason)
 
 
 class SeldonModel:
@@ -62,7 +56,9 @@ class SeldonModel:
         self._transform = None  # numpy preprocessing (serving.fastpath), when it reproduces the pipeline exactly
         self._estimator = None
         self._tags = {"model_name": self.model_name, "model_version": self.model_version}
-        self.model_error_handler = _request_guard()
+        self.model_error_handler = make_guard(self._count_rejected)
+        # Seldon's metrics store, handed over by serving.launch; bodies rejected before predict_raw are counted here
+        self.seldon_metrics = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -127,6 +123,11 @@ class SeldonModel:
         if self.model is None:
             raise _seldon_error("model not loaded yet", status_code=503, reason="MICROSERVICE_NOT_READY")
         return {"status": "ok", **self._tags}
+
+    def _count_rejected(self, reason: str) -> None:
+        if self.seldon_metrics is not None:
+            error = {"type": "COUNTER", "key": ERRORS_METRIC, "value": 1, "tags": {"reason": reason}}
+            self.seldon_metrics.update([error], "predict")
 
     # -- prediction -----------------------------------------------------------------------------------------------
     def predict_raw(self, request: Dict[str, Any]) -> Dict[str, Any]:
@@ -216,51 +217,3 @@ class SeldonModel:
             },
         }
 
-
-def _request_guard():
-    """A Flask blueprint answering malformed or oversized bodies with a 400 that says what is wrong.
-
-    Seldon registers `model_error_handler` on its app; without this, a body that is not JSON gets a generic
-    "Can't find JSON in data" and an oversized one is read whole.
-    """
-    from flask import Blueprint, request
-
-    guard = Blueprint("project_request_guard", __name__)
-
-    @guard.before_app_request
-    def check_body():
-        if request.method != "POST" or not request.path.endswith(("/predictions", "/predict")):
-            return None
-        size = request.content_length
-        if size is not None and size > MAX_PAYLOAD_BYTES:
-            _drain(request.stream, limit=4 * MAX_PAYLOAD_BYTES)  # else the client sees a reset, not our answer
-            raise _seldon_error(f"payload too large: {size} bytes, the limit is {MAX_PAYLOAD_BYTES} bytes")
-        body = request.get_data(cache=True)
-        if len(body) > MAX_PAYLOAD_BYTES:
-            raise _seldon_error(f"payload too large: {len(body)} bytes, the limit is {MAX_PAYLOAD_BYTES} bytes")
-        if not body.strip():
-            raise _seldon_error("empty payload: the request body is empty")
-        if request.args.get("json") or "multipart/form-data" in (request.content_type or "") or (
-            request.form and "json" in request.form
-        ):
-            return None  # Seldon's form-encoded variants: parsed by Seldon itself
-        if not request.is_json:
-            raise _seldon_error(f"unsupported Content-Type {request.content_type!r}: send application/json")
-        if request.get_json(silent=True, cache=True) is None:
-            try:
-                json.loads(body)
-            except ValueError as exc:
-                raise _seldon_error(f"malformed JSON: {exc}") from None
-        return None
-
-    return guard
-
-
-def _drain(stream, limit: int) -> None:
-    """Read and drop up to `limit` bytes of a request body we refuse."""
-    remaining = limit
-    while remaining > 0:
-        chunk = stream.read(min(remaining, 1 << 20))
-        if not chunk:
-            return
-        remaining -= len(chunk)

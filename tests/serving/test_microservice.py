@@ -120,6 +120,7 @@ def test_custom_metrics_are_scraped_from_prometheus(hgb):
     for _ in range(3):
         assert ms.post(_ndarray_payload(frame))[0] == 200
     assert ms.post({"jsonData": []})[0] == 400
+    assert ms.post(None, raw=b"{not json")[0] == 400  # rejected before the model sees it, counted all the same
 
     def scrape():
         status, body = ms.get("/prometheus", port=ms.metrics_port)
@@ -133,10 +134,12 @@ def test_custom_metrics_are_scraped_from_prometheus(hgb):
                 value += float(line.rsplit(" ", 1)[1])
         return value
 
-    text = wait_for(lambda: (t := scrape()) and total(t, "model_rows_total") >= 30 and t)
+    text = wait_for(lambda: (t := scrape()) and total(t, "model_rows_total") >= 30
+                    and total(t, "model_request_errors_total") >= 2 and t)
     assert total(text, "model_requests_total", deployment_name="test-model") >= 3
     assert total(text, "model_rows_total") >= 30
     assert total(text, "model_request_errors_total", reason="bad_data") >= 1
+    assert total(text, "model_request_errors_total", reason="malformed_json") >= 1
     assert total(text, "model_predict_latency_seconds_count") >= 3
     assert sum(total(text, "model_predicted_class_total", **{"class": c}) for c in ("low", "mid", "high")) >= 30
 
