@@ -53,7 +53,8 @@ class Sandbox:
         return proc
 
     def stacks(self, *args: str, **kwargs) -> subprocess.CompletedProcess:  # noqa: ANN003
-        return self.run("-m", "stacks.commands", *args, **kwargs)
+        """`python run.py <args>` for the stack and dashboard commands."""
+        return self.run("run.py", *args, **kwargs)
 
     def small_training_config(self) -> Path:
         """configs/training.yaml with 600 rows and no hyper-parameter search: a run in about a minute."""
