@@ -129,13 +129,14 @@ class LocalSeldonBackend(DeploymentBackend):
         return self.deploy(ModelDeploymentSpec(**entry["spec"]), timeout=timeout)
 
     def logs(self, name: str, tail: Optional[int] = None, follow: bool = False) -> Iterator[str]:
-        """Lines of the serving daemon's log (the last `tail` lines if given)."""
+        """Lines of the serving daemon's log (the last `tail` lines if given); `follow` keeps reading new lines."""
         entry = self.registry.read()["deployments"].get(name) or {}
         path = Path((entry.get("instance") or {}).get("log") or entry.get("last_log") or "")
         if not path.is_file():
             return iter(())
         text = local_process.tail(path, tail) if tail else path.read_text(errors="replace")
-        return iter(text.splitlines())
+        lines = text.splitlines()
+        return local_process.follow(path, lines) if follow else iter(lines)
 
     def shutdown(self) -> None:
         """Stop every daemon and the ingress (tests, `run.py` teardown); records are kept as stopped."""

@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Collection, Dict, List, Optional, Sequence, Tuple
+from typing import Collection, Dict, Iterator, List, Optional, Sequence, Tuple
 
 
 def spawn(argv: Sequence[str], env: Dict[str, str], log_file: Path, cwd: Optional[Path] = None) -> int:
@@ -156,3 +156,16 @@ def tail(path: Path, lines: int = 30) -> str:
             return "\n".join(f.read().decode(errors="replace").splitlines()[-lines:])
     except FileNotFoundError:
         return ""
+
+
+def follow(path: Path, first: List[str]) -> Iterator[str]:
+    """`first`, then every line appended to `path` from now on (until the caller stops iterating)."""
+    yield from first
+    with open(path, errors="replace") as f:
+        f.seek(0, os.SEEK_END)
+        while True:
+            line = f.readline()
+            if line:
+                yield line.rstrip("\n")
+            else:
+                time.sleep(0.5)

@@ -178,3 +178,12 @@ def test_a_candidate_left_by_an_interrupted_deploy_is_stopped(backend, model_dir
     info = backend.deploy(spec(model_dirs, "v2"))
     assert not local_process.group_members(stale["pid"])
     assert predict(info.url) == (200, "v2")
+
+
+def test_follow_yields_lines_appended_later(tmp_path):
+    log = tmp_path / "daemon.log"
+    log.write_text("old line\n")
+    lines = local_process.follow(log, ["old line"])
+    assert next(lines) == "old line"
+    threading.Timer(0.2, lambda: log.open("a").write("new line\n")).start()
+    assert next(lines) == "new line"
