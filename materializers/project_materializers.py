@@ -162,6 +162,15 @@ def _faithful_pandas_materializer() -> type:
 
         ASSOCIATED_TYPES = (pd.DataFrame,)
 
+        def save(self, data: Any) -> None:
+            # zstd instead of ZenML's gzip: a 1M-row split step went from ~15 s to ~5 s (bench/training.py). The
+            # file keeps ZenML's name; parquet records its codec, so ZenML's own loader reads it too.
+            if isinstance(data, pd.DataFrame) and self.pyarrow_exists:
+                with self.artifact_store.open(self.parquet_path, mode="wb") as f:
+                    data.to_parquet(f, compression="zstd")
+            else:
+                super().save(data)
+
         def load(self, data_type: Type[Any]) -> Any:
             from steps.data.columns import normalize_missing
 

@@ -42,7 +42,7 @@ class ValidationSection(_Section):
     min_rows: int = Field(50, ge=1)
     max_null_fraction: float = Field(0.5, ge=0.0, le=1.0)
     null_slack: float = Field(0.1, ge=0.0, le=1.0)
-    range_slack: float = Field(0.5, ge=0.0)
+    range_slack: float = Field(1.0, ge=0.0)
 
 
 class SplitSection(_Section):

@@ -90,6 +90,7 @@ def simulate(
 
     from steps import names
     from steps.data.generator import drift_for_day
+    from steps.data.validation import DataValidationError
     from steps.monitoring.timeline import DayResult, SimulationTimeline, plot_timeline
 
     sim = config.simulation
@@ -100,7 +101,16 @@ def simulate(
         drift = drift_for_day(day, drift_from, sim.drift_per_day)
         say(f"--- day {day}: drift level {drift:.2f}")
         source = {"generator": {"n_rows": sim.rows_per_day, "seed": sim.seed + day, "drift": drift, "day": day}}
-        outcome = run_monitoring(config, source, say)
+        try:
+            outcome = run_monitoring(config, source, say)
+        except DataValidationError as rejected:
+            # A batch that fails the training checks is never scored; the simulation records it and goes on.
+            say(f"day {day}: batch rejected: {rejected}")
+            notes.append(f"day {day}: batch rejected ({rejected})")
+            nan = float("nan")
+            results.append(DayResult(day=day, drift_share=nan, max_hellinger=nan, accuracy=None, action="rejected",
+                                     champion_version=_champion_version(config.model.name)))
+            continue
         recent.append(outcome["batch"])
         decision, drift_report, decay = outcome["decision"], outcome["drift"], outcome["decay"]
         champion = _champion_version(config.model.name)

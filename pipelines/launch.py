@@ -46,13 +46,13 @@ def use_stack(name: Optional[str], say: Callable[[str], None]) -> str:
     """Registers (idempotently) and activates `name`, or the active project stack, defaulting to `local`."""
     from zenml.client import Client
 
-    from stacks.registration import register_stack
+    from stacks.manage import use
     from stacks.spec import available_stacks
 
     if name is None:
         active = Client().active_stack_model.name
         name = active if active in available_stacks() else "local"
-    register_stack(name, activate=True, say=say)
+    use(name, say)  # checks prerequisites, connects to the stack's ZenML server if it has one, registers
     return name
 
 
@@ -185,7 +185,8 @@ def run_training(
         split=settings_dump["split"],
         training=settings_dump["training"],
         model_name=card.name,
-        config_digest=config_hash(settings_dump),
+        # Caching is how a run executes, not what it computes: leave it out so a cached rerun can match.
+        config_digest=config_hash({k: v for k, v in settings_dump.items() if k != "enable_cache"}),
         source_fingerprint=source_fingerprint,
     )
     return summarize_run(run, say)
@@ -199,6 +200,7 @@ def ensure_mlflow_experiment(name: str) -> None:
     tracker = Client().active_stack.experiment_tracker
     if tracker is None:
         raise ConfigError("the active stack has no experiment tracker; run `python run.py stack use local`")
+    tracker.configure_mlflow()  # credentials of a remote (server stack) MLflow, before the first call
     tracking_uri = tracker.get_tracking_uri()
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     if client.get_experiment_by_name(name) is None and tracking_uri.startswith("sqlite:"):

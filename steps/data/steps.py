@@ -26,7 +26,7 @@ def ingest_data(
     seed: int = 42,
     source_fingerprint: str = "",
     null_slack: float = 0.1,
-    range_slack: float = 0.5,
+    range_slack: float = 1.0,
     min_rows: int = 50,
 ) -> Tuple[Annotated[pd.DataFrame, names.DATASET], Annotated[DataSchema, names.DATA_SCHEMA]]:
     """Loads the data, decides what each column becomes, fingerprints it and infers the contract for later batches.

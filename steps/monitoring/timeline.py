@@ -50,6 +50,8 @@ def _draw(days: List[DayResult], drift_from: Optional[int] = None):
                 ax.axvline(d.day, color="#c44e52", alpha=0.25, linewidth=6)
             elif d.action == "alert":
                 ax.axvline(d.day, color="#ccb974", alpha=0.25, linewidth=6)
+            elif d.action == "rejected":
+                ax.axvline(d.day, color="grey", alpha=0.25, linewidth=6)
         ax.grid(alpha=0.3)
     previous = None
     for d in ordered:  # mark where a new champion started serving
@@ -60,7 +62,7 @@ def _draw(days: List[DayResult], drift_from: Optional[int] = None):
         previous = d.champion_version
     top.legend(loc="upper left", fontsize=8)
     bottom.legend(loc="lower left", fontsize=8)
-    top.set_title("Monitoring timeline (shaded: red = retrain, yellow = alert; green dashes = new champion)",
+    top.set_title("Monitoring timeline (shaded: red = retrain, yellow = alert, grey = batch rejected; green = new champion)",
                   fontsize=10)
     fig.tight_layout()
     return fig
