@@ -1,4 +1,5 @@
-"""skops (de)serialisation that trusts only an allowlist of types: models never go through pickle."""
+"""skops (de)serialisation under the serving allowlist: models never go through pickle, and a model that trains
+is a model that serves (one allowlist, `serving.artifact`, for the materializer, MLflow logging and the endpoint)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,14 @@ from typing import Any, List
 
 import skops.io as sio
 
-# Module prefixes whose types a scikit-learn model legitimately contains.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "collections.", "_operator.", "functools.")
+from serving.artifact import ModelArtifactError, trusted_types as _allowlisted
 
-
-class UntrustedModelError(ValueError):
-    """The serialized model contains a type outside the allowlist."""
+UntrustedModelError = ModelArtifactError
 
 
 def trusted_types(data: bytes) -> List[str]:
-    """The non-default types in `data`, after checking every one is on the allowlist."""
-    untrusted = sio.get_untrusted_types(data=data)
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-    if refused:
-        raise UntrustedModelError(f"refusing to load a model containing untrusted type(s): {', '.join(refused)}")
-    return untrusted
+    """The non-default types in `data`, after checking every one is on the serving allowlist."""
+    return _allowlisted(sio.get_untrusted_types(data=data))
 
 
 def dumps(model: Any) -> bytes:

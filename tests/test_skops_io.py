@@ -20,5 +20,12 @@ def test_types_outside_the_allowlist_are_refused():
     model = Sneaky().fit([[0.0], [1.0]], [0, 1])
     import skops.io as sio
 
-    with pytest.raises(UntrustedModelError, match="untrusted type.*Sneaky"):
+    with pytest.raises(UntrustedModelError, match="outside the serving allowlist.*tests.test_skops_io.Sneaky"):
         trusted_types(sio.dumps(model))
+
+
+def test_builtins_that_run_code_are_not_trusted():
+    from materializers.skops_io import _allowlisted
+
+    with pytest.raises(UntrustedModelError, match="builtins.eval"):
+        _allowlisted(["sklearn.linear_model._logistic.LogisticRegression", "builtins.eval"])
