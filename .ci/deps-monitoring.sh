@@ -3,6 +3,7 @@
 # Idempotent and non-interactive; the Debian packages' services are never started (no init here, and the
 # project runs its own instances bound to 127.0.0.1 via `python run.py monitoring up`).
 set -euo pipefail
+source "$(dirname "$0")/apt.sh"
 
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
@@ -14,16 +15,6 @@ if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-# Keep package maintainer scripts from starting the system services: we run our own instances.
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
-    $SUDO chmod +x /usr/sbin/policy-rc.d
-    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
-fi
-$SUDO apt-get update -q
-$SUDO apt-get install -y --no-install-recommends prometheus prometheus-pushgateway
+apt_install "${need[@]}"
 prometheus --version | head -1
 prometheus-pushgateway --version 2>&1 | head -1

@@ -3,6 +3,7 @@
 # the project runs its own cluster under the run-state directory, never the Debian service), and headless
 # Chromium with its WebDriver (tests/stacks/test_dashboard.py). Idempotent and non-interactive.
 set -euo pipefail
+source "$(dirname "$0")/apt.sh"
 
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
@@ -15,16 +16,6 @@ if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-# Keep the postgresql package from starting its system cluster: the server stack runs its own on 127.0.0.1.
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
-    $SUDO chmod +x /usr/sbin/policy-rc.d
-    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
-fi
-$SUDO apt-get update -q
-$SUDO apt-get install -y --no-install-recommends "${need[@]}"
+apt_install "${need[@]}"
 ls /usr/lib/postgresql/*/bin/postgres
 chromium --version
