@@ -366,10 +366,10 @@ _add_stack_commands()
 def monitoring_up() -> None:
     """Start Prometheus and the Pushgateway (127.0.0.1), scraping the local endpoints."""
     from monitoring import local
-    from pipelines.launch import local_scrape_targets, prepare_environment
+    from steps.deployment.rollout import scrape_targets
 
-    prepare_environment()
-    info = local.up(local_scrape_targets())
+    _start(None)
+    info = local.up(scrape_targets())
     _say(local.describe(info))
 
 

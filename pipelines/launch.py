@@ -143,17 +143,6 @@ def rollback_champion(config: DeploymentConfig, say: Callable[[str], None] = pri
     return record
 
 
-def local_scrape_targets() -> list:
-    """Metrics URLs of the active stack's running deployments (stable across blue/green redeploys)."""
-    from steps.deployment.rollout import NoDeployerError, active_deployer
-
-    try:
-        return [d.details["metrics_url"] for d in active_deployer().list_deployments()
-                if d.state == "active" and d.details.get("metrics_url")]
-    except NoDeployerError:
-        return []
-
-
 def run_training(
     config: TrainingConfig, source_fingerprint: str = "", say: Callable[[str], None] = print
 ) -> Dict[str, Any]:

@@ -28,6 +28,23 @@ def active_deployer() -> Any:
     return deployer
 
 
+def scrape_targets() -> list:
+    """Metrics URLs of the active stack's running deployments (stable across blue/green redeploys)."""
+    try:
+        return [d.details["metrics_url"] for d in active_deployer().list_deployments()
+                if d.state == "active" and d.details.get("metrics_url")]
+    except NoDeployerError:
+        return []
+
+
+def refresh_scrape_targets() -> None:
+    """Points a running local Prometheus at the current endpoints (no-op when monitoring is not up)."""
+    from monitoring import local
+
+    if local.status().get("running"):
+        local.write_scrape_targets(scrape_targets())
+
+
 def tracking_uri() -> Optional[str]:
     """The active stack's MLflow tracking URI (credentials configured for this process)."""
     from zenml.client import Client
@@ -107,6 +124,7 @@ def deploy_version(
     )
     info = deployer.deploy(spec, verify=verify, timeout=serving.get("timeout_seconds", 300.0))
     logger.info("v%s serving at %s", ref.version, info.url)
+    refresh_scrape_targets()
     return DeploymentRecord(
         deployment_name=spec.name, deployed=True, model_name=ref.name, model_version=ref.version, url=info.url,
         state=info.state, backend=backend, parity=parity, notes=[f"deployed with rollout '{spec.rollout}'"],
