@@ -30,24 +30,31 @@ def ensure_repository(root: Path | None = None) -> Path:
     root = Path(root or os.environ.get("ZENML_REPOSITORY_PATH") or PROJECT_ROOT)
     if not (root / ".zen").is_dir():
         Client.initialize(root=root)
+    client = Client()
+    if client.root is None or Path(client.root).resolve() != root.resolve():
+        # A Client made before the repository existed would keep writing the active stack to the global config,
+        # where `zenml` run in the project (which finds `.zen/`) would not see it.
+        client.activate_root(root)
     return root
 
 
-def _ensure_flavors(spec: StackSpec) -> None:
+def ensure_flavor(source: str, component_type: str) -> None:
+    """Registers the custom flavor class at `source` unless a flavor of that name and type exists."""
     from zenml.client import Client
     from zenml.enums import StackComponentType
     from zenml.stack.flavor import validate_flavor_source
 
+    ctype = StackComponentType(component_type)
+    _, flavor_obj = validate_flavor_source(source=source, component_type=ctype)
     client = Client()
+    if not client.zen_store.list_flavors(flavor_filter_model=_flavor_filter(flavor_obj.name, ctype)).items:
+        client.create_flavor(source=source, component_type=ctype)
+        logger.info("registered flavor %s (%s)", flavor_obj.name, component_type)
+
+
+def _ensure_flavors(spec: StackSpec) -> None:
     for flavor in spec.flavors:
-        ctype = StackComponentType(flavor.type)
-        _, flavor_obj = validate_flavor_source(source=flavor.source, component_type=ctype)
-        existing = client.zen_store.list_flavors(
-            flavor_filter_model=_flavor_filter(flavor_obj.name, ctype)
-        ).items
-        if not existing:
-            client.create_flavor(source=flavor.source, component_type=ctype)
-            logger.info("registered flavor %s (%s)", flavor_obj.name, flavor.type)
+        ensure_flavor(flavor.source, flavor.type)
 
 
 def _flavor_filter(name: str, ctype):  # noqa: ANN001, ANN202 - zenml types imported lazily

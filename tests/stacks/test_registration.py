@@ -65,3 +65,18 @@ def test_a_stack_missing_a_component_gets_it_back(client):
     register_stack("local", say=said.append)
     assert "repairing stack 'local' components" in said
     assert _components(client, "local")["data_validator"] == ["local-whylogs"]
+
+
+def test_the_zenml_cli_sees_the_stack_run_py_activated(client):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from stacks.registration import register_stack
+
+    register_stack("local", say=lambda _: None)
+    result = subprocess.run([str(Path(sys.executable).parent / "zenml"), "stack", "describe"], capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "COLUMNS": "300"})
+    assert result.returncode == 0, result.stderr
+    assert "'local' stack" in result.stdout + result.stderr or "local-seldon" in result.stdout

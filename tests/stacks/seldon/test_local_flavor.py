@@ -26,14 +26,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def deployer(serving_python, tmp_path_factory):  # noqa: F811
-    from stacks.registration import ensure_repository
+    from stacks.registration import ensure_flavor, ensure_repository
     from zenml.client import Client
     from zenml.enums import StackComponentType
 
     ensure_repository()
     client = Client()
-    client.create_flavor(source="stacks.seldon.flavor.SeldonModelDeployerFlavor",
-                         component_type=StackComponentType.MODEL_DEPLOYER)
+    ensure_flavor("stacks.seldon.flavor.SeldonModelDeployerFlavor", "model_deployer")  # idempotent in a full run
     client.create_stack_component(
         name="test-seldon", flavor="project_seldon", component_type=StackComponentType.MODEL_DEPLOYER,
         configuration={"backend": "local", "port_range": [25000, 25999], "workers": 1, "threads": 2},
