@@ -135,7 +135,7 @@ def _range(values: pd.Series, slack: float) -> tuple:
 
 
 def infer_contract(
-    df: pd.DataFrame, plan: FeaturePlan, *, min_rows: int = 50, null_slack: float = 0.1, range_slack: float = 0.5
+    df: pd.DataFrame, plan: FeaturePlan, *, min_rows: int = 50, null_slack: float = 0.1, range_slack: float = 1.0
 ) -> DataContract:
     """The contract later batches must meet, inferred from the training data `df` and its feature plan.
 
