@@ -114,7 +114,7 @@ def _deployment(model_name: str | None, config_path: str | None = None) -> Dict[
 
     config = load_deployment_config(config_path, _overrides(**{"model.name": model_name}))
     result = run_deployment(config, _say)
-    decision, record = result["decision"], result["record"]
+    decision = result["decision"]
     _say(f"decision: {decision.decision} (challenger v{decision.challenger_version}, champion "
          f"{'v' + decision.champion_version if decision.champion_version else 'none'})")
     for reason in decision.reasons:

@@ -76,11 +76,11 @@ def preflight_data(config: TrainingConfig) -> str:
 
 def preflight_model(config: TrainingConfig) -> None:
     """Checks estimator, parameters and search space against scikit-learn before the run starts."""
-    from steps.training.model_factory import estimator_class, search_space, _seeded_params
+    from steps.training.model_factory import estimator_class, estimator_params, search_space
 
     task = config.data.task if config.data.task != "auto" else "binary"
     cls = estimator_class(config.training.estimator, task)
-    _seeded_params(cls, config.training.params, config.training.seed)
+    estimator_params(cls, config.training.params, config.training.seed)
     search_space(config.training.search.space, config.training.estimator, task)
 
 

@@ -46,7 +46,8 @@ def estimator_class(name: str, task: str) -> type:
     return cls
 
 
-def _seeded_params(cls: type, params: Dict[str, Any], seed: int) -> Dict[str, Any]:
+def estimator_params(cls: type, params: Dict[str, Any], seed: int) -> Dict[str, Any]:
+    """`params` checked against `cls`'s parameters, with the seed (and enough iterations) filled in."""
     accepted = cls().get_params()
     unknown = sorted(set(params) - set(accepted))
     if unknown:
@@ -90,7 +91,7 @@ def build_model(
     return Pipeline(
         [
             ("preprocess", ColumnTransformer(transformers, remainder="drop")),
-            (MODEL_STEP, cls(**_seeded_params(cls, params, seed))),
+            (MODEL_STEP, cls(**estimator_params(cls, params, seed))),
         ]
     )
 

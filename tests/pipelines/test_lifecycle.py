@@ -4,7 +4,6 @@ One module so the expensive parts (the serving environment, the first champion) 
 """
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from pipelines.continuous_training import load_monitoring_config, retrain, run_monitoring
