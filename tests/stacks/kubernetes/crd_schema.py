@@ -1,6 +1,6 @@
 """Validate objects against a CustomResourceDefinition's openAPIV3Schema, as a Kubernetes API server does.
 
-The CRD is read from ../shared/schemas (reference data kept outside the project). A structural schema is turned into
+The CRD is vendored in reference/ (Seldon Core 1.17.1, Apache-2.0; see reference/seldon-core-v1.17.1/SOURCE.md). A structural schema is turned into
 a JSON schema: `nullable` becomes a null type, and in strict mode every object with declared properties (and no
 x-kubernetes-preserve-unknown-fields) rejects unknown fields, like `kubectl apply` (fieldValidation=Strict).
 """
@@ -15,7 +15,7 @@ import jsonschema
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-SCHEMAS = REPO_ROOT.parent / "shared" / "schemas"
+SCHEMAS = Path(__file__).resolve().parent / "reference"
 SELDON_CRD = SCHEMAS / "seldon-core-v1.17.1" / "seldondeployments.crd.yaml"
 
 
