@@ -24,6 +24,7 @@ def _fail(message: str) -> None:
 def _user_errors() -> tuple:
     """Exceptions that mean 'the input or configuration is wrong': one line, no traceback."""
     from pipelines.config import ConfigError
+    from pipelines.selection import ModelChoiceError
     from stacks.seldon.spec import DeploymentError
     from stacks.spec import StackSpecError
     from steps.data.sources import DataSourceError
@@ -36,7 +37,7 @@ def _user_errors() -> tuple:
     from steps.deployment.registry import RegistryError
     from steps.deployment.rollout import NoDeployerError
 
-    return (ConfigError, DataSourceError, StackSpecError, ModelConfigError, SplitError, DeploymentError,
+    return (ConfigError, ModelChoiceError, DataSourceError, StackSpecError, ModelConfigError, SplitError, DeploymentError,
             DataValidationError, ContractConfigError, EndpointError, ParityError, RegistryError, NoDeployerError)
 
 
@@ -109,26 +110,33 @@ def _training(ctx: click.Context, config_path, data, target, task, rows, seed, m
     return config
 
 
-def _deployment(model_name: str | None, config_path: str | None = None) -> Dict[str, Any]:
+def _deployment(model_name: str, config_path: str | None = None, **choice: Any) -> Dict[str, Any]:
+    """Deploys `model_name` (its challenger, or `version=`/`alias=`; `force=`, `deployment_name=`) and reports."""
     from pipelines.launch import load_deployment_config, run_deployment
 
-    config = load_deployment_config(config_path, _overrides(**{"model.name": model_name}))
-    result = run_deployment(config, _say)
+    config = load_deployment_config(config_path, {})
+    result = run_deployment(config, model_name, _say, **choice)
     decision = result["decision"]
-    _say(f"decision: {decision.decision} (challenger v{decision.challenger_version}, champion "
+    _say(f"decision: {decision.decision} ({model_name} v{decision.challenger_version}, champion "
          f"{'v' + decision.champion_version if decision.champion_version else 'none'})")
     for reason in decision.reasons:
         _say(f"  - {reason}")
-    _show_endpoint(config.serving.deployment_name)
+    _show_endpoint(model_name)
     return result
 
 
-def _show_endpoint(deployment_name: str) -> None:
+def _show_endpoint(model_name: str) -> None:
+    from pipelines.selection import deployment_of
     from steps.deployment.rollout import active_deployer
 
-    info = active_deployer().status(deployment_name)
-    if info is None or info.state != "active":
-        _say("no model is serving yet")
+    name = deployment_of(model_name)
+    info = active_deployer().status(name)
+    if info is None:
+        _say(f"{model_name} is not serving yet")
+        return
+    if info.state != "active":
+        _say(f"{model_name} is not serving (deployment '{name}' is {info.state}): bring it back with "
+             f"`python run.py deployments start {name}`")
         return
     _say(f"endpoint: {info.url}  (model {info.model_name} v{info.model_version})")
     _say("try it:\n  " + _curl_example(info))
@@ -170,17 +178,30 @@ def train(ctx: click.Context, **options: Any) -> None:
     _guarded(lambda: _training(ctx, **options))
 
 
+_MODEL_OPTION = click.option(
+    "--model-name", default=None,
+    help="Registered model (default: configs/training.yaml's model if registered, else the only deployed one).")
+
+
 @cli.command()
 @click.option("--config", "config_path", default=None, help="Deployment config YAML (default configs/deployment.yaml).")
-@click.option("--model-name", default=None, help="Registered model to deploy (default: from the config).")
+@_MODEL_OPTION
+@click.option("--version", default=None, help="Registry version to deploy (default: the challenger).")
+@click.option("--alias", default=None, help="Registry alias to deploy, e.g. previous-champion.")
+@click.option("--force", is_flag=True, help="Waive the margin over the champion (thresholds and parity still apply).")
+@click.option("--deployment-name", default=None, help="Endpoint name on the first deploy (default: the model name).")
 @click.option("--stack", default=None, help="Stack to run on.")
 @click.pass_context
-def deploy(ctx: click.Context, config_path, model_name, stack) -> None:
-    """Gate the registry's challenger against the champion and deploy it if it wins."""
+def deploy(ctx: click.Context, config_path, model_name, version, alias, force, deployment_name, stack) -> None:
+    """Gate a model version (default: the challenger) against the champion and serve it behind the model's own
+    endpoint if it wins."""
 
     def body() -> None:
+        from pipelines.selection import choose_model
+
         _start(stack or (ctx.obj or {}).get("stack"))
-        _deployment(model_name, config_path)
+        _deployment(choose_model(model_name), config_path, version=version, alias=alias, force=force,
+                    deployment_name=deployment_name)
 
     _guarded(body)
 
@@ -202,24 +223,28 @@ def all(ctx: click.Context, deploy_config, **options: Any) -> None:  # noqa: A00
 @cli.command()
 @click.option("--data", required=True, help="CSV or Parquet file with the feature columns.")
 @click.option("--out", default=None, help="Where to write predictions (CSV); default: print a preview.")
-@click.option("--deployment", "deployment_name", default="churn-classifier", show_default=True)
+@_MODEL_OPTION
+@click.option("--deployment", "deployment_name", default=None, help="Deployment to call (default: the model's own).")
 @click.option("--stack", default=None, help="Stack whose deployer serves the model.")
 @click.pass_context
-def predict(ctx: click.Context, data, out, deployment_name, stack) -> None:
-    """Score a file through the deployed endpoint."""
+def predict(ctx: click.Context, data, out, model_name, deployment_name, stack) -> None:
+    """Score a file through a model's endpoint."""
 
     def body() -> None:
         import pandas as pd
 
+        from pipelines.selection import choose_model, deployment_of
         from steps.data.sources import load_table
         from steps.deployment.endpoint_client import predict as call_endpoint, predictions_frame
         from steps.deployment.rollout import active_deployer
 
         frame = load_table(data)
         _start(stack or (ctx.obj or {}).get("stack"))
-        info = active_deployer().status(deployment_name)
+        name = deployment_name or deployment_of(choose_model(model_name))
+        info = active_deployer().status(name)
         if info is None or info.state != "active":
-            _fail(f"no active deployment '{deployment_name}': run `python run.py` or `python run.py deploy` first")
+            how = (f"`python run.py deployments start {name}`" if info else "`python run.py deploy --model-name ...`")
+            _fail(f"deployment '{name}' is {info.state if info else 'missing'}: start it with {how}")
         names = _served_features(info) or list(frame.columns)
         missing = [c for c in names if c not in frame.columns]
         if missing:
@@ -244,45 +269,98 @@ def _served_features(info: Any) -> list:
     return json.loads(path.read_text())["columns"] if path.is_file() else []
 
 
-@cli.command()
-@click.option("--stop", "stop_name", default=None, help="Stop (and remove) this deployment.")
+@cli.group(invoke_without_command=True)
+@click.option("--stop", "stop_name", default=None, hidden=True, help="Old spelling of `deployments delete NAME`.")
 @click.option("--stack", default=None)
 @click.pass_context
 def deployments(ctx: click.Context, stop_name, stack) -> None:
-    """List deployments (name, model version, state, URL), or stop one."""
+    """List deployments (name, model version, state, URL); `start`, `stop` or `delete` one."""
+    ctx.ensure_object(dict)
+    ctx.obj["stack"] = stack or ctx.obj.get("stack")
+    if ctx.invoked_subcommand is not None:
+        return
 
     def body() -> None:
-        from steps.deployment.rollout import active_deployer
-
-        _start(stack or (ctx.obj or {}).get("stack"))
-        deployer = active_deployer()
+        deployer = _deployer(ctx)
         if stop_name:
-            deployer.stop(stop_name)
-            _say(f"stopped deployment '{stop_name}'")
+            deployer.delete(stop_name)
+            _say(f"deleted deployment '{stop_name}'")
             return
         rows = deployer.list_deployments()
         if not rows:
             _say("no deployments")
         for info in rows:
-            _say(f"{info.name:24} {info.model_name} v{info.model_version:6} {info.state:8} {info.url}")
+            problem = info.details.get("problem", "")
+            _say(f"{info.name:24} {info.model_name} v{info.model_version:6} {info.state:8} {info.url}"
+                 + (f"  ({problem})" if problem else ""))
+        down = [i.name for i in rows if i.state != "active"]
+        if down:
+            _say(f"bring one back: python run.py deployments start {down[0]}")
+
+    _guarded(body)
+
+
+def _deployer(ctx: click.Context) -> Any:
+    from steps.deployment.rollout import active_deployer
+
+    _start((ctx.obj or {}).get("stack"))
+    return active_deployer()
+
+
+@deployments.command("start")
+@click.argument("name")
+@click.pass_context
+def deployments_start(ctx: click.Context, name: str) -> None:
+    """Serve a stopped or crashed deployment again, from its recorded model version."""
+
+    def body() -> None:
+        info = _deployer(ctx).start(name)
+        _say(f"{name}: serving {info.model_name} v{info.model_version} at {info.url}")
+
+    _guarded(body)
+
+
+@deployments.command("stop")
+@click.argument("name")
+@click.pass_context
+def deployments_stop(ctx: click.Context, name: str) -> None:
+    """Stop serving (the record stays, so `deployments start NAME` brings it back)."""
+
+    def body() -> None:
+        _deployer(ctx).stop(name)
+        _say(f"stopped deployment '{name}' (bring it back: python run.py deployments start {name})")
+
+    _guarded(body)
+
+
+@deployments.command("delete")
+@click.argument("name")
+@click.pass_context
+def deployments_delete(ctx: click.Context, name: str) -> None:
+    """Stop serving and forget the deployment."""
+
+    def body() -> None:
+        _deployer(ctx).delete(name)
+        _say(f"deleted deployment '{name}'")
 
     _guarded(body)
 
 
 @cli.command()
 @click.option("--config", "config_path", default=None, help="Deployment config YAML.")
-@click.option("--model-name", default=None)
+@_MODEL_OPTION
 @click.option("--stack", default=None)
 @click.pass_context
 def rollback(ctx: click.Context, config_path, model_name, stack) -> None:
-    """Serve the previous champion again (parity-checked, blue/green) and make it the champion."""
+    """Serve a model's previous champion again (parity-checked, blue/green) and make it the champion."""
 
     def body() -> None:
         from pipelines.launch import load_deployment_config, rollback_champion
+        from pipelines.selection import choose_model
 
-        config = load_deployment_config(config_path, _overrides(**{"model.name": model_name}))
+        config = load_deployment_config(config_path, {})
         _start(stack or (ctx.obj or {}).get("stack"))
-        record = rollback_champion(config, _say)
+        record = rollback_champion(config, choose_model(model_name), _say)
         _say(f"rolled back: {record.model_name} v{record.model_version} serving at {record.url}")
 
     _guarded(body)
@@ -295,13 +373,15 @@ def rollback(ctx: click.Context, config_path, model_name, stack) -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--config", "config_path", default=None, help="Monitoring config YAML.")
 @click.option("--retrain/--no-retrain", default=True, show_default=True, help="Retrain when the decision says so.")
+@_MODEL_OPTION
 @click.option("--stack", default=None)
 @click.pass_context
-def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, stack) -> None:
+def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, model_name, stack) -> None:
     """Validate, profile and score a batch; report drift and decay; retrain if needed."""
 
     def body() -> None:
         from pipelines.continuous_training import load_monitoring_config, retrain as retrain_model, run_monitoring
+        from pipelines.selection import choose_model
 
         config = load_monitoring_config(config_path, {})
         if data:
@@ -312,10 +392,11 @@ def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, s
         else:
             source = {"generator": {"n_rows": rows, "seed": seed, "drift": drift}}
         _start(stack or (ctx.obj or {}).get("stack"))
-        outcome = run_monitoring(config, source, _say)
+        name = choose_model(model_name)
+        outcome = run_monitoring(config, name, source, _say)
         if outcome["decision"].action == "retrain" and retrain:
-            retrain_model(config, [outcome["batch"]], _say)
-            _show_endpoint(config.deployment_name)
+            retrain_model(config, name, [outcome["batch"]], _say)
+            _show_endpoint(name)
 
     _guarded(body)
 
@@ -325,15 +406,17 @@ def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, s
 @click.option("--drift-from", type=int, default=3, show_default=True, help="First day with injected drift.")
 @click.option("--out", "out_dir", default=None, help="Directory for the timeline PNG (default: the run state).")
 @click.option("--config", "config_path", default=None, help="Monitoring config YAML.")
+@_MODEL_OPTION
 @click.option("--stack", default=None)
 @click.pass_context
-def simulate(ctx: click.Context, days, drift_from, out_dir, config_path, stack) -> None:
+def simulate(ctx: click.Context, days, drift_from, out_dir, config_path, model_name, stack) -> None:
     """Daily batches with drift from day K: monitoring, retraining and redeploys, and a timeline plot."""
 
     def body() -> None:
         from pathlib import Path
 
         from pipelines.continuous_training import load_monitoring_config, simulate as run_simulation
+        from pipelines.selection import choose_model
         from stacks.state import state_dir
 
         if days < 1:
@@ -342,7 +425,7 @@ def simulate(ctx: click.Context, days, drift_from, out_dir, config_path, stack) 
         _start(stack or (ctx.obj or {}).get("stack"))
         target = Path(out_dir) if out_dir else state_dir() / "simulation"
         target.mkdir(parents=True, exist_ok=True)
-        run_simulation(config, days, drift_from, target, _say)
+        run_simulation(config, choose_model(model_name), days, drift_from, target, _say)
 
     _guarded(body)
 

@@ -15,12 +15,16 @@ class ConfigError(ValueError):
     """A configuration file is missing, unreadable or holds a bad value."""
 
 
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # model names double as deployment names (Kubernetes labels)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class ModelCard(_Section):
-    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=50)
+    # The one place a model name is declared; its deployment is named after it, so it must be a DNS-1123 label.
+    name: str = Field(pattern=DNS_LABEL, max_length=50)
     description: str = ""
     license: str = "Apache-2.0"
     tags: List[str] = []
@@ -83,7 +87,8 @@ class GateSection(_Section):
 
 
 class ServingSection(_Section):
-    deployment_name: str = Field("churn-classifier", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=50)
+    # The endpoint name is not configured here: each model gets its own deployment, named after the model
+    # (steps.names.deployment_name_for) unless `run.py deploy --deployment-name` chose another on its first deploy.
     timeout_seconds: float = Field(300.0, gt=0)
     parity_rows: int = Field(200, ge=1)
     replicas: int = Field(1, ge=1)
@@ -94,7 +99,8 @@ class ServingSection(_Section):
 
 
 class DeploymentConfig(_Section):
-    model: ModelCard
+    """How any model is gated and served; which model is a command-line choice (`--model-name`)."""
+
     gate: GateSection = GateSection()
     serving: ServingSection = ServingSection()
     enable_cache: bool = False
@@ -125,8 +131,8 @@ class SimulationSection(_Section):
 
 
 class MonitoringConfig(_Section):
-    model: ModelCard
-    deployment_name: str = Field("churn-classifier", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    """How any served model is watched; which model is a command-line choice (`--model-name`)."""
+
     drift: DriftSection = DriftSection()
     max_drop: Dict[Literal["binary", "multiclass", "regression"], Dict[str, float]] = {}
     policy: PolicySection = PolicySection()

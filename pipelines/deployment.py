@@ -1,6 +1,6 @@
 """Deployment pipeline: challenger vs champion on the same holdout -> gate -> parity-checked deploy -> promote."""
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from zenml import pipeline
 
@@ -14,11 +14,18 @@ from steps.deployment.steps import (
 
 
 @pipeline(enable_cache=False)
-def deployment_pipeline(model_name: str, gate: Dict[str, Any], serving: Dict[str, Any]) -> None:
-    """Deploys the registry's challenger only if it earns it; the decision and its reasons are an artifact."""
-    candidates, holdout, schema = fetch_candidates(model_name)
+def deployment_pipeline(
+    model_name: str,
+    deployment_name: str,
+    gate: Dict[str, Any],
+    serving: Dict[str, Any],
+    version: Optional[str] = None,
+    alias: Optional[str] = None,
+    force: bool = False,
+) -> None:
+    """Deploys a version (default: the registry's challenger) only if it earns it; the decision is an artifact."""
+    candidates, holdout, schema = fetch_candidates(model_name, deployment_name, version=version, alias=alias)
     challenger_eval, champion_eval = evaluate_candidates(candidates, holdout, schema)
-    decision = decide_deployment(candidates, challenger_eval, champion_eval, gate)
-    record = deploy_challenger(decision, candidates, holdout, schema, serving,
-                               parity_tolerance=gate["parity_tolerance"])
+    decision = decide_deployment(candidates, challenger_eval, champion_eval, gate, force=force)
+    record = deploy_challenger(decision, candidates, holdout, schema, serving, parity_tolerance=gate["parity_tolerance"])
     promote_champion(record, candidates)

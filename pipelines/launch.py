@@ -104,16 +104,27 @@ def load_deployment_config(path: str | None, overrides: Dict[str, Any]) -> Deplo
     return load_config(path or "deployment", DeploymentConfig, overrides)
 
 
-def run_deployment(config: DeploymentConfig, say: Callable[[str], None] = print) -> Dict[str, Any]:
-    """Runs the deployment pipeline and returns the run summary plus the deployment record."""
+def run_deployment(
+    config: DeploymentConfig,
+    model_name: str,
+    say: Callable[[str], None] = print,
+    version: Optional[str] = None,
+    alias: Optional[str] = None,
+    force: bool = False,
+    deployment_name: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Runs the deployment pipeline for `model_name` (its challenger, or the chosen version or alias) behind the
+    model's own endpoint, and returns the run summary plus the decision and the deployment record."""
     from zenml.enums import ExecutionMode
 
     from pipelines.deployment import deployment_pipeline
+    from pipelines.selection import deployment_of
     from steps import names
 
     settings = config.model_dump(mode="json")
     run = deployment_pipeline.with_options(execution_mode=ExecutionMode.FAIL_FAST)(
-        model_name=config.model.name, gate=settings["gate"], serving=settings["serving"]
+        model_name=model_name, deployment_name=deployment_name or deployment_of(model_name), gate=settings["gate"],
+        serving=settings["serving"], version=version, alias=alias, force=force,
     )
     summary = summarize_run(run, say)
     from zenml.client import Client
@@ -124,22 +135,24 @@ def run_deployment(config: DeploymentConfig, say: Callable[[str], None] = print)
     return summary
 
 
-def rollback_champion(config: DeploymentConfig, say: Callable[[str], None] = print) -> Any:
-    """Serves the `previous-champion` again (parity-checked, blue/green) and makes it the champion."""
-    from steps.deployment.registry import RegistryError, by_alias, promote
-    from steps.deployment.rollout import deploy_version, mark_production, tracking_uri, training_artifacts
+def rollback_champion(config: DeploymentConfig, model_name: str, say: Callable[[str], None] = print) -> Any:
+    """Serves `model_name`'s `previous-champion` again (parity-checked, blue/green) and makes it the champion."""
+    from pipelines.selection import deployment_of
+    from steps.deployment.registry import RegistryError, by_alias
+    from steps.deployment.rollout import deploy_version, promote_served, tracking_uri, training_artifacts
     from steps.training.tracking import PREVIOUS_CHAMPION_ALIAS
 
     uri = tracking_uri()
-    previous = by_alias(config.model.name, PREVIOUS_CHAMPION_ALIAS, uri)
+    previous = by_alias(model_name, PREVIOUS_CHAMPION_ALIAS, uri)
     if previous is None:
-        raise RegistryError(f"model '{config.model.name}' has no '{PREVIOUS_CHAMPION_ALIAS}' version to roll back to")
+        raise RegistryError(f"model '{model_name}' has no '{PREVIOUS_CHAMPION_ALIAS}' version to roll back to "
+                            f"(to serve a chosen version: python run.py deploy --model-name {model_name} --version N)")
     model_version, holdout, schema = training_artifacts(previous)
-    say(f"rolling back to {previous.name} v{previous.version}")
+    say(f"rolling back {model_name} to v{previous.version}")
     settings = config.model_dump(mode="json")
-    record = deploy_version(previous, holdout, schema, settings["serving"], config.gate.parity_tolerance, uri)
-    promote(config.model.name, previous.version, uri)
-    mark_production(config.model.name, str(model_version.id))
+    record = deploy_version(previous, holdout, schema, settings["serving"], deployment_of(model_name),
+                            config.gate.parity_tolerance, uri)
+    promote_served(record, str(model_version.id), uri)
     return record
 
 

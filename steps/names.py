@@ -23,3 +23,8 @@ MONITORING_DECISION = "monitoring_decision"
 SIMULATION_TIMELINE = "simulation_timeline"
 
 PRODUCTION_STAGE = "production"
+
+
+def deployment_name_for(model_name: str) -> str:
+    """Each registered model serves behind its own endpoint, named after it (model names are DNS-1123 labels)."""
+    return model_name

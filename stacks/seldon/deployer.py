@@ -71,7 +71,20 @@ class SeldonModelDeployer(BaseModelDeployer):
     def status(self, name: str) -> Optional[DeploymentInfo]:
         return self.backend().status(name)
 
+    def start(self, name: str, timeout: float = 300.0) -> DeploymentInfo:
+        """Serve a stopped (or crashed) deployment again from its recorded model and settings."""
+        if self.backend().status(name) is None:
+            known = ", ".join(d.name for d in self.list_deployments()) or "none"
+            raise DeploymentError(f"no deployment called {name!r} (deployments: {known})")
+        return self.backend().start(name, timeout=timeout)
+
     def stop(self, name: str, timeout: float = 60.0) -> None:
+        """Stop serving `name` but keep its record, so `start(name)` brings the same model back."""
+        if self.backend().status(name) is None:
+            raise DeploymentError(f"no deployment called {name!r}")
+        self.backend().stop(name, timeout=timeout)
+
+    def delete(self, name: str, timeout: float = 60.0) -> None:
         """Stop serving `name` and remove it from the backend and from ZenML's services."""
         self.backend().delete(name, timeout=timeout)
         client = Client()

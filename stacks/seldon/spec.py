@@ -75,3 +75,11 @@ class DeploymentBackend(abc.ABC):
     @abc.abstractmethod
     def delete(self, name: str, timeout: float = 60.0) -> None:
         """Stop serving `name` and release everything it holds. Deleting a missing deployment is not an error."""
+
+    @abc.abstractmethod
+    def stop(self, name: str, timeout: float = 60.0) -> None:
+        """Stop serving `name` but keep its record, so that `start(name)` serves the same model again."""
+
+    @abc.abstractmethod
+    def start(self, name: str, timeout: float = 300.0) -> DeploymentInfo:
+        """Serve a stopped or crashed deployment again, from its recorded spec."""

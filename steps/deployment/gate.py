@@ -57,8 +57,11 @@ def decide(
     min_improvement: float,
     champion_version: Optional[str] = None,
     champion_metrics: Optional[Dict[str, float]] = None,
+    serving_version: Optional[str] = None,
+    force: bool = False,
 ) -> DeploymentDecision:
-    """All metrics are higher-is-better. The first deployment needs the thresholds only."""
+    """All metrics are higher-is-better. The first deployment needs the thresholds only. The champion is served
+    again when its endpoint is not serving it (stopped, crashed, rebooted); `force` waives the champion margin."""
     reasons: List[str] = []
     ok = True
     for metric, threshold in sorted(min_metrics.items()):
@@ -73,8 +76,16 @@ def decide(
         else:
             reasons.append(f"{metric} = {value:.4f} meets the required {threshold}")
     if champion_version is not None and champion_version == challenger_version:
-        ok = False
-        reasons.append(f"v{challenger_version} is already the champion: nothing to deploy")
+        if serving_version == challenger_version:
+            ok = False
+            reasons.append(f"v{challenger_version} is already the champion and serving: nothing to deploy")
+        else:
+            reasons.append(f"v{challenger_version} is the champion but its endpoint serves "
+                           f"{'v' + serving_version if serving_version else 'nothing'}: serving it again")
+    elif champion_metrics and force:
+        new, old = challenger_metrics[primary_metric], champion_metrics[primary_metric]
+        reasons.append(f"{primary_metric}: challenger {new:.4f} vs champion {old:.4f} ({new - old:+.4f}); "
+                       f"champion margin waived by --force")
     elif champion_metrics:
         new, old = challenger_metrics[primary_metric], champion_metrics[primary_metric]
         if new >= old + min_improvement:

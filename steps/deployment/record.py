@@ -12,13 +12,17 @@ from steps.deployment.registry import ModelRef
 
 @dataclasses.dataclass
 class Candidates(Report):
-    """The registry's challenger and champion at the time of the deployment run."""
+    """The version to deploy (`challenger`: the registry's challenger unless a version or alias was chosen), the
+    champion, and what the model's endpoint served at the time of the deployment run."""
 
     title = "Deployment candidates"
     model_name: str
     challenger: Dict[str, Any]
     champion: Optional[Dict[str, Any]]
     zenml_model_version: str
+    deployment_name: str = ""
+    selected_by: str = "alias 'challenger'"
+    serving_version: Optional[str] = None  # the version the endpoint actively serves (None: not serving)
 
     @property
     def challenger_ref(self) -> ModelRef:
@@ -45,8 +49,8 @@ class DeploymentRecord(Report):
     notes: List[str] = dataclasses.field(default_factory=list)
 
     @classmethod
-    def skipped(cls, candidates: Candidates, deployment_name: str, reasons: List[str]) -> "DeploymentRecord":
-        return cls(deployment_name=deployment_name, deployed=False, model_name=candidates.model_name,
+    def skipped(cls, candidates: Candidates, reasons: List[str]) -> "DeploymentRecord":
+        return cls(deployment_name=candidates.deployment_name, deployed=False, model_name=candidates.model_name,
                    model_version=candidates.challenger["version"], notes=["not deployed", *reasons])
 
     def to_html(self) -> str:

@@ -49,10 +49,43 @@ def by_alias(name: str, alias: str, tracking_uri: Optional[str] = None) -> Optio
     return ModelRef(name, str(version.version), version.run_id or "", version.source, dict(version.tags or {}))
 
 
+def by_version(name: str, version: str, tracking_uri: Optional[str] = None) -> Optional[ModelRef]:
+    """Version `version` of model `name`, or None when it does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = _client(tracking_uri).get_model_version(name, str(version))
+    except MlflowException:
+        return None
+    return ModelRef(name, str(found.version), found.run_id or "", found.source, dict(found.tags or {}))
+
+
+def select_version(
+    name: str, version: Optional[str], alias: Optional[str], tracking_uri: Optional[str] = None
+) -> "tuple[ModelRef, str]":
+    """The version a deploy acts on and how it was chosen: `version`, else `alias`, else the challenger."""
+    if version and alias:
+        raise RegistryError("choose the version to deploy with --version or with --alias, not both")
+    if version:
+        ref = by_version(name, version, tracking_uri)
+        if ref is None:
+            raise RegistryError(f"model '{name}' has no version {version}: see `mlflow` or the registry's versions "
+                                f"of '{name}' (python run.py deployments lists what serves)")
+        return ref, f"version {version}"
+    if alias:
+        ref = by_alias(name, alias, tracking_uri)
+        if ref is None:
+            raise RegistryError(f"model '{name}' has no version with alias '{alias}' (try 'champion', 'challenger' "
+                                "or 'previous-champion', or --version N)")
+        return ref, f"alias '{alias}'"
+    return require_challenger(name, tracking_uri), f"alias '{CHALLENGER_ALIAS}'"
+
+
 def require_challenger(name: str, tracking_uri: Optional[str] = None) -> ModelRef:
     ref = by_alias(name, CHALLENGER_ALIAS, tracking_uri)
     if ref is None:
-        raise RegistryError(f"model '{name}' has no '{CHALLENGER_ALIAS}' version: run `python run.py train` first")
+        raise RegistryError(f"model '{name}' has no '{CHALLENGER_ALIAS}' version: train one with `python run.py train "
+                            f"--model-name {name} ...`, or deploy an existing one with --version N or --alias A")
     return ref
 
 

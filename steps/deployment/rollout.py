@@ -69,6 +69,29 @@ def training_artifacts(ref: ModelRef) -> Tuple[Any, pd.DataFrame, DataSchema]:
             model_version.get_artifact(names.DATA_SCHEMA).load())
 
 
+def serving_version(deployment_name: str, model_name: str) -> Optional[str]:
+    """The version of `model_name` that `deployment_name` actively serves, or None (down, stopped, other model)."""
+    info = active_deployer().status(deployment_name)
+    if info is None or info.state != "active" or info.model_name != model_name:
+        return None
+    return info.model_version
+
+
+def promote_served(record: DeploymentRecord, zenml_model_version_id: str, tracking_uri: Optional[str]) -> Optional[str]:
+    """After `record`'s version took traffic: MLflow `champion` (the one it replaces becomes `previous-champion`),
+    ZenML stage `production` and the endpoint on the ZenML model version. Returns the previous champion version.
+    The one promotion, used by the deployment pipeline and by rollback."""
+    from zenml import log_metadata
+
+    from steps.deployment.registry import promote
+
+    previous = promote(record.model_name, record.model_version, tracking_uri)
+    mark_production(record.model_name, zenml_model_version_id)
+    log_metadata(metadata={"endpoint": record.url, "mlflow_version": record.model_version},
+                 model_name=record.model_name, model_version=zenml_model_version_id)
+    return previous
+
+
 def mark_production(model_name: str, model_version_id: str) -> None:
     """The ZenML model version now serving gets stage `production` (the previous holder is archived by ZenML)."""
     from uuid import UUID
@@ -92,10 +115,11 @@ def deploy_version(
     holdout: pd.DataFrame,
     schema: DataSchema,
     serving: Dict[str, Any],
+    deployment_name: str,
     parity_tolerance: float,
     tracking_uri: Optional[str],
 ) -> DeploymentRecord:
-    """Serves `ref` behind the stable URL of `serving['deployment_name']`; the old model keeps serving on failure."""
+    """Serves `ref` behind the stable URL of `deployment_name`; the old model keeps serving on failure."""
     from stacks.seldon.spec import ModelDeploymentSpec
     from stacks.state import state_dir
     from steps.deployment.parity import check_parity
@@ -106,7 +130,7 @@ def deploy_version(
     # Local daemons read the downloaded directory; a cluster pulls the model from the artifact store itself.
     model_uri = str(model_dir) if backend == "local" else artifact_location(ref, tracking_uri)
     offline = load_model(model_dir)
-    sample = holdout[schema.features].head(serving.get("parity_rows", 200))
+    sample = holdout[schema.features].head(serving["parity_rows"])
     expected = offline.predict(sample) if schema.task == "regression" else offline.predict_proba(sample)
     parity: Dict[str, Any] = {}
 
@@ -116,13 +140,13 @@ def deploy_version(
                     parity["max_abs_diff"])
 
     spec = ModelDeploymentSpec(
-        name=serving["deployment_name"], model_uri=model_uri, model_name=ref.name, model_version=ref.version,
+        name=deployment_name, model_uri=model_uri, model_name=ref.name, model_version=ref.version,
         run_id=ref.run_id, data_fingerprint=ref.tags.get("data_fingerprint", ""),
-        git_commit=ref.tags.get("git_commit", ""), replicas=serving.get("replicas", 1),
-        workers=serving.get("workers"), threads=serving.get("threads"), rollout=serving.get("rollout", "replace"),
-        canary_traffic_percent=serving.get("canary_traffic_percent", 10),
+        git_commit=ref.tags.get("git_commit", ""), replicas=serving["replicas"],
+        workers=serving["workers"], threads=serving["threads"], rollout=serving["rollout"],
+        canary_traffic_percent=serving["canary_traffic_percent"],
     )
-    info = deployer.deploy(spec, verify=verify, timeout=serving.get("timeout_seconds", 300.0))
+    info = deployer.deploy(spec, verify=verify, timeout=serving["timeout_seconds"])
     logger.info("v%s serving at %s", ref.version, info.url)
     refresh_scrape_targets()
     return DeploymentRecord(

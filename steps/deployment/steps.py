@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import pandas as pd
 from typing_extensions import Annotated
-from zenml import log_metadata, step
+from zenml import step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
 from steps import names
@@ -27,23 +27,27 @@ def _tracking_uri() -> Optional[str]:
 
 @step(enable_cache=False)
 def fetch_candidates(
-    model_name: str,
+    model_name: str, deployment_name: str, version: Optional[str] = None, alias: Optional[str] = None
 ) -> Tuple[Annotated[Candidates, "candidates"], Annotated[pd.DataFrame, names.HOLDOUT_SET],
            Annotated[DataSchema, names.DATA_SCHEMA]]:
-    """The registry's challenger and champion, and the challenger's holdout, found through its ZenML model version."""
-    from steps.deployment.registry import by_alias, require_challenger
-    from steps.deployment.rollout import training_artifacts
+    """The version to deploy (chosen `version` or `alias`, else the challenger), the champion, what the endpoint
+    serves now, and the candidate's holdout, found through its ZenML model version."""
+    from steps.deployment.registry import by_alias, select_version
+    from steps.deployment.rollout import serving_version, training_artifacts
     from steps.training.tracking import CHAMPION_ALIAS
 
     uri = _tracking_uri()
-    challenger = require_challenger(model_name, uri)
+    candidate, selected_by = select_version(model_name, version, alias, uri)
     champion = by_alias(model_name, CHAMPION_ALIAS, uri)
-    model_version, holdout, schema = training_artifacts(challenger)
-    logger.info("challenger v%s (ZenML model version %s), champion %s", challenger.version, model_version.name,
-                f"v{champion.version}" if champion else "none")
+    model_version, holdout, schema = training_artifacts(candidate)
+    serving = serving_version(deployment_name, model_name)
+    logger.info("candidate v%s (%s; ZenML model version %s), champion %s, endpoint '%s' serving %s",
+                candidate.version, selected_by, model_version.name, f"v{champion.version}" if champion else "none",
+                deployment_name, f"v{serving}" if serving else "nothing")
     candidates = Candidates(
-        model_name=model_name, challenger=challenger.__dict__, champion=champion.__dict__ if champion else None,
-        zenml_model_version=str(model_version.id),
+        model_name=model_name, challenger=candidate.__dict__, champion=champion.__dict__ if champion else None,
+        zenml_model_version=str(model_version.id), deployment_name=deployment_name, selected_by=selected_by,
+        serving_version=serving,
     )
     return candidates, holdout, schema
 
@@ -77,18 +81,22 @@ def decide_deployment(
     challenger_evaluation: EvaluationReport,
     champion_evaluation: Optional[EvaluationReport],
     gate: Dict[str, Any],
+    force: bool = False,
 ) -> Annotated[DeploymentDecision, names.DEPLOYMENT_DECISION]:
-    """Deploy only if the challenger meets the thresholds and beats the champion by the margin."""
+    """Deploy only if the candidate meets the thresholds and beats the champion by the margin (`force` waives the
+    margin, never the thresholds or the parity check); a champion whose endpoint is down is served again."""
     from steps.deployment.gate import decide
 
     decision = decide(
         challenger_version=candidates.challenger["version"],
         challenger_metrics=challenger_evaluation.metrics,
         primary_metric=challenger_evaluation.primary_metric,
-        min_metrics=(gate.get("min_metrics") or {}).get(challenger_evaluation.task, {}),
-        min_improvement=gate.get("min_improvement", 0.0),
+        min_metrics=gate["min_metrics"].get(challenger_evaluation.task, {}),
+        min_improvement=gate["min_improvement"],
         champion_version=candidates.champion["version"] if candidates.champion else None,
         champion_metrics=champion_evaluation.metrics if champion_evaluation else None,
+        serving_version=candidates.serving_version,
+        force=force,
     )
     for reason in decision.reasons:
         logger.info("gate: %s", reason)
@@ -103,29 +111,27 @@ def deploy_challenger(
     holdout_set: pd.DataFrame,
     schema: DataSchema,
     serving: Dict[str, Any],
-    parity_tolerance: float = 1e-6,
+    parity_tolerance: float,
 ) -> Annotated[DeploymentRecord, names.DEPLOYMENT_INFO]:
-    """Blue/green deploy of the challenger behind the stable URL; it takes traffic only after the parity check."""
+    """Blue/green deploy of the candidate behind the model's stable URL; it takes traffic only after the parity
+    check."""
     from steps.deployment.rollout import deploy_version
 
     if not decision.deploy:
         logger.info("not deploying: %s", "; ".join(decision.reasons))
-        return DeploymentRecord.skipped(candidates, serving["deployment_name"], decision.reasons)
-    return deploy_version(candidates.challenger_ref, holdout_set, schema, serving, parity_tolerance, _tracking_uri())
+        return DeploymentRecord.skipped(candidates, decision.reasons)
+    return deploy_version(candidates.challenger_ref, holdout_set, schema, serving, candidates.deployment_name,
+                          parity_tolerance, _tracking_uri())
 
 
 @step(enable_cache=False)
 def promote_champion(record: DeploymentRecord, candidates: Candidates) -> Annotated[Dict[str, Any], "promotion"]:
     """MLflow alias `champion` (previous one kept as `previous-champion`) and ZenML stage `production`."""
-    from steps.deployment.registry import promote
-    from steps.deployment.rollout import mark_production
+    from steps.deployment.rollout import promote_served
 
     if not record.deployed:
         return {"promoted": False, "champion": candidates.champion["version"] if candidates.champion else None}
-    previous = promote(candidates.model_name, record.model_version, _tracking_uri())
-    mark_production(candidates.model_name, candidates.zenml_model_version)
-    log_metadata(metadata={"endpoint": record.url, "mlflow_version": record.model_version},
-                 model_name=candidates.model_name, model_version=candidates.zenml_model_version)
+    previous = promote_served(record, candidates.zenml_model_version, _tracking_uri())
     logger.info("v%s is now the champion (previous: %s); endpoint %s", record.model_version, previous or "none",
                 record.url)
     return {"promoted": True, "champion": record.model_version, "previous_champion": previous}

@@ -38,7 +38,7 @@ def stack():
 
     deployer = active_deployer()
     for info in deployer.list_deployments():
-        deployer.stop(info.name)
+        deployer.delete(info.name)
 
 
 def _uri(client):
@@ -49,8 +49,11 @@ def _train(**overrides):
     return run_training(load_training_config(None, {**FAST, **overrides}), "", **QUIET)
 
 
-def _deploy():
-    return run_deployment(load_deployment_config(None, {}), **QUIET)
+MODEL = "churn-classifier"
+
+
+def _deploy(**choice):
+    return run_deployment(load_deployment_config(None, {}), MODEL, **QUIET, **choice)
 
 
 def _serving(client):
@@ -104,9 +107,9 @@ def test_weak_challenger_is_refused_and_champion_keeps_serving(stack, champion):
 
 def test_monitoring_flags_drift_only_when_there_is_drift(stack, champion):
     config = load_monitoring_config(None, {})
-    calm = run_monitoring(config, {"generator": {"n_rows": 1500, "seed": 11, "drift": 0.0}}, **QUIET)
+    calm = run_monitoring(config, MODEL, {"generator": {"n_rows": 1500, "seed": 11, "drift": 0.0}}, **QUIET)
     assert not calm["drift"].detected and calm["decision"].action == "none", calm["decision"].reasons
-    stormy = run_monitoring(config, {"generator": {"n_rows": 1500, "seed": 12, "drift": 1.0}}, **QUIET)
+    stormy = run_monitoring(config, MODEL, {"generator": {"n_rows": 1500, "seed": 12, "drift": 1.0}}, **QUIET)
     assert stormy["drift"].detected and stormy["decision"].action == "retrain"
     assert stormy["decay"] is not None and stormy["decay"].decayed
 
@@ -120,7 +123,7 @@ def test_bad_batch_is_rejected_before_scoring(stack, champion, tmp_path):
     path = tmp_path / "bad.csv"
     batch.to_csv(path, index=False)
     with pytest.raises(DataValidationError) as failure:
-        run_monitoring(load_monitoring_config(None, {}), {"path": str(path)}, **QUIET)
+        run_monitoring(load_monitoring_config(None, {}), MODEL, {"path": str(path)}, **QUIET)
     assert "tenure_months" in str(failure.value) and "monthly_charges" in str(failure.value)
     run = stack.get_pipeline("monitoring_pipeline").last_run
     assert "score_batch" not in run.steps or not str(run.steps["score_batch"].status).endswith("completed")
@@ -132,7 +135,7 @@ def test_retrain_on_drifted_data_wins_and_takes_over(stack, champion):
     from steps.data.generator import generate_batch
 
     recent = [generate_batch(1500, seed=20 + i, drift=1.0) for i in range(3)]
-    outcome = retrain(config, recent, **QUIET)
+    outcome = retrain(config, MODEL, recent, **QUIET)
     assert outcome["decision"].deploy, outcome["decision"].reasons
     after = by_alias("churn-classifier", "champion", _uri(stack)).version
     assert after != before and _serving(stack).model_version == after
@@ -140,9 +143,12 @@ def test_retrain_on_drifted_data_wins_and_takes_over(stack, champion):
 
 
 def test_rollback_restores_the_previous_champion(stack, champion):
+    if by_alias(MODEL, "previous-champion", _uri(stack)) is None:  # run alone: make a second champion first
+        _train(**{"training.search.space": {"max_depth": [2]}})
+        assert _deploy(force=True)["record"].deployed
     previous = by_alias("churn-classifier", "previous-champion", _uri(stack)).version
     current = by_alias("churn-classifier", "champion", _uri(stack)).version
-    record = rollback_champion(load_deployment_config(None, {}), **QUIET)
+    record = rollback_champion(load_deployment_config(None, {}), MODEL, **QUIET)
     assert record.model_version == previous and _serving(stack).model_version == previous
     assert by_alias("churn-classifier", "champion", _uri(stack)).version == previous
     assert by_alias("churn-classifier", "previous-champion", _uri(stack)).version == current
@@ -153,7 +159,7 @@ def test_simulation_detects_drift_retrains_and_draws_the_timeline(stack, champio
     from steps import names
 
     config = load_monitoring_config(None, {"simulation.rows_per_day": 1000, "simulation.drift_per_day": 0.5})
-    outcome = simulate(config, days=3, drift_from=1, out_dir=tmp_path, **QUIET)
+    outcome = simulate(config, MODEL, days=3, drift_from=1, out_dir=tmp_path, **QUIET)
     days = outcome["timeline"].days
     assert [d.day for d in days] == [0, 1, 2]
     assert days[0].action == "none" and days[0].drift_share == 0.0

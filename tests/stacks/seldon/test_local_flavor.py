@@ -49,7 +49,7 @@ def deployer(serving_python, tmp_path_factory):  # noqa: F811
     deployer = client.active_stack.model_deployer
     yield deployer
     for info in deployer.list_deployments():
-        deployer.stop(info.name)
+        deployer.delete(info.name)
     deployer.backend().shutdown()
     client.activate_stack(previous)
 
@@ -121,7 +121,7 @@ def test_deploy_is_a_zenml_service_with_its_url(deployer, tmp_path):
     assert "loaded churn-model version 2" in "\n".join(services[0].get_logs())
 
     pid = deployer.status("churn").details["pid"]
-    deployer.stop("churn")
+    deployer.delete("churn")
     assert deployer.list_deployments() == [] and not deployer.find_model_server(service_name="seldon-churn")
     assert not local_process.group_members(pid)
 

@@ -1,5 +1,7 @@
 """The champion/challenger gate."""
 
+import pytest
+
 from steps.deployment.gate import DeploymentDecision, decide
 
 
@@ -26,9 +28,23 @@ def test_unknown_threshold_metric_is_named():
     assert not decision.deploy and "r2: threshold 0.5 set but the challenger has no such metric" in decision.reasons[0]
 
 
-def test_same_version_is_not_redeployed():
-    decision = decide("3", {"roc_auc": 0.9}, "roc_auc", {}, 0.0, "3", {"roc_auc": 0.9})
-    assert not decision.deploy and "already the champion" in decision.reasons[-1]
+def test_same_version_is_not_redeployed_while_it_serves():
+    decision = decide("3", {"roc_auc": 0.9}, "roc_auc", {}, 0.0, "3", {"roc_auc": 0.9}, serving_version="3")
+    assert not decision.deploy and "already the champion and serving" in decision.reasons[-1]
+
+
+@pytest.mark.parametrize("serving", [None, "2"])
+def test_champion_whose_endpoint_is_down_or_elsewhere_is_served_again(serving):
+    decision = decide("3", {"roc_auc": 0.9}, "roc_auc", {"roc_auc": 0.7}, 0.0, "3", {"roc_auc": 0.9},
+                      serving_version=serving)
+    assert decision.deploy and "is the champion but its endpoint serves" in decision.reasons[-1]
+
+
+def test_force_waives_the_champion_margin_but_not_the_thresholds():
+    weaker = decide("1", {"roc_auc": 0.78}, "roc_auc", {"roc_auc": 0.7}, 0.01, "2", {"roc_auc": 0.80}, force=True)
+    assert weaker.deploy and "margin waived by --force" in weaker.reasons[-1]
+    below = decide("1", {"roc_auc": 0.6}, "roc_auc", {"roc_auc": 0.7}, 0.01, "2", {"roc_auc": 0.80}, force=True)
+    assert not below.deploy and "below the required" in below.reasons[0]
 
 
 def test_decision_renders_and_round_trips():
