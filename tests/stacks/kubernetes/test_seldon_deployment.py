@@ -96,7 +96,9 @@ def test_replace_serves_one_predictor_with_the_model_the_seldon_server_fetches()
     assert params == {"model_name": "credit-model", "model_version": "1", "run_id": "run1",
                       "data_fingerprint": "fp1", "git_commit": "abc123"}
     assert container["image"] == IMAGE
-    assert container["readinessProbe"]["httpGet"] == {"path": "/health/ping", "port": "http", "scheme": "HTTP"}
+    # ready when the model itself says so (SeldonModel.health_status via /health/status), alive while the server answers
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health/status", "port": "http", "scheme": "HTTP"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health/ping", "port": "http", "scheme": "HTTP"}
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 9000, "metrics": 6000}
     assert predictor["componentSpecs"][0]["spec"]["serviceAccountName"] == "mlops-model"
 
@@ -116,7 +118,7 @@ def test_sizing_hpa_and_pdb_land_on_the_component_spec():
 @pytest.mark.parametrize("resources, expected", [
     ({}, sd.DEFAULT_RESOURCES),
     # raising the memory request drops the default memory limit instead of leaving it below the request
-    ({"memory": "4Gi"}, {"requests": {"cpu": "250m", "memory": "4Gi"}}),
+    ({"memory": "4Gi"}, {"requests": {"cpu": "250m", "memory": "4Gi"}, "limits": {"cpu": "1"}}),
     ({"limits": {"cpu": "2"}}, {"requests": {"memory": "512Mi"}, "limits": {"memory": "1Gi", "cpu": "2"}}),
 ])
 def test_resources_fill_only_what_the_caller_left_out(resources, expected):
