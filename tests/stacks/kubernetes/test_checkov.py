@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.stacks.kubernetes.test_manifests import DOCS
+from tests.stacks.kubernetes.manifests import DOCS
 from tests.stacks.kubernetes.variants import VARIANTS
 from tests.tools import checkov_scan
 

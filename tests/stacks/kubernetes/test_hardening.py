@@ -8,7 +8,7 @@ import pytest
 from stacks.seldon import seldon_deployment as sd
 from tests.stacks.kubernetes.network_policy import Endpoint, allowed, reachable
 from tests.stacks.kubernetes.pod_security import restricted_violations
-from tests.stacks.kubernetes.test_manifests import DOCS, _pod
+from tests.stacks.kubernetes.manifests import DOCS, pod as _pod
 from tests.stacks.kubernetes.variants import VARIANTS
 
 WORKLOADS = {key: doc for key, doc in DOCS.items() if doc["kind"] in ("Deployment", "StatefulSet", "Job")}

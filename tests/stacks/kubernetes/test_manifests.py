@@ -15,28 +15,10 @@ import serving
 from stacks.seldon import seldon_deployment as sd
 from tests.stacks.kubernetes.conftest import KUBERNETES_VERSIONS, model_spec
 from tests.stacks.kubernetes.crd_schema import REPO_ROOT
+from tests.stacks.kubernetes.manifests import CRD_KINDS, DOCS, MANIFESTS, containers as _containers, pod as _pod
 
-MANIFESTS = REPO_ROOT / "stacks" / "kubernetes"
 RUNBOOK = REPO_ROOT / "docs" / "runbook-kubernetes.md"
-CRD_KINDS = {"PodMonitor": "monitoring.coreos.com/v1", "Gateway": "networking.istio.io/v1beta1"}
-
-
-def _documents():
-    for path in sorted(MANIFESTS.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc:
-                yield f"{path.name}:{doc['kind']}/{doc['metadata']['name']}", doc
-
-
-DOCS = dict(_documents())
 CORE = {key: doc for key, doc in DOCS.items() if doc["kind"] not in CRD_KINDS}
-
-
-def _containers(doc):
-    spec = doc.get("spec", {})
-    template = (spec.get("jobTemplate", {}).get("spec", spec)).get("template", {})
-    pod = template.get("spec", {})
-    return pod.get("containers", []) + pod.get("initContainers", [])
 
 
 def test_the_manifest_set_is_complete():
@@ -113,11 +95,6 @@ def test_mlflow_server_command_parses_with_the_pinned_mlflow():
     assert "admin_password" not in ini["mlflow"] and ini["mlflow"]["database_uri"].endswith("/mlflow_auth")
     init_sql = DOCS["postgres.yaml:ConfigMap/postgres-init"]["data"]["01-mlflow-auth.sql"]
     assert "CREATE DATABASE mlflow_auth" in init_sql  # the user store's database exists before MLflow starts
-
-
-def _pod(doc):
-    spec = doc.get("spec", {})
-    return (spec.get("jobTemplate", {}).get("spec", spec)).get("template", {}).get("spec", {})
 
 
 def _secret_mounts(doc):
