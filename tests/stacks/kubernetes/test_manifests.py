@@ -105,17 +105,29 @@ def _secret_mounts(doc):
             if m["name"] in secrets}
 
 
+def _secret_files(doc):
+    """Every file path the workload's Secret volumes provide: each key is listed (`items`), so a Secret without
+    it fails the mount instead of starting the server without the credential (MinIO would fall back to defaults)."""
+    pod = _pod(doc)
+    volumes = {v["name"]: v["secret"] for v in pod.get("volumes", []) if "secret" in v}
+    return {f"{m['mountPath']}/{item['path']}" for c in _containers(doc) for m in c.get("volumeMounts", [])
+            if m["name"] in volumes for item in volumes[m["name"]]["items"]}
+
+
 def test_no_credentials_are_written_in_the_manifests_and_secrets_arrive_as_files():
     assert not [key for key, doc in DOCS.items() if doc["kind"] == "Secret"]
     sensitive = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|_USER$|USERNAME")
     for key, doc in DOCS.items():
-        mounts = _secret_mounts(doc)
         for container in _containers(doc):
             for env in container.get("env", []):
                 assert "secretKeyRef" not in env.get("valueFrom", {}), f"{key}: {env['name']} from a Secret in env"
                 assert not sensitive.search(env["name"]) or env["name"].endswith("_FILE"), f"{key}: {env['name']}"
-                if env["name"].endswith("_FILE"):  # a path inside a mounted Secret
-                    assert any(env["value"].startswith(path + "/") for path in mounts), f"{key}: {env['name']}"
+                if env["name"].endswith("_FILE"):  # a listed key of a mounted Secret
+                    assert env["value"] in _secret_files(doc), f"{key}: {env['name']}={env['value']}"
+        # probes and shell commands that read a secret file read one that is mounted
+        text = yaml.safe_dump(_pod(doc))
+        for path in re.findall(r"/run/secrets/[a-z0-9-]+/[a-z0-9-]+", text):
+            assert path in _secret_files(doc), f"{key}: {path} is not a listed key of a mounted Secret"
 
 
 def test_every_mounted_secret_is_created_in_the_runbook():
@@ -125,6 +137,14 @@ def test_every_mounted_secret_is_created_in_the_runbook():
     referenced.add("seldon-model-storage")  # graph.envSecretRefName of every predictor
     for name in sorted(referenced):
         assert re.search(rf"kubectl .*create secret generic {name}\b", runbook), f"runbook never creates {name}"
+    # with every key the volumes list (a missing key would keep the pod from starting)
+    for doc in DOCS.values():
+        for volume in _pod(doc).get("volumes", []):
+            if "secret" in volume:
+                name = volume["secret"]["secretName"]
+                command = re.search(rf"create secret generic {name}\b((?:.*\\\n)*.*)", runbook).group(1)
+                for item in volume["secret"]["items"]:
+                    assert f"--from-literal={item['key']}=" in command, f"runbook: {name} lacks {item['key']}"
 
 
 def test_the_mlflow_image_turns_mounted_secret_files_into_the_servers_environment(tmp_path):
