@@ -209,6 +209,9 @@ def desired_deployment(spec: ModelDeploymentSpec, namespace: str, options: Servi
         champion["name"], champion["traffic"] = CHAMPION, 100
         champion.pop("shadow", None)
         champion.setdefault("labels", {})[ROLE_LABEL] = CHAMPION
+        for component in champion.get("componentSpecs") or []:
+            # a champion deployed before the pods carried these labels: the NetworkPolicies would cut it off
+            component.setdefault("metadata", {}).setdefault("labels", {}).update(MODEL_POD_LABELS)
         if spec.rollout == "canary":
             share = int(spec.canary_traffic_percent)
             if not 1 <= share <= 99:

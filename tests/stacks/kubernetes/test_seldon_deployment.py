@@ -133,6 +133,14 @@ def test_a_new_canary_replaces_the_old_challenger_not_the_champion():
         [(sd.CHAMPION, "1", 60), (sd.CHALLENGER, "3", 40)]
 
 
+def test_a_champion_deployed_without_pod_labels_gets_them_so_the_network_policies_admit_it():
+    old = copy.deepcopy(VARIANTS["replace"])
+    del old["spec"]["predictors"][0]["componentSpecs"][0]["metadata"]
+    canary = sd.desired_deployment(model_spec(2, rollout="canary"), NAMESPACE, OPTIONS, old)
+    for predictor in canary["spec"]["predictors"]:
+        assert predictor["componentSpecs"][0]["metadata"]["labels"] == sd.MODEL_POD_LABELS
+
+
 def test_replace_after_canary_promotes_the_challenger_alone():
     promoted = sd.desired_deployment(model_spec(2), NAMESPACE, OPTIONS, VARIANTS["canary"])
     assert [(m["predictor"], m["model_version"], m["traffic"]) for m in sd.predictor_models(promoted)] == \
