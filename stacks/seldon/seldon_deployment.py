@@ -34,7 +34,14 @@ SERVER_IMPLEMENTATION = "MLOPS_SKLEARN_SERVER"  # key under predictor_servers in
 MODEL_CONTAINER = "model"  # graph node name == container name, as Seldon requires
 HTTP_PORT = 9000  # seldon-core-microservice REST port
 METRICS_PORT = 6000  # seldon-core-microservice /prometheus port (PodMonitor scrapes port name "metrics")
-HEALTH_PATH = "/health/ping"
+# Readiness asks the model itself (SeldonModel.health_status: 503 until the model is loaded in this worker);
+# liveness only asks whether the server answers, so a slow model load never gets the container restarted.
+READINESS_PATH = "/health/status"
+LIVENESS_PATH = "/health/ping"
+MODEL_UID = 10001  # the serving image's numeric USER (serving/Dockerfile); runAsNonRoot needs a numeric user
+# Set on every model pod (componentSpecs[].metadata): stacks/kubernetes/network-policies.yaml selects them by these.
+MODEL_POD_LABELS = {"app.kubernetes.io/part-of": "zenml-mlops", "app.kubernetes.io/component": "model-server"}
+TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}  # gunicorn and prometheus_client write to /tmp
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -78,8 +85,8 @@ def check_name(name: str, suffix: str = "") -> None:
         )
 
 
-def _probe(initial_delay: int, period: int, failures: int) -> Dict[str, Any]:
-    return {"httpGet": {"path": HEALTH_PATH, "port": "http", "scheme": "HTTP"},
+def _probe(path: str, initial_delay: int, period: int, failures: int) -> Dict[str, Any]:
+    return {"httpGet": {"path": path, "port": "http", "scheme": "HTTP"},
             "initialDelaySeconds": initial_delay, "periodSeconds": period, "timeoutSeconds": 2,
             "failureThreshold": failures}
 
@@ -94,11 +101,14 @@ def model_container(spec: ModelDeploymentSpec, options: ServingOptions) -> Dict[
         "image": options.image,
         "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
                   {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
-        "readinessProbe": _probe(initial_delay=5, period=5, failures=3),
+        "readinessProbe": _probe(READINESS_PATH, initial_delay=5, period=5, failures=3),
         # Generous liveness: loading a large model must not get the container killed mid-load.
-        "livenessProbe": _probe(initial_delay=30, period=10, failures=6),
+        "livenessProbe": _probe(LIVENESS_PATH, initial_delay=30, period=10, failures=6),
         "resources": resource_requirements(spec.resources),
-        "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False},
+        # the restricted Pod Security profile; the model (/mnt/models) and /tmp are volumes
+        "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [{"name": TMP_VOLUME["name"], "mountPath": "/tmp"}],
     }
     if env:
         container["env"] = env
@@ -118,10 +128,17 @@ def model_uri_for_cluster(model_uri: str) -> str:
 def build_predictor(spec: ModelDeploymentSpec, options: ServingOptions, name: str, traffic: int,
                     shadow: bool = False) -> Dict[str, Any]:
     """One predictor serving `spec`'s model with `traffic` percent of the requests."""
-    pod_spec: Dict[str, Any] = {"containers": [model_container(spec, options)]}
+    pod_spec: Dict[str, Any] = {
+        "containers": [model_container(spec, options)],
+        "volumes": [copy.deepcopy(TMP_VOLUME)],
+        # Pod-level too, so the containers the operator adds (executor, storage initializer) run non-root as well.
+        "securityContext": {"runAsNonRoot": True, "runAsUser": MODEL_UID, "runAsGroup": MODEL_UID,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "automountServiceAccountToken": False,  # the model calls no Kubernetes API
+    }
     if options.service_account:
         pod_spec["serviceAccountName"] = options.service_account
-    component: Dict[str, Any] = {"spec": pod_spec}
+    component: Dict[str, Any] = {"metadata": {"labels": dict(MODEL_POD_LABELS)}, "spec": pod_spec}
     hpa = hpa_spec(options.hpa)
     if hpa:
         component["hpaSpec"] = hpa  # the HPA owns the replica count
@@ -192,6 +209,9 @@ def desired_deployment(spec: ModelDeploymentSpec, namespace: str, options: Servi
         champion["name"], champion["traffic"] = CHAMPION, 100
         champion.pop("shadow", None)
         champion.setdefault("labels", {})[ROLE_LABEL] = CHAMPION
+        for component in champion.get("componentSpecs") or []:
+            # a champion deployed before the pods carried these labels: the NetworkPolicies would cut it off
+            component.setdefault("metadata", {}).setdefault("labels", {}).update(MODEL_POD_LABELS)
         if spec.rollout == "canary":
             share = int(spec.canary_traffic_percent)
             if not 1 <= share <= 99:

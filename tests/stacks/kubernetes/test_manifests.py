@@ -15,34 +15,16 @@ import serving
 from stacks.seldon import seldon_deployment as sd
 from tests.stacks.kubernetes.conftest import KUBERNETES_VERSIONS, model_spec
 from tests.stacks.kubernetes.crd_schema import REPO_ROOT
+from tests.stacks.kubernetes.manifests import CRD_KINDS, DOCS, MANIFESTS, containers as _containers, pod as _pod
 
-MANIFESTS = REPO_ROOT / "stacks" / "kubernetes"
 RUNBOOK = REPO_ROOT / "docs" / "runbook-kubernetes.md"
-CRD_KINDS = {"PodMonitor": "monitoring.coreos.com/v1", "Gateway": "networking.istio.io/v1beta1"}
-
-
-def _documents():
-    for path in sorted(MANIFESTS.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc:
-                yield f"{path.name}:{doc['kind']}/{doc['metadata']['name']}", doc
-
-
-DOCS = dict(_documents())
 CORE = {key: doc for key, doc in DOCS.items() if doc["kind"] not in CRD_KINDS}
-
-
-def _containers(doc):
-    spec = doc.get("spec", {})
-    template = (spec.get("jobTemplate", {}).get("spec", spec)).get("template", {})
-    pod = template.get("spec", {})
-    return pod.get("containers", []) + pod.get("initContainers", [])
 
 
 def test_the_manifest_set_is_complete():
     kinds = sorted({doc["kind"] for doc in DOCS.values()})
-    assert kinds == ["ConfigMap", "Deployment", "Gateway", "Job", "Namespace", "PersistentVolumeClaim", "PodMonitor",
-                     "Role", "RoleBinding", "Service", "ServiceAccount", "StatefulSet"]
+    assert kinds == ["ConfigMap", "Deployment", "Gateway", "Job", "Namespace", "NetworkPolicy", "PersistentVolumeClaim",
+                     "PodMonitor", "Role", "RoleBinding", "Service", "ServiceAccount", "StatefulSet"]
     names = {(doc["kind"], doc["metadata"]["name"]) for doc in DOCS.values()}
     assert {("Deployment", "mlflow"), ("StatefulSet", "postgres"), ("Deployment", "minio")} <= names
 
@@ -100,7 +82,7 @@ def test_mlflow_server_command_parses_with_the_pinned_mlflow():
     from mlflow.cli import cli
 
     container = DOCS["mlflow.yaml:Deployment/mlflow"]["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["mlflow", "server"]
+    assert container["command"] == ["/usr/local/bin/secrets-from-files", "mlflow", "server"]
     context = cli.commands["server"].make_context("server", list(container["args"]), resilient_parsing=False)
     assert context.params["app_name"] == "basic-auth" and context.params["serve_artifacts"] is False
     assert context.params["default_artifact_root"] == "s3://mlflow/"
@@ -115,24 +97,77 @@ def test_mlflow_server_command_parses_with_the_pinned_mlflow():
     assert "CREATE DATABASE mlflow_auth" in init_sql  # the user store's database exists before MLflow starts
 
 
-def test_no_credentials_are_written_in_the_manifests():
+def _secret_mounts(doc):
+    """mountPath -> Secret name for every Secret volume a workload's containers mount."""
+    pod = _pod(doc)
+    secrets = {v["name"]: v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+    return {m["mountPath"]: secrets[m["name"]] for c in _containers(doc) for m in c.get("volumeMounts", [])
+            if m["name"] in secrets}
+
+
+def _secret_files(doc):
+    """Every file path the workload's Secret volumes provide: each key is listed (`items`), so a Secret without
+    it fails the mount instead of starting the server without the credential (MinIO would fall back to defaults)."""
+    pod = _pod(doc)
+    volumes = {v["name"]: v["secret"] for v in pod.get("volumes", []) if "secret" in v}
+    return {f"{m['mountPath']}/{item['path']}" for c in _containers(doc) for m in c.get("volumeMounts", [])
+            if m["name"] in volumes for item in volumes[m["name"]]["items"]}
+
+
+def test_no_credentials_are_written_in_the_manifests_and_secrets_arrive_as_files():
     assert not [key for key, doc in DOCS.items() if doc["kind"] == "Secret"]
-    sensitive = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|_USER$")
+    sensitive = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|_USER$|USERNAME")
     for key, doc in DOCS.items():
         for container in _containers(doc):
             for env in container.get("env", []):
-                if sensitive.search(env["name"]):
-                    assert "secretKeyRef" in env.get("valueFrom", {}), f"{key}: {env['name']} must come from a Secret"
+                assert "secretKeyRef" not in env.get("valueFrom", {}), f"{key}: {env['name']} from a Secret in env"
+                assert not sensitive.search(env["name"]) or env["name"].endswith("_FILE"), f"{key}: {env['name']}"
+                if env["name"].endswith("_FILE"):  # a listed key of a mounted Secret
+                    assert env["value"] in _secret_files(doc), f"{key}: {env['name']}={env['value']}"
+        # probes and shell commands that read a secret file read one that is mounted
+        text = yaml.safe_dump(_pod(doc))
+        for path in re.findall(r"/run/secrets/[a-z0-9-]+/[a-z0-9-]+", text):
+            assert path in _secret_files(doc), f"{key}: {path} is not a listed key of a mounted Secret"
 
 
-def test_every_referenced_secret_is_created_in_the_runbook():
+def test_every_mounted_secret_is_created_in_the_runbook():
     runbook = RUNBOOK.read_text()
-    referenced = {env["valueFrom"]["secretKeyRef"]["name"]
-                  for doc in DOCS.values() for c in _containers(doc) for env in c.get("env", [])
-                  if "secretKeyRef" in env.get("valueFrom", {})}
+    referenced = {name for doc in DOCS.values() for name in _secret_mounts(doc).values()}
+    assert referenced == {"mlflow-postgres", "minio-credentials", "mlflow-admin"}
     referenced.add("seldon-model-storage")  # graph.envSecretRefName of every predictor
     for name in sorted(referenced):
         assert re.search(rf"kubectl .*create secret generic {name}\b", runbook), f"runbook never creates {name}"
+    # with every key the volumes list (a missing key would keep the pod from starting)
+    for doc in DOCS.values():
+        for volume in _pod(doc).get("volumes", []):
+            if "secret" in volume:
+                name = volume["secret"]["secretName"]
+                command = re.search(rf"create secret generic {name}\b((?:.*\\\n)*.*)", runbook).group(1)
+                for item in volume["secret"]["items"]:
+                    assert f"--from-literal={item['key']}=" in command, f"runbook: {name} lacks {item['key']}"
+
+
+def test_the_mlflow_image_turns_mounted_secret_files_into_the_servers_environment(tmp_path):
+    """The image's entrypoint shim, run for real with the mlflow manifest's *_FILE variables."""
+    import subprocess
+
+    container = DOCS["mlflow.yaml:Deployment/mlflow"]["spec"]["template"]["spec"]["containers"][0]
+    files = {e["name"][:-len("_FILE")]: e["value"] for e in container["env"] if e["name"].endswith("_FILE")}
+    assert {"PGUSER", "PGPASSWORD", "MLFLOW_AUTH_ADMIN_PASSWORD", "AWS_SECRET_ACCESS_KEY"} <= set(files)
+    env = {"PATH": "/usr/bin:/bin"}
+    for index, name in enumerate(files):
+        path = tmp_path / f"secret{index}"
+        path.write_text(f"value of {name} with 'quotes' $(not run)\n")
+        env[f"{name}_FILE"] = str(path)
+    shim = MANIFESTS / "images" / "secrets-from-files.sh"
+    out = subprocess.run(["sh", str(shim), "env"], env=env, capture_output=True, text=True, check=True).stdout
+    seen = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    for name in files:
+        assert seen[name] == f"value of {name} with 'quotes' $(not run)"
+        assert f"{name}_FILE" not in seen  # the paths do not leak into the server's environment
+    env["PGPASSWORD_FILE"] = str(tmp_path / "missing")
+    failed = subprocess.run(["sh", str(shim), "true"], env=env, capture_output=True, text=True)
+    assert failed.returncode != 0 and "PGPASSWORD_FILE" in failed.stderr and "not a readable file" in failed.stderr
 
 
 def test_services_select_pods_and_name_existing_ports():
@@ -163,9 +198,22 @@ def test_pipeline_role_allows_every_call_the_backend_makes(backend, fake_api):
                for resource in rule["resources"] for verb in rule["verbs"]}
     assert {verb for group, _, verb in needed if group} == {"get", "list", "create", "update", "delete"}
     assert needed <= granted, f"Role lacks {sorted(needed - granted)}"
+    # and nothing more on SeldonDeployments than the deployer uses
+    assert {g for g in granted if g[0] == sd.GROUP} == {n for n in needed if n[0] == sd.GROUP}
     binding = DOCS["rbac.yaml:RoleBinding/mlops-pipeline"]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "mlops-pipeline", "namespace": "mlops"}]
+
+
+def test_no_account_of_the_project_can_read_or_change_secrets():
+    roles = [doc for doc in DOCS.values() if doc["kind"] in ("Role", "ClusterRole")]
+    assert roles
+    for role in roles:
+        for rule in role["rules"]:
+            assert not {"secrets", "configmaps", "*"} & set(rule["resources"]), rule
+            assert "*" not in rule["verbs"] and "*" not in rule["apiGroups"], rule
+    accounts = {doc["metadata"]["name"]: doc for doc in DOCS.values() if doc["kind"] == "ServiceAccount"}
+    assert accounts["mlops-model"]["automountServiceAccountToken"] is False  # the model calls no API
 
 
 def test_operator_values_register_the_projects_model_server():
@@ -194,7 +242,21 @@ def test_serving_image_runs_the_same_model_class_on_the_ports_the_generator_uses
     tree = ast.parse((REPO_ROOT / Path(*module.split("."))).with_suffix(".py").read_text())
     assert cls in {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
     users = re.findall(r"^USER (\S+)$", text, re.M)
-    assert users and users[-1].isdigit() and users[-1] != "0"  # numeric, so runAsNonRoot can be verified
+    assert users and users[-1] == str(sd.MODEL_UID)  # numeric and what the model pods run as (runAsNonRoot)
+    # HEALTHCHECK (for `docker run`) asks the model's own health, as the readiness probe does
+    healthcheck = re.search(r"^HEALTHCHECK .*$", text, re.M).group(0)
+    assert f"127.0.0.1:{sd.HTTP_PORT}{sd.READINESS_PATH}" in healthcheck
+
+
+def test_mlflow_image_runs_as_the_manifests_user_with_the_secrets_shim_and_a_healthcheck():
+    text = _dockerfile(MANIFESTS / "images" / "mlflow-server.Dockerfile")
+    pod = DOCS["mlflow.yaml:Deployment/mlflow"]["spec"]["template"]["spec"]
+    assert re.findall(r"^USER (\S+)$", text, re.M)[-1] == str(pod["securityContext"]["runAsUser"])
+    shim = pod["containers"][0]["command"][0]
+    assert re.search(rf"^COPY .*stacks/kubernetes/images/secrets-from-files\.sh {re.escape(shim)}$", text, re.M)
+    assert re.search(rf'^ENTRYPOINT \["{re.escape(shim)}"\]$', text, re.M)
+    port = pod["containers"][0]["ports"][0]["containerPort"]
+    assert f"127.0.0.1:{port}/health" in re.search(r"^HEALTHCHECK .*$", text, re.M).group(0)
 
 
 def test_mlflow_image_pins_the_versions_of_the_pipeline_environment():

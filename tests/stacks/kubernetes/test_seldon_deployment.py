@@ -12,28 +12,7 @@ from tests.stacks.kubernetes.conftest import IMAGE, KUBERNETES_VERSIONS, NAMESPA
 from tests.stacks.kubernetes.crd_schema import crd_errors
 from tests.stacks.kubernetes.seldon_admission import BUILTIN_SERVERS, admission_errors, configured_servers, \
     reconcile_failure
-
-OPTIONS = sd.ServingOptions(image=IMAGE, service_account="mlops-model", model_storage_secret="seldon-model-storage")
-FULL_OPTIONS = sd.ServingOptions(
-    image=IMAGE, service_account="mlops-model", model_storage_secret="seldon-model-storage",
-    hpa={"min_replicas": 2, "max_replicas": 5, "target_cpu_utilization": 60}, pdb={"min_available": 1},
-)
-
-
-def _variants():
-    """(label, SeldonDeployment) for every rollout mode, with and without HPA/PDB and sizing."""
-    v1 = sd.desired_deployment(model_spec(1), NAMESPACE, OPTIONS)
-    sized = model_spec(2, workers=2, threads=4, replicas=3, resources={"requests": {"cpu": "1", "memory": "2Gi"},
-                                                                      "limits": {"cpu": "2", "memory": "4Gi"}})
-    yield "replace", v1
-    yield "replace-hpa-pdb", sd.desired_deployment(sized, NAMESPACE, FULL_OPTIONS)
-    yield "canary", sd.desired_deployment(model_spec(2, rollout="canary", canary_traffic_percent=25), NAMESPACE,
-                                          OPTIONS, v1)
-    yield "shadow", sd.desired_deployment(model_spec(2, rollout="shadow"), NAMESPACE, FULL_OPTIONS, v1)
-    yield "no-options", sd.desired_deployment(model_spec(1), NAMESPACE, sd.ServingOptions(image=IMAGE))
-
-
-VARIANTS = dict(_variants())
+from tests.stacks.kubernetes.variants import OPTIONS, VARIANTS
 
 
 @pytest.mark.parametrize("label", sorted(VARIANTS))
@@ -96,7 +75,9 @@ def test_replace_serves_one_predictor_with_the_model_the_seldon_server_fetches()
     assert params == {"model_name": "credit-model", "model_version": "1", "run_id": "run1",
                       "data_fingerprint": "fp1", "git_commit": "abc123"}
     assert container["image"] == IMAGE
-    assert container["readinessProbe"]["httpGet"] == {"path": "/health/ping", "port": "http", "scheme": "HTTP"}
+    # ready when the model itself says so (SeldonModel.health_status via /health/status), alive while the server answers
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health/status", "port": "http", "scheme": "HTTP"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health/ping", "port": "http", "scheme": "HTTP"}
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 9000, "metrics": 6000}
     assert predictor["componentSpecs"][0]["spec"]["serviceAccountName"] == "mlops-model"
 
@@ -116,7 +97,7 @@ def test_sizing_hpa_and_pdb_land_on_the_component_spec():
 @pytest.mark.parametrize("resources, expected", [
     ({}, sd.DEFAULT_RESOURCES),
     # raising the memory request drops the default memory limit instead of leaving it below the request
-    ({"memory": "4Gi"}, {"requests": {"cpu": "250m", "memory": "4Gi"}}),
+    ({"memory": "4Gi"}, {"requests": {"cpu": "250m", "memory": "4Gi"}, "limits": {"cpu": "1"}}),
     ({"limits": {"cpu": "2"}}, {"requests": {"memory": "512Mi"}, "limits": {"memory": "1Gi", "cpu": "2"}}),
 ])
 def test_resources_fill_only_what_the_caller_left_out(resources, expected):
@@ -150,6 +131,14 @@ def test_a_new_canary_replaces_the_old_challenger_not_the_champion():
                                     canary2)
     assert [(m["predictor"], m["model_version"], m["traffic"]) for m in sd.predictor_models(canary3)] == \
         [(sd.CHAMPION, "1", 60), (sd.CHALLENGER, "3", 40)]
+
+
+def test_a_champion_deployed_without_pod_labels_gets_them_so_the_network_policies_admit_it():
+    old = copy.deepcopy(VARIANTS["replace"])
+    del old["spec"]["predictors"][0]["componentSpecs"][0]["metadata"]
+    canary = sd.desired_deployment(model_spec(2, rollout="canary"), NAMESPACE, OPTIONS, old)
+    for predictor in canary["spec"]["predictors"]:
+        assert predictor["componentSpecs"][0]["metadata"]["labels"] == sd.MODEL_POD_LABELS
 
 
 def test_replace_after_canary_promotes_the_challenger_alone():
