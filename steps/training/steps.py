@@ -31,13 +31,12 @@ def train_model(
     from steps.training.search import tune
 
     model = build_model(schema.numeric, schema.categorical, schema.task, training["estimator"],
-                        training.get("params") or {}, training["seed"])
-    search = training.get("search") or {}
-    grid = search_space(search.get("space") or {}, training["estimator"], schema.task)
+                        training["params"], training["seed"])
+    search = training["search"]  # the validated TrainingSection: every key present, defaults only in config.py
+    grid = search_space(search["space"], training["estimator"], schema.task)
     X, y = train_set[schema.features], train_set[schema.target]
-    fitted, report = tune(model, X, y, schema.task, grid, method=search.get("method", "grid"),
-                          cv_folds=search.get("cv_folds", 3), n_iter=search.get("n_iter", 8),
-                          scoring=search.get("scoring"), seed=training["seed"])
+    fitted, report = tune(model, X, y, schema.task, grid, method=search["method"], cv_folds=search["cv_folds"],
+                          n_iter=search["n_iter"], scoring=search["scoring"], seed=training["seed"])
     logger.info("search: best %s=%.4f with %s", report.scoring, report.best_score, report.best_params)
     mlflow.log_params({"estimator": training["estimator"], "task": schema.task, "n_train_rows": len(train_set),
                        "features": ",".join(schema.features)[:500], "cv_folds": report.cv_folds,
