@@ -54,8 +54,6 @@ def ingest_data(
     for line in decisions:
         logger.info("column %s", line)
     warnings = [leak.message(loaded.target) for leak in find_leaks(frame, plan, leakage_threshold, seed=seed)]
-    for line in warnings:
-        logger.warning(line)
     contract = infer_contract(frame, plan, min_rows=min_rows, null_slack=null_slack, range_slack=range_slack)
     fingerprint = fingerprint_frame(frame)
     classes = [] if resolved_task == "regression" else sorted(frame[loaded.target].unique().tolist())
