@@ -55,7 +55,9 @@ def detect_task(y: pd.Series, requested: Optional[str] = None) -> str:
     name = y.name if y.name is not None else "target"
     values = y.dropna()
     if values.empty:
-        raise TargetError(f"target {name!r} has no values: all {len(y)} rows are missing; pass --target with a labelled column")
+        raise TargetError(
+            f"target {name!r} has no values: all {len(y)} rows are missing; pass --target with a labelled column"
+        )
     n_classes = int(values.nunique())
     if n_classes < 2:
         raise TargetError(

@@ -33,7 +33,9 @@ class DataSchema(Report):
 
     def to_html(self) -> str:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in self.decisions)
-        dropped = "".join(f"<tr><td>{html.escape(c)}</td><td>{html.escape(r)}</td></tr>" for c, r in self.dropped.items())
+        dropped = "".join(
+            f"<tr><td>{html.escape(c)}</td><td>{html.escape(r)}</td></tr>" for c, r in self.dropped.items()
+        )
         warnings = "".join(f"<li class='fail'>{html.escape(w)}</li>" for w in self.warnings)
         body = (
             f"<p><b>{html.escape(self.source)}</b>: {self.n_rows} rows, task <b>{self.task}</b>, target "
