@@ -44,7 +44,8 @@ class DataSection(_Section):
 
 class ValidationSection(_Section):
     min_rows: int = Field(50, ge=1)
-    max_null_fraction: float = Field(0.5, ge=0.0, le=1.0)
+    max_null_fraction: float = Field(0.5, ge=0.0, le=1.0)  # a column with more missing values is dropped
+    leakage_threshold: float = Field(0.99, gt=0.5, le=1.0)  # warn when one feature alone predicts the target this well
     null_slack: float = Field(0.1, ge=0.0, le=1.0)
     range_slack: float = Field(1.0, ge=0.0)
 

@@ -57,9 +57,9 @@ def use_stack(name: Optional[str], say: Callable[[str], None]) -> str:
 
 
 def preflight_data(config: TrainingConfig) -> str:
-    """Fails fast, before any pipeline starts, on problems a user can fix: file, target, task. Returns the source
-    fingerprint ('' for generated data)."""
-    from steps.data.columns import detect_task
+    """Fails fast, before any pipeline starts, on problems a user can fix: file, target, task, no usable feature
+    column. Returns the source fingerprint ('' for generated data)."""
+    from steps.data.columns import detect_task, normalize_missing, plan_features, prepare_target
     from steps.data.fingerprint import fingerprint_file
     from steps.data.sources import load_dataset
 
@@ -67,7 +67,9 @@ def preflight_data(config: TrainingConfig) -> str:
     if str(data.source) in ("synthetic", ""):
         return ""  # generated in the pipeline from (rows, seed): nothing a user could have got wrong
     loaded = load_dataset(data.source, target=data.target, n_rows=data.n_rows, seed=data.seed)
-    detect_task(loaded.frame[loaded.target].dropna(), None if data.task == "auto" else data.task)
+    task = detect_task(loaded.frame[loaded.target].dropna(), None if data.task == "auto" else data.task)
+    frame, _ = prepare_target(normalize_missing(loaded.frame), loaded.target, task)
+    plan_features(frame, loaded.target, task, max_null_fraction=config.validation.max_null_fraction)
     source = str(data.source)
     if not source.startswith("sklearn:"):
         return fingerprint_file(str(Path(source).expanduser()))

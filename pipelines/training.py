@@ -23,6 +23,7 @@ def training_pipeline(
         source=data["source"], target=data["target"], task=data["task"], n_rows=data["n_rows"], seed=data["seed"],
         source_fingerprint=source_fingerprint, null_slack=validation["null_slack"],
         range_slack=validation["range_slack"], min_rows=validation["min_rows"],
+        max_null_fraction=validation["max_null_fraction"], leakage_threshold=validation["leakage_threshold"],
     )
     profile = profile_data(dataset)
     report = validate_data(profile, schema, min_rows=validation["min_rows"],

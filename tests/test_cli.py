@@ -22,26 +22,35 @@ def files(tmp_path):
     (tmp_path / "one_class.csv").write_text("a,y\n1,1\n2,1\n3,1\n")
     (tmp_path / "ok.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(60)))
     (tmp_path / "bad_config.yaml").write_text("model: {name: churn-classifier}\nsplit: {test_size: 2}\n")
+    (tmp_path / "sparse.csv").write_text("id,notes,y\n" + "".join(
+        f"{i},{'seen' if i % 5 == 0 else ''},{i % 2}\n" for i in range(60)))
     return tmp_path
 
 
+# Each error names the problem and the way forward (the flag, the config key or the column).
 @pytest.mark.parametrize(
-    "args, message",
+    "args, fragments",
     [
-        (["--data", "missing.csv", "--target", "y"], "data file not found: "),
-        (["--data", "ok.csv", "--target", "why"], "target column 'why' not found"),
-        (["--data", "notes.txt", "--target", "y"], "unsupported file type '.txt'"),
-        (["--data", "empty.csv", "--target", "y"], "data file is empty"),
-        (["--data", "one_class.csv", "--target", "y"], "target 'y' has a single value"),
-        (["--data", "ok.csv"], "a target column is required"),
-        (["--config", "bad_config.yaml"], "bad_config.yaml: split.test_size: Input should be less than 1"),
-        (["--data", "sklearn:imagenet"], "unknown scikit-learn dataset 'imagenet'"),
+        (["--data", "missing.csv", "--target", "y"],
+         ["data file not found: ", "; pass --data with the path of a .csv/.parquet/.pq file"]),
+        (["--data", "ok.csv", "--target", "why"],
+         ["target column 'why' not found", "Pass --target with one of the available columns: 'a', 'b', 'y'"]),
+        (["--data", "notes.txt", "--target", "y"], ["unsupported file type '.txt'", "save the table as CSV"]),
+        (["--data", "empty.csv", "--target", "y"], ["data file is empty", "--data needs a table with a header"]),
+        (["--data", "one_class.csv", "--target", "y"], ["target 'y' has a single value", "pick another --target"]),
+        (["--data", "ok.csv"], ["a target column is required", "pass --target <column>"]),
+        (["--data", "ok.csv", "--target", "y", "--task", "multiclass"], ["exactly 2 classes: use --task binary"]),
+        (["--data", "sparse.csv", "--target", "y"],
+         ["no usable feature columns left: id: identifier", "notes: mostly empty: 80.0% missing (48 of 60 rows)",
+          "To go on, raise validation.max_null_fraction (now 0.5) in the training config"]),
+        (["--config", "bad_config.yaml"], ["bad_config.yaml: split.test_size: Input should be less than 1"]),
+        (["--data", "sklearn:imagenet"], ["unknown scikit-learn dataset 'imagenet'", "'sklearn:iris'"]),
     ],
 )
-def test_user_errors_get_one_clear_message(files, args, message):
+def test_user_errors_get_one_clear_message(files, args, fragments):
     code, output = run_cli("train", *args, cwd=files)
     assert code == 1
-    assert message in output
+    assert all(fragment in output for fragment in fragments), output
     assert "Traceback" not in output and output.count("\n") <= 3
 
 

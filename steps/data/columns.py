@@ -27,6 +27,8 @@ TEXT_MIN_CHARS = 30
 _ID_NAME = re.compile(r"(^|_)(id|uuid|guid|key)$|^id_|Id$|ID$", re.IGNORECASE)
 _DATE_LIKE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$")
 _SAMPLE = 10_000  # string heuristics look at a fixed-size, deterministic sample: fast on 1M rows
+MOSTLY_EMPTY = "mostly empty"  # how a reason for dropping a column over the null limit starts
+NULL_LIMIT_KEY = "validation.max_null_fraction"  # the training-config key of that limit, named in messages
 
 
 class TargetError(DataSourceError):
@@ -53,12 +55,14 @@ def detect_task(y: pd.Series, requested: Optional[str] = None) -> str:
     name = y.name if y.name is not None else "target"
     values = y.dropna()
     if values.empty:
-        raise TargetError(f"target {name!r} has no values: all {len(y)} rows are missing")
+        raise TargetError(
+            f"target {name!r} has no values: all {len(y)} rows are missing; pass --target with a labelled column"
+        )
     n_classes = int(values.nunique())
     if n_classes < 2:
         raise TargetError(
             f"target {name!r} has a single value ({_show(values.iloc[0])}) in all {len(values)} labelled rows: "
-            "nothing to learn; pick another target or add rows of the other class(es)"
+            "nothing to learn; pick another --target or add rows of the other class(es)"
         )
     numeric = ptypes.is_numeric_dtype(values) and not ptypes.is_bool_dtype(values)
     discrete = not numeric or _integer_valued(values)
@@ -76,21 +80,21 @@ def detect_task(y: pd.Series, requested: Optional[str] = None) -> str:
     if task == "regression" and not numeric:
         raise TargetError(
             f"target {name!r} is not numeric (dtype {y.dtype}, e.g. {_show(values.iloc[0])}): cannot do regression; "
-            "use binary or multiclass"
+            "use --task binary or --task multiclass"
         )
     if task == "binary" and n_classes != 2:
-        raise TargetError(f"target {name!r} has {n_classes} classes, binary needs exactly 2; use multiclass")
+        raise TargetError(f"target {name!r} has {n_classes} classes, binary needs exactly 2; use --task multiclass")
     if task == "multiclass":
         if n_classes == 2:
-            raise TargetError(f"target {name!r} has exactly 2 classes: use binary, not multiclass")
+            raise TargetError(f"target {name!r} has exactly 2 classes: use --task binary, not multiclass")
         if not discrete:
             raise TargetError(
-                f"target {name!r} holds continuous values ({n_classes} distinct non-integers): use regression"
+                f"target {name!r} holds continuous values ({n_classes} distinct non-integers): use --task regression"
             )
         if n_classes > MAX_CLASSES:
             raise TargetError(
                 f"target {name!r} has {n_classes} distinct values, more than {MAX_CLASSES} classes: "
-                "use regression if it is a quantity, or choose another target"
+                "use --task regression if it is a quantity, or choose another --target"
             )
     return task
 
@@ -180,10 +184,23 @@ def _classify(name: str, col: pd.Series, n_rows: int) -> Tuple[str, str]:
     return _classify_strings(name, values, n_rows)
 
 
-def plan_features(df: pd.DataFrame, target: str, task: str) -> FeaturePlan:
-    """Classifies every non-target column of `df`; raises TargetError if no usable feature is left."""
+def _mostly_empty(col: pd.Series, max_null_fraction: Optional[float]) -> Optional[str]:
+    """The drop reason for a column with more missing values than the limit allows (None if it is within it). An
+    all-empty column is left to `_classify`, which says so."""
+    n_missing = int(col.isna().sum())
+    if max_null_fraction is None or n_missing == len(col) or n_missing <= max_null_fraction * len(col):
+        return None
+    return (f"{MOSTLY_EMPTY}: {n_missing / len(col):.1%} missing ({n_missing} of {len(col)} rows), above "
+            f"{NULL_LIMIT_KEY} {max_null_fraction:g}; raise it to keep the column")
+
+
+def plan_features(df: pd.DataFrame, target: str, task: str, *, max_null_fraction: Optional[float] = None
+                  ) -> FeaturePlan:
+    """Classifies every non-target column of `df`; raises TargetError if no usable feature is left. A column with
+    more than `max_null_fraction` of its values missing is dropped (None: no limit)."""
     if target not in df.columns:
-        raise TargetError(f"target column {target!r} not in the table; columns: {', '.join(map(str, df.columns))}")
+        raise TargetError(f"target column {target!r} not in the table; pass --target with one of the columns: "
+                          f"{', '.join(map(str, df.columns))}")
     if task not in TASKS:
         raise TargetError(f"unknown task {task!r}; expected one of: {', '.join(TASKS)}")
     numeric: List[str] = []
@@ -193,27 +210,39 @@ def plan_features(df: pd.DataFrame, target: str, task: str) -> FeaturePlan:
     for name in df.columns:
         if name == target:
             continue
-        kind, reason = _classify(str(name), df[name], len(df))
+        empty = _mostly_empty(df[name], max_null_fraction)
+        kind, reason = ("drop", empty) if empty else _classify(str(name), df[name], len(df))
         if kind == "drop":
             dropped[str(name)] = reason
         else:
             (numeric if kind == "numeric" else categorical).append(str(name))
             notes[str(name)] = reason
     if not numeric and not categorical:
-        found = "; ".join(f"{c}: {r}" for c, r in dropped.items()) or f"the table holds only the target {target!r}"
-        raise TargetError(f"no usable feature columns: {found}")
+        raise TargetError(_no_features_message(target, dropped, max_null_fraction))
     return FeaturePlan(numeric=numeric, categorical=categorical, dropped=dropped, target=target, task=task,
                        notes=notes)
+
+
+def _no_features_message(target: str, dropped: Dict[str, str], max_null_fraction: Optional[float]) -> str:
+    """Why no column is left to learn from, and what would give the model one."""
+    if not dropped:
+        return f"no usable feature columns: the table holds only the target {target!r}; add feature columns"
+    found = "; ".join(f"{c}: {r}" for c, r in dropped.items())
+    advice = "add columns the model can use (numbers or categories), or pick another --target"
+    if any(r.startswith(MOSTLY_EMPTY) for r in dropped.values()):
+        advice = (f"raise {NULL_LIMIT_KEY} (now {max_null_fraction:g}) in the training config to keep the mostly "
+                  f"empty columns, or {advice}")
+    return f"no usable feature columns left: {found}. To go on, {advice}"
 
 
 def prepare_target(df: pd.DataFrame, target: str, task: str) -> Tuple[pd.DataFrame, int]:
     """Drops rows whose target is missing; returns (clean frame with a fresh index, number of rows dropped)."""
     if target not in df.columns:
-        raise TargetError(f"target column {target!r} not in the table")
+        raise TargetError(f"target column {target!r} not in the table; pass --target with one of its columns")
     keep = df[target].notna()
     n_dropped = int((~keep).sum())
     if n_dropped == len(df):
-        raise TargetError(f"target {target!r} is missing in all {len(df)} rows")
+        raise TargetError(f"target {target!r} is missing in all {len(df)} rows; pass --target with a labelled column")
     detect_task(df.loc[keep, target], task)  # a single class left after dropping is an error too
     return df.loc[keep].reset_index(drop=True), n_dropped
 

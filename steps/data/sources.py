@@ -20,6 +20,7 @@ SYNTHETIC = "synthetic"
 SKLEARN_PREFIX = "sklearn:"
 SKLEARN_TARGET = "target"
 FILE_TYPES = (".csv", ".parquet", ".pq")
+_NEEDS_ROWS = "--data needs a table with a header row and at least one data row"
 
 
 class DataSourceError(ValueError):
@@ -55,7 +56,8 @@ def check_target(frame: pd.DataFrame, target: str, source: str) -> None:
         close = [c for c in names if c.lower() == str(target).lower()][:1]
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise DataSourceError(
-        f"target column {target!r} not found in {source}.{hint} Available columns: {_columns_hint(names)}"
+        f"target column {target!r} not found in {source}.{hint} Pass --target with one of the available columns: "
+        f"{_columns_hint(names)}"
     )
 
 
@@ -77,34 +79,36 @@ def _read_file(path: Path) -> pd.DataFrame:
             return pd.read_csv(path)
         return pd.read_parquet(path)
     except pd.errors.EmptyDataError:
-        raise DataSourceError(f"data file is empty: {path}") from None
+        raise DataSourceError(f"data file is empty: {path}; {_NEEDS_ROWS}") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
         # pyarrow raises ArrowInvalid (a ValueError) or OSError on a file that is not Parquet.
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         kind = "CSV" if suffix == ".csv" else "Parquet"
-        raise DataSourceError(f"could not parse {path} as {kind}: {first_line}") from None
+        fix = "a comma-separated table with one header row" if kind == "CSV" else "a file written as Parquet"
+        raise DataSourceError(f"could not parse {path} as {kind}: {first_line}; --data needs {fix}") from None
 
 
 def _load_file(source: str) -> pd.DataFrame:
     path = Path(source).expanduser().resolve()
     if not path.exists():
         raise DataSourceError(
-            f"data file not found: {path} (a source is '{SYNTHETIC}', '{SKLEARN_PREFIX}<name>' "
-            f"or a path to a {'/'.join(FILE_TYPES)} file)"
+            f"data file not found: {path}; pass --data with the path of a {'/'.join(FILE_TYPES)} file "
+            f"(or '{SYNTHETIC}', '{SKLEARN_PREFIX}<name>')"
         )
     if path.is_dir():
-        raise DataSourceError(f"data source is a directory, expected a file: {path}")
+        raise DataSourceError(f"data source is a directory, expected a file: {path}; pass --data with a file in it")
     if path.suffix.lower() not in FILE_TYPES:
         raise DataSourceError(
-            f"unsupported file type {path.suffix or '(no extension)'!r} for {path}; supported: {', '.join(FILE_TYPES)}"
+            f"unsupported file type {path.suffix or '(no extension)'!r} for {path}; supported: {', '.join(FILE_TYPES)} "
+            "(save the table as CSV or Parquet)"
         )
     if path.stat().st_size == 0:
-        raise DataSourceError(f"data file is empty: {path}")
+        raise DataSourceError(f"data file is empty: {path}; {_NEEDS_ROWS}")
     frame = _read_file(path)
     if frame.shape[1] == 0:
-        raise DataSourceError(f"data file has no columns: {path}")
+        raise DataSourceError(f"data file has no columns: {path}; {_NEEDS_ROWS}")
     if len(frame) == 0:
-        raise DataSourceError(f"data file has a header but no rows: {path}")
+        raise DataSourceError(f"data file has a header but no rows: {path}; {_NEEDS_ROWS}")
     return frame
 
 
@@ -122,7 +126,7 @@ def load_dataset(
         try:
             frame = generator.generate_batch(n_rows, seed=seed)
         except ValueError as exc:
-            raise DataSourceError(f"synthetic data source: {exc}") from None
+            raise DataSourceError(f"synthetic data source: {exc}; pass --rows with a positive number") from None
         description = f"{SYNTHETIC}(n_rows={n_rows}, seed={seed})"
         target = target or generator.TARGET
     elif str(source).startswith(SKLEARN_PREFIX):

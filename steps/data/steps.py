@@ -28,26 +28,32 @@ def ingest_data(
     null_slack: float = 0.1,
     range_slack: float = 1.0,
     min_rows: int = 50,
+    *,
+    max_null_fraction: float,
+    leakage_threshold: float,
 ) -> Tuple[Annotated[pd.DataFrame, names.DATASET], Annotated[DataSchema, names.DATA_SCHEMA]]:
     """Loads the data, decides what each column becomes, fingerprints it and infers the contract for later batches.
 
-    `source_fingerprint` is the content hash of a file source, passed in so that a changed file is never served
-    from the step cache.
+    Columns with more than `max_null_fraction` missing values are dropped (with the reason); features that alone
+    predict the target with a holdout score >= `leakage_threshold` are named as possible leakage. `source_fingerprint`
+    is the content hash of a file source, passed in so that a changed file is never served from the step cache.
     """
     from steps.data.columns import detect_task, normalize_missing, plan_features, prepare_target
     from steps.data.fingerprint import fingerprint_frame
+    from steps.data.leakage import find_leaks
     from steps.data.sources import load_dataset
     from steps.data.validation import infer_contract
 
     loaded = load_dataset(source, target=target, n_rows=n_rows, seed=seed)
     resolved_task = detect_task(loaded.frame[loaded.target], None if task == "auto" else task)
     frame, n_dropped = prepare_target(normalize_missing(loaded.frame), loaded.target, resolved_task)
-    plan = plan_features(frame, loaded.target, resolved_task)
+    plan = plan_features(frame, loaded.target, resolved_task, max_null_fraction=max_null_fraction)
     decisions = plan.describe()
     if n_dropped:
         decisions.append(f"{loaded.target}: {n_dropped} row(s) without a target dropped")
     for line in decisions:
         logger.info("column %s", line)
+    warnings = [leak.message(loaded.target) for leak in find_leaks(frame, plan, leakage_threshold, seed=seed)]
     contract = infer_contract(frame, plan, min_rows=min_rows, null_slack=null_slack, range_slack=range_slack)
     fingerprint = fingerprint_frame(frame)
     classes = [] if resolved_task == "regression" else sorted(frame[loaded.target].unique().tolist())
@@ -63,6 +69,7 @@ def ingest_data(
         decisions=decisions,
         contract=contract.to_dict(),
         classes=[c.item() if hasattr(c, "item") else c for c in classes],
+        warnings=warnings,
     )
     log_metadata(
         metadata={"data_fingerprint": fingerprint, "rows": len(frame), "task": resolved_task,
@@ -89,12 +96,14 @@ def profile_data(dataset: pd.DataFrame) -> Annotated[Any, names.DATA_PROFILE]:
 def validate_data(
     profile: Any, schema: DataSchema, min_rows: int = 50, max_null_fraction: float = 0.5
 ) -> Annotated[ValidationReport, names.VALIDATION_REPORT]:
-    """Checks the training data (as its whylogs profile) for quality: rows, nulls, types, target classes."""
-    from steps.data.validation import training_contract, validate_profile
+    """Checks the training data (as its whylogs profile) for quality: rows, nulls, types, target classes; the
+    report repeats the schema's warnings (possible leakage) and says how to go on after a failure."""
+    from steps.data.gate import check_training_data
 
-    contract = training_contract(schema, min_rows=min_rows, max_null_fraction=max_null_fraction)
-    report = validate_profile(profile, contract, check_target=True)
+    report = check_training_data(profile, schema, min_rows=min_rows, max_null_fraction=max_null_fraction)
     (logger.info if report.passed else logger.error)(report.summary())
+    for line in report.warnings:
+        logger.warning(line)
     return report
 
 

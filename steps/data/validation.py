@@ -190,19 +190,25 @@ class ValidationReport(Report):
     n_checks: int
     failures: List[Dict[str, Any]] = field(default_factory=list)
     checks: List[Dict[str, Any]] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)  # worth a look, but no reason to stop (possible leakage)
+    advice: List[str] = field(default_factory=list)  # how to go on after a failure (the setting, the column)
 
     title: ClassVar[str] = "Data validation"
 
     def summary(self) -> str:
-        """One line: the verdict, and for a failure every failing column and check with expected and found."""
+        """One line: the verdict, and for a failure every failing column and check with expected and found, then
+        how to go on."""
+        warned = f", {len(self.warnings)} warning(s)" if self.warnings else ""
         if self.passed:
-            return f"data validation passed: {self.n_checks} checks on {self.n_rows} rows"
+            return f"data validation passed: {self.n_checks} checks on {self.n_rows} rows{warned}"
         details = "; ".join(
             f"{'table' if f['column'] == TABLE else 'column ' + repr(f['column'])} {f['check']}: "
             f"expected {f['expected']}, found {f['found']}"
             for f in self.failures
         )
-        return f"data validation failed ({len(self.failures)} of {self.n_checks} checks on {self.n_rows} rows): {details}"
+        advice = f". To go on: {'; '.join(self.advice)}" if self.advice else ""
+        return (f"data validation failed ({len(self.failures)} of {self.n_checks} checks on {self.n_rows} rows"
+                f"{warned}): {details}{advice}")
 
     def to_html(self) -> str:
         verdict = "pass" if self.passed else "fail"
@@ -212,8 +218,11 @@ class ValidationReport(Report):
             + "</tr>"
             for c in sorted(self.checks, key=lambda c: c["passed"])  # failing rows first
         )
+        warnings = "".join(f"<li class='fail'>{html.escape(w)}</li>" for w in self.warnings)
         body = (
-            f"<p class='{verdict}'>{html.escape(self.summary())}</p><table><tr><th>status</th><th>column</th>"
+            f"<p class='{verdict}'>{html.escape(self.summary())}</p>"
+            + (f"<h3>Warnings</h3><ul>{warnings}</ul>" if warnings else "")
+            + "<table><tr><th>status</th><th>column</th>"
             f"<th>check</th><th>expected</th><th>found</th></tr>{rows}</table>"
         )
         return html_page(self.title, body)

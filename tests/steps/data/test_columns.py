@@ -4,8 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from steps.data.columns import TargetError, detect_task, plan_features, prepare_target
+from steps.data.columns import TargetError, detect_task, normalize_missing, plan_features, prepare_target
 from steps.data.sources import DataSourceError
+from tests.steps.data.messy_tables import (
+    HOUSE_DROPPED, HOUSE_LEAK, TITANIC_DROPPED, TITANIC_FEATURES, house_prices, titanic_like,
+)
 
 
 @pytest.mark.parametrize("values, expected", [
@@ -25,10 +28,10 @@ def test_requested_task_is_checked_against_the_data():
     assert detect_task(pd.Series([0, 1, 2, 3], name="y"), "regression") == "regression"
     assert detect_task(pd.Series([1.0, 2.0, 3.0], name="y"), "auto") == "multiclass"
     cases = [
-        (pd.Series(["a", "b", "c"], name="y"), "regression", "'y' is not numeric"),
-        (pd.Series([0, 1, 2], name="y"), "binary", "'y' has 3 classes, binary needs exactly 2"),
-        (pd.Series([0, 1, 0], name="y"), "multiclass", "exactly 2 classes: use binary"),
-        (pd.Series([0.1, 0.7, 2.5], name="y"), "multiclass", "continuous values"),
+        (pd.Series(["a", "b", "c"], name="y"), "regression", "'y' is not numeric.*use --task binary or --task multi"),
+        (pd.Series([0, 1, 2], name="y"), "binary", "'y' has 3 classes, binary needs exactly 2; use --task multiclass"),
+        (pd.Series([0, 1, 0], name="y"), "multiclass", "exactly 2 classes: use --task binary"),
+        (pd.Series([0.1, 0.7, 2.5], name="y"), "multiclass", "continuous values.*use --task regression"),
         (pd.Series([0, 1], name="y"), "clustering", "unknown task 'clustering'; expected one of: auto, binary"),
     ]
     for y, requested, message in cases:
@@ -39,7 +42,7 @@ def test_requested_task_is_checked_against_the_data():
 def test_single_class_and_empty_targets_are_errors():
     with pytest.raises(TargetError, match=r"target 'churned' has a single value \(1\) in all 3 labelled rows"):
         detect_task(pd.Series([1, 1, 1, None], name="churned"))
-    with pytest.raises(TargetError, match="all 2 rows are missing"):
+    with pytest.raises(TargetError, match="all 2 rows are missing; pass --target with a labelled column"):
         detect_task(pd.Series([None, None], name="y", dtype=float))
     assert issubclass(TargetError, DataSourceError)  # one `except` in the CLI catches every data error
 
@@ -97,9 +100,52 @@ def test_high_cardinality_strings_are_not_categories():
     assert plan.dropped["code"].startswith("too many categories")
 
 
-def test_no_usable_feature_is_an_error():
-    with pytest.raises(TargetError, match="no usable feature columns: id: identifier"):
+def test_no_usable_feature_is_an_error_that_says_how_to_go_on():
+    with pytest.raises(TargetError, match="no usable feature columns left: id: identifier.*To go on, add columns"):
         plan_features(pd.DataFrame({"id": range(10), "y": [0, 1] * 5}), "y", "binary")
+    with pytest.raises(TargetError, match="holds only the target 'y'; add feature columns"):
+        plan_features(pd.DataFrame({"y": [0, 1] * 5}), "y", "binary")
+    sparse = pd.DataFrame({"id": range(10), "x": [1.0, 2.0] + [np.nan] * 8, "y": [0, 1] * 5})
+    with pytest.raises(TargetError, match=r"x: mostly empty: 80\.0% missing .*To go on, raise "
+                                          r"validation\.max_null_fraction \(now 0\.5\) in the training config"):
+        plan_features(sparse, "y", "binary", max_null_fraction=0.5)
+
+
+def test_columns_over_the_null_limit_are_dropped_with_the_reason():
+    rng = np.random.default_rng(3)
+    n = 200
+    df = pd.DataFrame({
+        "half": np.where(np.arange(n) % 2 == 0, np.nan, rng.random(n)),  # exactly at the limit: kept
+        "sparse_number": np.where(np.arange(n) % 10 == 0, rng.random(n), np.nan),
+        "sparse_text": np.where(np.arange(n) % 4 == 0, rng.choice(["a", "b"], n), None),
+        "all_missing": np.nan,
+        "x": rng.random(n),
+        "y": rng.integers(0, 2, n),
+    })
+    plan = plan_features(df, "y", "binary", max_null_fraction=0.5)
+    assert plan.numeric == ["half", "x"] and plan.categorical == []
+    assert plan.dropped["sparse_number"] == ("mostly empty: 90.0% missing (180 of 200 rows), above "
+                                             "validation.max_null_fraction 0.5; raise it to keep the column")
+    assert plan.dropped["sparse_text"].startswith("mostly empty: 75.0% missing (150 of 200 rows)")
+    assert plan.dropped["all_missing"] == "all 200 values missing"  # said as it is, not "mostly"
+    assert "sparse_text: dropped (mostly empty: 75.0% missing" in "\n".join(plan.describe())
+    # No limit (the default) keeps them; a higher limit keeps the ones under it.
+    assert "sparse_number" in plan_features(df, "y", "binary").features
+    assert plan_features(df, "y", "binary", max_null_fraction=0.8).categorical == ["sparse_text"]
+
+
+def test_a_titanic_like_table_gets_a_decision_per_column():
+    frame = normalize_missing(titanic_like())
+    plan = plan_features(frame, "Survived", "binary", max_null_fraction=0.5)
+    assert set(plan.features) == TITANIC_FEATURES
+    assert {c: r.split(":")[0] for c, r in plan.dropped.items()} == TITANIC_DROPPED
+    assert plan.dropped["body"].startswith("mostly empty: 91.")
+
+
+def test_a_regression_table_gets_a_decision_per_column():
+    plan = plan_features(normalize_missing(house_prices()), "price", "regression", max_null_fraction=0.5)
+    assert {c: r.split(":")[0] for c, r in plan.dropped.items()} == HOUSE_DROPPED
+    assert HOUSE_LEAK in plan.numeric  # a leak is warned about, never dropped by the plan
 
 
 def test_prepare_target_drops_unlabelled_rows():
