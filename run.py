@@ -81,6 +81,8 @@ _TRAIN_OPTIONS = [
     click.option("--rows", type=int, default=None, help="Rows of synthetic data."),
     click.option("--seed", type=int, default=None, help="Seed for data generation, split and training."),
     click.option("--model-name", default=None, help="Registry name (default: from the config, or from --data)."),
+    click.option("--drop", "drop_columns", multiple=True,
+                 help="Column never used as a feature (repeatable), e.g. one flagged as possible leakage."),
     click.option("--no-cache", is_flag=True, help="Run every step even if a cached result exists."),
     click.option("--stack", default=None, help="Stack to run on (see `run.py stack list`)."),
 ]
@@ -92,7 +94,8 @@ def _train_options(func: Callable) -> Callable:
     return func
 
 
-def _training(ctx: click.Context, config_path, data, target, task, rows, seed, model_name, no_cache, stack):
+def _training(ctx: click.Context, config_path, data, target, task, rows, seed, model_name, drop_columns, no_cache,
+              stack):
     """Loads and checks the training config, starts the stack, runs training. Returns the config used."""
     from pipelines.launch import load_training_config, model_name_for, preflight_data, preflight_model, run_training
 
@@ -100,6 +103,8 @@ def _training(ctx: click.Context, config_path, data, target, task, rows, seed, m
                               "model.name": model_name or (model_name_for(data) if data else None)})
     if seed is not None:
         overrides.update({"data.seed": seed, "split.seed": seed, "training.seed": seed})
+    if drop_columns:
+        overrides["data.drop_columns"] = list(drop_columns)
     if no_cache:
         overrides["enable_cache"] = False
     config = load_training_config(config_path, overrides)
@@ -164,7 +169,7 @@ def cli(ctx: click.Context, stack: str | None) -> None:
     ctx.obj["stack"] = stack
     if ctx.invoked_subcommand is None:
         def body() -> None:
-            config = _training(ctx, None, None, None, None, None, None, None, False, stack)
+            config = _training(ctx, None, None, None, None, None, None, None, (), False, stack)
             _deployment(config.model.name)
 
         _guarded(body)

@@ -40,6 +40,7 @@ class DataSection(_Section):
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     n_rows: int = Field(5000, ge=100, le=50_000_000)
     seed: int = 42
+    drop_columns: List[str] = []  # columns never used as features (e.g. a leak), with `train --drop COLUMN`
 
 
 class ValidationSection(_Section):

@@ -69,7 +69,8 @@ def preflight_data(config: TrainingConfig) -> str:
     loaded = load_dataset(data.source, target=data.target, n_rows=data.n_rows, seed=data.seed)
     task = detect_task(loaded.frame[loaded.target].dropna(), None if data.task == "auto" else data.task)
     frame, _ = prepare_target(normalize_missing(loaded.frame), loaded.target, task)
-    plan_features(frame, loaded.target, task, max_null_fraction=config.validation.max_null_fraction)
+    plan_features(frame, loaded.target, task, max_null_fraction=config.validation.max_null_fraction,
+                  drop_columns=data.drop_columns)
     source = str(data.source)
     if not source.startswith("sklearn:"):
         return fingerprint_file(str(Path(source).expanduser()))

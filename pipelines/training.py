@@ -24,6 +24,7 @@ def training_pipeline(
         source_fingerprint=source_fingerprint, null_slack=validation["null_slack"],
         range_slack=validation["range_slack"], min_rows=validation["min_rows"],
         max_null_fraction=validation["max_null_fraction"], leakage_threshold=validation["leakage_threshold"],
+        drop_columns=data["drop_columns"],
     )
     profile = profile_data(dataset)
     report = validate_data(profile, schema, min_rows=validation["min_rows"],

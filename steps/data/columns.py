@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
-from typing import ClassVar, Dict, List, Optional, Tuple
+from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ _ID_NAME = re.compile(r"(^|_)(id|uuid|guid|key)$|^id_|Id$|ID$", re.IGNORECASE)
 _DATE_LIKE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$")
 _SAMPLE = 10_000  # string heuristics look at a fixed-size, deterministic sample: fast on 1M rows
 MOSTLY_EMPTY = "mostly empty"  # how a reason for dropping a column over the null limit starts
+REQUESTED_DROP = "dropped on request (--drop / data.drop_columns)"
 NULL_LIMIT_KEY = "validation.max_null_fraction"  # the training-config key of that limit, named in messages
 
 
@@ -194,13 +195,18 @@ def _mostly_empty(col: pd.Series, max_null_fraction: Optional[float]) -> Optiona
             f"{NULL_LIMIT_KEY} {max_null_fraction:g}; raise it to keep the column")
 
 
-def plan_features(df: pd.DataFrame, target: str, task: str, *, max_null_fraction: Optional[float] = None
-                  ) -> FeaturePlan:
+def plan_features(df: pd.DataFrame, target: str, task: str, *, max_null_fraction: Optional[float] = None,
+                  drop_columns: Sequence[str] = ()) -> FeaturePlan:
     """Classifies every non-target column of `df`; raises TargetError if no usable feature is left. A column with
-    more than `max_null_fraction` of its values missing is dropped (None: no limit)."""
+    more than `max_null_fraction` of its values missing is dropped (None: no limit), and so is every column the
+    user asked to drop."""
     if target not in df.columns:
         raise TargetError(f"target column {target!r} not in the table; pass --target with one of the columns: "
                           f"{', '.join(map(str, df.columns))}")
+    unknown = [c for c in drop_columns if c not in df.columns or c == target]
+    if unknown:
+        raise TargetError(f"cannot drop {', '.join(map(repr, unknown))}: not a feature column of the table; "
+                          f"fix --drop / data.drop_columns (columns: {', '.join(map(str, df.columns))})")
     if task not in TASKS:
         raise TargetError(f"unknown task {task!r}; expected one of: {', '.join(TASKS)}")
     numeric: List[str] = []
@@ -210,7 +216,7 @@ def plan_features(df: pd.DataFrame, target: str, task: str, *, max_null_fraction
     for name in df.columns:
         if name == target:
             continue
-        empty = _mostly_empty(df[name], max_null_fraction)
+        empty = REQUESTED_DROP if name in drop_columns else _mostly_empty(df[name], max_null_fraction)
         kind, reason = ("drop", empty) if empty else _classify(str(name), df[name], len(df))
         if kind == "drop":
             dropped[str(name)] = reason

@@ -41,7 +41,7 @@ class LeakageFinding:
     def message(self, target: str) -> str:
         return (f"possible leakage: column {self.column!r} alone predicts {target!r} with holdout {self.measure} "
                 f"{self.score:.3f} (>= {THRESHOLD_KEY} {self.threshold:g}); if its value is only known after the "
-                f"outcome, remove the column from the data")
+                f"outcome, leave it out with `train --drop {self.column}` (data.drop_columns)")
 
 
 def _groups(col: pd.Series, numeric: bool, train: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import pandas as pd
 from typing_extensions import Annotated
@@ -31,6 +31,7 @@ def ingest_data(
     *,
     max_null_fraction: float,
     leakage_threshold: float,
+    drop_columns: List[str],
 ) -> Tuple[Annotated[pd.DataFrame, names.DATASET], Annotated[DataSchema, names.DATA_SCHEMA]]:
     """Loads the data, decides what each column becomes, fingerprints it and infers the contract for later batches.
 
@@ -47,7 +48,8 @@ def ingest_data(
     loaded = load_dataset(source, target=target, n_rows=n_rows, seed=seed)
     resolved_task = detect_task(loaded.frame[loaded.target], None if task == "auto" else task)
     frame, n_dropped = prepare_target(normalize_missing(loaded.frame), loaded.target, resolved_task)
-    plan = plan_features(frame, loaded.target, resolved_task, max_null_fraction=max_null_fraction)
+    plan = plan_features(frame, loaded.target, resolved_task, max_null_fraction=max_null_fraction,
+                         drop_columns=drop_columns)
     decisions = plan.describe()
     if n_dropped:
         decisions.append(f"{loaded.target}: {n_dropped} row(s) without a target dropped")

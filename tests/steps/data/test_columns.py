@@ -154,3 +154,14 @@ def test_prepare_target_drops_unlabelled_rows():
     assert dropped == 2 and len(clean) == 4 and clean["y"].notna().all() and list(clean.index) == [0, 1, 2, 3]
     with pytest.raises(TargetError, match="single value"):
         prepare_target(pd.DataFrame({"x": [1, 2, 3], "y": [1, None, 1]}), "y", "binary")
+
+
+def test_requested_drops_are_recorded_and_unknown_ones_named():
+    frame = pd.DataFrame({"a": [1.5, 2.5, 1.5, 2.5] * 5, "leak": [0, 1, 0, 1] * 5, "y": [0, 1, 0, 1] * 5})
+    plan = plan_features(frame, "y", "binary", drop_columns=["leak"])
+    assert plan.numeric == ["a"] and "leak" not in plan.categorical
+    assert plan.dropped["leak"].startswith("dropped on request (--drop")
+    with pytest.raises(TargetError, match=r"cannot drop 'nope': not a feature column.*fix --drop"):
+        plan_features(frame, "y", "binary", drop_columns=["nope"])
+    with pytest.raises(TargetError, match="cannot drop 'y'"):
+        plan_features(frame, "y", "binary", drop_columns=["y"])

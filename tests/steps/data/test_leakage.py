@@ -22,7 +22,7 @@ def test_a_status_recorded_after_the_outcome_is_named():
     message = leaks[0].message("Survived")
     assert message.startswith(f"possible leakage: column '{MESSY_LEAK}' alone predicts 'Survived' with holdout "
                               "ROC AUC ")
-    assert "(>= validation.leakage_threshold 0.99)" in message and "remove the column from the data" in message
+    assert "(>= validation.leakage_threshold 0.99)" in message and "--drop" in message
     scores = single_feature_scores(normalize_missing(messy_table()), plan)
     assert set(scores) == set(plan.features)  # every feature is scored, the leak only stands out
     assert 0.6 < scores["Sex"][1] < 0.9
