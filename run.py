@@ -202,37 +202,59 @@ def all(ctx: click.Context, deploy_config, **options: Any) -> None:  # noqa: A00
 @cli.command()
 @click.option("--data", required=True, help="CSV or Parquet file with the feature columns.")
 @click.option("--out", default=None, help="Where to write predictions (CSV); default: print a preview.")
+@click.option("--model-name", default=None, help="Registered model (default: the endpoint's, else from the config).")
+@click.option("--version", default=None, help="Model version number (default: the champion, else the latest).")
+@click.option("--alias", default=None, help="Model version alias, e.g. champion, challenger.")
+@click.option("--offline", is_flag=True, help="Score in-process with the batch inference pipeline, not the endpoint.")
 @click.option("--deployment", "deployment_name", default="churn-classifier", show_default=True)
 @click.option("--stack", default=None, help="Stack whose deployer serves the model.")
 @click.pass_context
-def predict(ctx: click.Context, data, out, deployment_name, stack) -> None:
-    """Score a file through the deployed endpoint."""
+def predict(ctx: click.Context, data, out, model_name, version, alias, offline, deployment_name, stack) -> None:
+    """Score a file: through the endpoint when it serves the chosen model version, else offline (no server)."""
 
     def body() -> None:
         import pandas as pd
 
+        from pipelines.predict import run_batch_inference, serving_endpoint
         from steps.data.sources import load_table
-        from steps.deployment.endpoint_client import predict as call_endpoint, predictions_frame
-        from steps.deployment.rollout import active_deployer
 
+        if version is not None and alias is not None:
+            _fail("choose the model version with --version or with --alias, not both")
         frame = load_table(data)
         _start(stack or (ctx.obj or {}).get("stack"))
-        info = active_deployer().status(deployment_name)
-        if info is None or info.state != "active":
-            _fail(f"no active deployment '{deployment_name}': run `python run.py` or `python run.py deploy` first")
-        names = _served_features(info) or list(frame.columns)
-        missing = [c for c in names if c not in frame.columns]
-        if missing:
-            _fail(f"{data}: missing feature column(s) {', '.join(missing)} that model v{info.model_version} needs")
-        output_names, values = call_endpoint(info.url, frame[names])
-        result = pd.concat([frame.reset_index(drop=True), predictions_frame(output_names, values)], axis=1)
+        info = None if offline else serving_endpoint(deployment_name, model_name, version, alias)
+        if info is not None:
+            predictions, used = _predict_endpoint(info, frame, data), f"endpoint {info.url}"
+            name, number = info.model_name, info.model_version
+        else:
+            if not offline:
+                _say(f"no active endpoint '{deployment_name}' serves the chosen model: scoring offline")
+            from pipelines.launch import load_deployment_config
+
+            name = model_name or load_deployment_config(None, {}).model.name
+            result = run_batch_inference(data, name, version, alias, _say)
+            predictions, number = result["predictions"], result["model_version"]
+            used = f"offline model version (run '{result['run_name']}')"
+        result = pd.concat([frame.reset_index(drop=True), predictions], axis=1)
+        _say(f"{len(result)} predictions from model {name} v{number} via {used}")
         if out:
             result.to_csv(out, index=False)
-            _say(f"{len(result)} predictions from model {info.model_name} v{info.model_version} -> {out}")
+            _say(f"written to {out}")
         else:
             _say(result.head(20).to_string())
 
     _guarded(body)
+
+
+def _predict_endpoint(info: Any, frame: Any, data: str) -> Any:
+    """The endpoint's predictions for `frame` (columns as `predictions_frame` gives them)."""
+    from steps.deployment.endpoint_client import predict as call_endpoint, predictions_frame
+
+    names = _served_features(info) or list(frame.columns)
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        _fail(f"{data}: missing feature column(s) {', '.join(missing)} that model v{info.model_version} needs")
+    return predictions_frame(*call_endpoint(info.url, frame[names]))
 
 
 def _served_features(info: Any) -> list:

@@ -98,3 +98,40 @@ def promote(name: str, version: str, tracking_uri: Optional[str] = None) -> Opti
         client.set_model_version_tag(name, current.version, "deployment_status", "previous-champion")
         return current.version
     return None
+
+
+def by_version(name: str, version: str, tracking_uri: Optional[str] = None) -> Optional[ModelRef]:
+    """Version `version` of model `name`, or None when it does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = _client(tracking_uri).get_model_version(name, str(version))
+    except MlflowException:
+        return None
+    return ModelRef(name, str(found.version), found.run_id or "", found.source, dict(found.tags or {}))
+
+
+def resolve_version(
+    name: str, version: Optional[str] = None, alias: Optional[str] = None, tracking_uri: Optional[str] = None
+) -> ModelRef:
+    """The version a user chose: by number, by alias, or by default the champion, else the latest version."""
+    if version is not None and alias is not None:
+        raise RegistryError(f"choose a version of '{name}' by number or by alias, not both ({version!r}, {alias!r})")
+    client = _client(tracking_uri)
+    numbers = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+    if not numbers:
+        raise RegistryError(f"model '{name}' has no registered versions: train it first "
+                            f"(`python run.py train --model-name {name}`)")
+    if version is not None:
+        ref = by_version(name, str(version), tracking_uri)
+        if ref is None:
+            raise RegistryError(f"model '{name}' has no version {version!r}; versions: {', '.join(map(str, numbers))}")
+        return ref
+    ref = by_alias(name, alias or CHAMPION_ALIAS, tracking_uri)
+    if ref is not None:
+        return ref
+    if alias is not None:
+        aliases = sorted(client.get_registered_model(name).aliases or {})
+        raise RegistryError(f"model '{name}' has no version with alias '{alias}'; aliases: "
+                            f"{', '.join(aliases) or 'none'} (or choose a version: {', '.join(map(str, numbers))})")
+    return by_version(name, str(numbers[-1]), tracking_uri)
