@@ -53,6 +53,8 @@ def run_batch_inference(
     )
     run = pipeline(batch_path=str(Path(data).expanduser().resolve()), model_name=ref.name, model_version=ref.version)
     summary = summarize_run(run, say)
+    say(f"predictions linked to ZenML model version {model_version.number} of {model_version.model.name} "
+        f"(`zenml model data_artifacts {model_version.model.name} -v {model_version.number}`)")
     output = Client().get_pipeline_run(run.id).steps["predict_offline"].outputs[names.PREDICTIONS][0]
     summary.update(predictions=output.load(), predictions_artifact_id=str(output.id), model_name=ref.name,
                    model_version=ref.version, zenml_model_version=str(model_version.number))

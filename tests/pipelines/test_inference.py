@@ -163,7 +163,8 @@ def test_cli_predict_offline_writes_the_predictions(wine, tmp_path):
     code, output = _cli("predict", "--data", str(_batch(wine, "tail.csv", batch)), "--model-name", MODEL,
                         "--version", "2", "--offline", "--out", str(out))
     assert code == 0, output
-    assert f"30 predictions from model {MODEL} v2 via offline model version" in output
+    assert f"30 predictions from model {MODEL} v2 via offline batch inference" in output
+    assert f"zenml model data_artifacts {MODEL} -v" in output
     scored = pd.read_csv(out)
     assert list(scored.columns[:len(batch.columns)]) == list(batch.columns)
     expected = _offline_predictions(wine, "2", batch, tmp_path)
