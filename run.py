@@ -232,9 +232,9 @@ def predict(ctx: click.Context, data, out, model_name, version, alias, offline, 
             from pipelines.launch import load_deployment_config
 
             name = model_name or load_deployment_config(None, {}).model.name
-            result = run_batch_inference(data, name, version, alias, _say)
-            predictions, number = result["predictions"], result["model_version"]
-            used = f"offline batch inference (run '{result['run_name']}')"
+            inference = run_batch_inference(data, name, version, alias, _say)
+            predictions, number = inference["predictions"], inference["model_version"]
+            used = f"offline batch inference (run '{inference['run_name']}')"
         result = pd.concat([frame.reset_index(drop=True), predictions], axis=1)
         _say(f"{len(result)} predictions from model {name} v{number} via {used}")
         if out:
