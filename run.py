@@ -229,40 +229,58 @@ def all(ctx: click.Context, deploy_config, **options: Any) -> None:  # noqa: A00
 @click.option("--data", required=True, help="CSV or Parquet file with the feature columns.")
 @click.option("--out", default=None, help="Where to write predictions (CSV); default: print a preview.")
 @_MODEL_OPTION
+@click.option("--version", default=None, help="Model version number (default: the champion, else the latest).")
+@click.option("--alias", default=None, help="Model version alias, e.g. champion, challenger.")
+@click.option("--offline", is_flag=True, help="Score in-process with the batch inference pipeline, not the endpoint.")
 @click.option("--deployment", "deployment_name", default=None, help="Deployment to call (default: the model's own).")
 @click.option("--stack", default=None, help="Stack whose deployer serves the model.")
 @click.pass_context
-def predict(ctx: click.Context, data, out, model_name, deployment_name, stack) -> None:
-    """Score a file through a model's endpoint."""
+def predict(ctx: click.Context, data, out, model_name, version, alias, offline, deployment_name, stack) -> None:
+    """Score a file: through the model's endpoint when it serves the chosen version, else offline (no server)."""
 
     def body() -> None:
         import pandas as pd
 
+        from pipelines.predict import run_batch_inference, serving_endpoint
         from pipelines.selection import choose_model, deployment_of
         from steps.data.sources import load_table
-        from steps.deployment.endpoint_client import predict as call_endpoint, predictions_frame
-        from steps.deployment.rollout import active_deployer
 
+        if version is not None and alias is not None:
+            _fail("choose the model version with --version or with --alias, not both")
         frame = load_table(data)
         _start(stack or (ctx.obj or {}).get("stack"))
-        name = deployment_name or deployment_of(choose_model(model_name))
-        info = active_deployer().status(name)
-        if info is None or info.state != "active":
-            how = (f"`python run.py deployments start {name}`" if info else "`python run.py deploy --model-name ...`")
-            _fail(f"deployment '{name}' is {info.state if info else 'missing'}: start it with {how}")
-        names = _served_features(info) or list(frame.columns)
-        missing = [c for c in names if c not in frame.columns]
-        if missing:
-            _fail(f"{data}: missing feature column(s) {', '.join(missing)} that model v{info.model_version} needs")
-        output_names, values = call_endpoint(info.url, frame[names])
-        result = pd.concat([frame.reset_index(drop=True), predictions_frame(output_names, values)], axis=1)
+        name = choose_model(model_name)
+        deployment = deployment_name or deployment_of(name)
+        info = None if offline else serving_endpoint(deployment, name, version, alias)
+        if info is not None:
+            predictions, used = _predict_endpoint(info, frame, data), f"endpoint {info.url}"
+            number = info.model_version
+        else:
+            if not offline:
+                _say(f"no active endpoint '{deployment}' serves the chosen version of {name}: scoring offline")
+            inference = run_batch_inference(data, name, version, alias, _say)
+            predictions, number = inference["predictions"], inference["model_version"]
+            used = f"offline batch inference (run '{inference['run_name']}')"
+        result = pd.concat([frame.reset_index(drop=True), predictions], axis=1)
+        _say(f"{len(result)} predictions from model {name} v{number} via {used}")
         if out:
             result.to_csv(out, index=False)
-            _say(f"{len(result)} predictions from model {info.model_name} v{info.model_version} -> {out}")
+            _say(f"written to {out}")
         else:
             _say(result.head(20).to_string())
 
     _guarded(body)
+
+
+def _predict_endpoint(info: Any, frame: Any, data: str) -> Any:
+    """The endpoint's predictions for `frame` (columns as `predictions_frame` gives them)."""
+    from steps.deployment.endpoint_client import predict as call_endpoint, predictions_frame
+
+    names = _served_features(info) or list(frame.columns)
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        _fail(f"{data}: missing feature column(s) {', '.join(missing)} that model v{info.model_version} needs")
+    return predictions_frame(*call_endpoint(info.url, frame[names]))
 
 
 def _served_features(info: Any) -> list:

@@ -21,6 +21,11 @@ PREDICTION_DRIFT_REPORT = "prediction_drift_report"
 DECAY_REPORT = "decay_report"
 MONITORING_DECISION = "monitoring_decision"
 SIMULATION_TIMELINE = "simulation_timeline"
+# Batch inference outputs are linked to the ZenML model version that scored them: their names must differ from the
+# training artifacts' (a model version's `get_artifact(name)` answers with the latest artifact of that name).
+INFERENCE_BATCH = "inference_batch"
+INFERENCE_VALIDATION_REPORT = "inference_validation_report"
+PREDICTIONS = "predictions"
 
 PRODUCTION_STAGE = "production"
 

@@ -324,6 +324,20 @@ def validate_frame(df: pd.DataFrame, contract: DataContract, *, check_target: bo
     return validate_profile(why.log(df).view(), contract, check_target=check_target)
 
 
+def validate_batch_frame(
+    df: pd.DataFrame, contract: DataContract | Dict[str, Any], *, min_rows: Optional[int] = None
+) -> ValidationReport:
+    """A batch to score, against its model's training contract; the target is checked only when the batch carries
+    labels. `min_rows` replaces the contract's row minimum (which exists for drift statistics, not for scoring)."""
+    if isinstance(contract, dict):
+        contract = DataContract.from_dict(contract)
+    if min_rows is not None:
+        contract = DataContract(columns=contract.columns, target=contract.target, min_rows=min_rows,
+                                min_target_classes=contract.min_target_classes)
+    has_labels = bool(contract.target) and contract.target in df.columns and df[contract.target].notna().any()
+    return validate_frame(df, contract, check_target=has_labels)
+
+
 def require_valid(report: "ValidationReport") -> "ValidationReport":
     """Returns the report if it passed; raises DataValidationError (message = summary) otherwise."""
     if not report.passed:

@@ -63,22 +63,11 @@ def by_version(name: str, version: str, tracking_uri: Optional[str] = None) -> O
 def select_version(
     name: str, version: Optional[str], alias: Optional[str], tracking_uri: Optional[str] = None
 ) -> "tuple[ModelRef, str]":
-    """The version a deploy acts on and how it was chosen: `version`, else `alias`, else the challenger."""
-    if version and alias:
-        raise RegistryError("choose the version to deploy with --version or with --alias, not both")
-    if version:
-        ref = by_version(name, version, tracking_uri)
-        if ref is None:
-            raise RegistryError(f"model '{name}' has no version {version}: see `mlflow` or the registry's versions "
-                                f"of '{name}' (python run.py deployments lists what serves)")
-        return ref, f"version {version}"
-    if alias:
-        ref = by_alias(name, alias, tracking_uri)
-        if ref is None:
-            raise RegistryError(f"model '{name}' has no version with alias '{alias}' (try 'champion', 'challenger' "
-                                "or 'previous-champion', or --version N)")
-        return ref, f"alias '{alias}'"
-    return require_challenger(name, tracking_uri), f"alias '{CHALLENGER_ALIAS}'"
+    """The version a deploy acts on and how it was chosen: `version` or `alias` (see `resolve_version`), else the
+    challenger."""
+    if version is None and alias is None:
+        return require_challenger(name, tracking_uri), f"alias '{CHALLENGER_ALIAS}'"
+    return resolve_version(name, version, alias, tracking_uri), (f"version {version}" if version else f"alias '{alias}'")
 
 
 def require_challenger(name: str, tracking_uri: Optional[str] = None) -> ModelRef:
@@ -131,3 +120,29 @@ def promote(name: str, version: str, tracking_uri: Optional[str] = None) -> Opti
         client.set_model_version_tag(name, current.version, "deployment_status", "previous-champion")
         return current.version
     return None
+
+
+def resolve_version(
+    name: str, version: Optional[str] = None, alias: Optional[str] = None, tracking_uri: Optional[str] = None
+) -> ModelRef:
+    """The version a user chose: by number, by alias, or by default the champion, else the latest version."""
+    if version is not None and alias is not None:
+        raise RegistryError(f"choose a version of '{name}' by number or by alias, not both ({version!r}, {alias!r})")
+    client = _client(tracking_uri)
+    numbers = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+    if not numbers:
+        raise RegistryError(f"model '{name}' has no registered versions: train it first "
+                            f"(`python run.py train --model-name {name}`)")
+    if version is not None:
+        ref = by_version(name, str(version), tracking_uri)
+        if ref is None:
+            raise RegistryError(f"model '{name}' has no version {version!r}; versions: {', '.join(map(str, numbers))}")
+        return ref
+    ref = by_alias(name, alias or CHAMPION_ALIAS, tracking_uri)
+    if ref is not None:
+        return ref
+    if alias is not None:
+        aliases = sorted(client.get_registered_model(name).aliases or {})
+        raise RegistryError(f"model '{name}' has no version with alias '{alias}'; aliases: "
+                            f"{', '.join(aliases) or 'none'} (or choose a version: {', '.join(map(str, numbers))})")
+    return by_version(name, str(numbers[-1]), tracking_uri)

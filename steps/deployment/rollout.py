@@ -56,15 +56,27 @@ def tracking_uri() -> Optional[str]:
     return tracker.get_tracking_uri()
 
 
-def training_artifacts(ref: ModelRef) -> Tuple[Any, pd.DataFrame, DataSchema]:
-    """(ZenML model version, holdout, data schema) of the training run that registered `ref`."""
+def zenml_model_version(ref: ModelRef) -> Any:
+    """The ZenML model version of the training run that registered `ref` (found through its `zenml_run_id` tag)."""
     from zenml.client import Client
-
-    from steps import names
 
     if not ref.zenml_run_id:
         raise RegistryError(f"{ref.name} v{ref.version} has no zenml_run_id tag: it was not registered by a pipeline")
-    model_version = Client().get_pipeline_run(ref.zenml_run_id).model_version
+    try:
+        model_version = Client().get_pipeline_run(ref.zenml_run_id).model_version
+    except KeyError:
+        model_version = None
+    if model_version is None:
+        raise RegistryError(f"{ref.name} v{ref.version}: its training run {ref.zenml_run_id} (or that run's model "
+                            "version) is not in this ZenML store; use the stack it was trained on (`--stack`)")
+    return model_version
+
+
+def training_artifacts(ref: ModelRef) -> Tuple[Any, pd.DataFrame, DataSchema]:
+    """(ZenML model version, holdout, data schema) of the training run that registered `ref`."""
+    from steps import names
+
+    model_version = zenml_model_version(ref)
     return (model_version, model_version.get_artifact(names.HOLDOUT_SET).load(),
             model_version.get_artifact(names.DATA_SCHEMA).load())
 

@@ -43,10 +43,9 @@ def fetch_champion_reference(
 @step
 def validate_batch(batch: pd.DataFrame, schema: DataSchema) -> Annotated[ValidationReport, names.VALIDATION_REPORT]:
     """The checks the champion's training data defined (columns, types, ranges, nulls); labels optional."""
-    from steps.data.validation import validate_frame
+    from steps.data.validation import validate_batch_frame
 
-    has_labels = schema.target in batch.columns and batch[schema.target].notna().any()
-    report = validate_frame(batch, schema.contract, check_target=has_labels)
+    report = validate_batch_frame(batch, schema.contract)
     (logger.info if report.passed else logger.error)(report.summary())
     return report
 

@@ -6,7 +6,7 @@ import pytest
 from steps.data.generator import TARGET, generate_batch
 from steps.data.validation import (
     ColumnContract, ContractConfigError, DataContract, DataValidationError, ValidationReport, infer_contract,
-    require_valid, training_contract, validate_frame, validate_profile,
+    require_valid, training_contract, validate_batch_frame, validate_frame, validate_profile,
 )
 from steps.whylogs_env import why
 
@@ -76,6 +76,16 @@ def test_too_few_rows_fail(contract, batch):
     assert "table row count: expected >= 50 rows, found 20 rows" in report.summary()
     empty = validate_frame(batch.head(0), contract)
     assert not empty.passed and ("(table)", "row count") in _failed(empty)
+
+
+def test_a_batch_to_score_checks_labels_only_when_it_has_them_and_may_waive_the_row_minimum(contract, batch):
+    unlabelled = batch.drop(columns=[TARGET]).head(20)
+    assert _failed(validate_batch_frame(unlabelled, contract)) == {("(table)", "row count")}
+    assert validate_batch_frame(unlabelled, contract.to_dict(), min_rows=1).passed
+    assert not validate_batch_frame(unlabelled.head(0), contract, min_rows=1).passed
+    constant = batch.assign(**{TARGET: batch[TARGET].iloc[0]})
+    assert _failed(validate_batch_frame(constant, contract)) == {(TARGET, "target classes")}
+    assert contract.min_rows == 50  # the contract itself is left as it was
 
 
 def test_constant_target_fails_unless_target_checks_are_off(contract, batch):
