@@ -109,7 +109,6 @@ class InputSchema:
         first = records[0]
         if not isinstance(first, dict):
             raise BadInput(f"jsonData record 0: expected an object keyed by feature name, found {type(first).__name__}")
-        self._check_count(len(first))
         keys = list(first)
         self._check_names(keys)
         key_set = set(keys)
@@ -121,17 +120,12 @@ class InputSchema:
         return self._check_values(columns, len(records))
 
     # -- checks -------------------------------------------------------------------------------------------------
-    def _check_count(self, n_names: int) -> None:
-        if n_names > len(self.names):
-            raise BadInput(
-                f"too many feature names: {n_names}, the model expects {len(self.names)} ({_names_list(self.names)})"
-            )
-
     def _check_names(self, names: Sequence[str]) -> None:
-        """Names must be the signature's, each once; linear in the number of names, which is capped first."""
-        self._check_count(len(names))
+        """Names must be the signature's, each once; one linear pass, and messages quote a bounded few."""
         seen = set(names)
         problems = []
+        if len(names) > len(self.names):
+            problems.append(f"too many feature names: {len(names)}, the model expects {len(self.names)}")
         unknown = [n for n in names if n not in self._index]
         missing = [n for n in self.names if n not in seen]
         if len(seen) != len(names):

@@ -71,13 +71,14 @@ def model_save_args(model: Any, input_example: pd.DataFrame, task: str) -> Dict[
 
     from materializers.skops_io import dumps, trusted_types
 
+    trusted = trusted_types(dumps(model))  # first: a model outside the allowlist is never even run
     # Integer features are declared as doubles: a missing value at serving time must not break the schema.
     int_columns = [c for c in input_example.columns if pd.api.types.is_integer_dtype(input_example[c])]
     input_example = input_example.astype({c: "float64" for c in int_columns})
     output = model.predict(input_example) if task == "regression" else model.predict_proba(input_example)
     return {
         "serialization_format": "skops",
-        "skops_trusted_types": trusted_types(dumps(model)),
+        "skops_trusted_types": trusted,
         "signature": infer_signature(input_example, output),
         "input_example": input_example,
         # Explicit pins: MLflow would otherwise infer them by re-loading the model in a subprocess (seconds).

@@ -90,14 +90,14 @@ def supported_combinations() -> Iterator[Tuple[str, str]]:
 
 
 def fit_model(estimator: str, task: Optional[str] = None, labels: str = "str", n_rows: int = 400,
-              frame: Optional[pd.DataFrame] = None):
+              frame: Optional[pd.DataFrame] = None, params: Optional[dict] = None):
     """Fit the Pipeline the training step builds (`build_model`) on made-up data; returns (model, X, task)."""
     from steps.training.model_factory import build_model
 
     name, task = resolve(estimator, task)
     X = make_frame(n_rows) if frame is None else frame
     y = make_target(X, task, labels)
-    model = build_model(NUMERIC, CATEGORICAL, task, name, dict(TEST_PARAMS.get(name, {})), SEED)
+    model = build_model(NUMERIC, CATEGORICAL, task, name, {**TEST_PARAMS.get(name, {}), **(params or {})}, SEED)
     return model.fit(X, y), X, task
 
 

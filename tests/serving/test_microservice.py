@@ -229,3 +229,43 @@ except ModelArtifactError as exc:
     print("REFUSED", exc)
 """)
     assert "REFUSED" in out and "outside the serving allowlist: numpy.load" in out
+
+
+def test_every_model_the_training_factory_builds_serves_its_own_predictions(serving_python, tmp_path):
+    """Parity for every estimator and task of steps/training/model_factory.py, through Seldon's real Flask app
+    in the serving environment (the live-daemon parity above covers the gunicorn path for four of them)."""
+    from tests.serving.model_factory import save_model, fit_model, supported_combinations
+
+    frame = make_frame(60, seed=5)
+    frame.loc[1, "income"] = np.nan
+    frame.loc[2, "job"] = "astronaut"
+    payload = _ndarray_payload(frame)
+    expected = {}
+    for estimator, task in supported_combinations():
+        model, X, _ = fit_model(estimator, task, labels="int" if task == "binary" else "str")
+        save_model(model, X, task, tmp_path / f"{estimator}-{task}")
+        expected[f"{estimator}-{task}"] = (
+            model.predict(frame).reshape(-1, 1) if task == "regression" else model.predict_proba(frame),
+            ["prediction"] if task == "regression" else [str(c) for c in model.classes_],
+        )
+    out = run_in_serving_env(serving_python, f"""
+import json
+from seldon_core.metrics import SeldonMetrics
+from seldon_core.wrapper import get_rest_microservice
+from serving.model import SeldonModel
+results = {{}}
+for name in {sorted(expected)!r}:
+    model = SeldonModel(model_uri={str(tmp_path)!r} + "/" + name, model_name=name, model_version="1")
+    model.load()
+    client = get_rest_microservice(model, SeldonMetrics()).test_client()
+    response = client.post("/api/v1.0/predictions", json={payload!r})
+    results[name] = [response.status_code, response.get_json()]
+print(json.dumps(results))
+""", timeout=300)
+    results = json.loads(out.strip().splitlines()[-1])
+    assert sorted(results) == sorted(expected)
+    for name, (status, body) in results.items():
+        assert status == 200, (name, body)
+        values, names = expected[name]
+        assert body["data"]["names"] == names, name
+        np.testing.assert_allclose(np.array(body["data"]["ndarray"]), values, rtol=1e-9, atol=1e-12, err_msg=name)
