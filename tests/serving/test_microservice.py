@@ -82,7 +82,8 @@ ROW = [42, 50000.0, 12, 100.0, "admin", "north"]
         # once answered 500: the decoder's recursion limit, and an integer no float can hold
         (None, b"[" * 1000 + b"]" * 1000, None, "malformed JSON: nested too deeply"),
         (None, b'{"jsonData": {"age": 1' + b"0" * 400 + b', "income": 1.0, "tenure_months": 1, "balance": 1.0, '
-               b'"job": "admin", "region": "north"}}', None, "column 'age': expected a finite number, found an integer"),
+               b'"job": "admin", "region": "north"}}', None,
+         "column 'age': expected a finite number, found an integer"),
         (None, b'{"jsonData": {"age": 1, "income": 1' + b"0" * 5000 + b'}}', None, "malformed JSON: Exceeds the limit"),
         ({"data": {"names": [f"f{i}" for i in range(200_000)], "ndarray": [[1]]}}, None, None,
          "too many feature names: 200000, the model expects 6"),
