@@ -87,7 +87,7 @@ def ensure_serving_env(
             _run([sys.executable, "-m", "venv", str(target)], log, "create venv")
             _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "-r", str(requirements)], log,
                  "install pins")
-        _run([str(python), "-c", "import seldon_core.microservice, sklearn, skops.io, pkg_resources"], log,
+        _run([str(python), "-c", "import seldon_core.microservice, seldon_core.wrapper, sklearn, skops.io"], log,
              "check imports")
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)

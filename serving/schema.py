@@ -10,14 +10,18 @@ Validation is column-wise (one pass of `type()` per column) so a 1000-row batch 
 
 from __future__ import annotations
 
+import heapq
 import math
-from typing import Any, Dict, List, Sequence
+from collections import Counter
+from typing import Any, Dict, Iterable, List, Sequence
 
 from serving.artifact import ColumnSpec
 
 NUMERIC_TYPES = {"double", "float", "long", "integer"}
 INTEGER_TYPES = {"long", "integer"}
 MAX_ROWS = 100_000  # a guard against runaway batches; larger scoring belongs in a batch job
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SHOWN_NAMES = 10  # names quoted in one message: a client must not get its own megabytes back
 
 
 class BadInput(ValueError):
@@ -28,8 +32,25 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _names_list(names: Sequence[str]) -> str:
-    return ", ".join(repr(n) for n in names)
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _names_list(names: Sequence[str], limit: int = SHOWN_NAMES) -> str:
+    shown = ", ".join(_clip(repr(n)) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _first_sorted(keys: Iterable[str]) -> List[str]:
+    """The first names in sorted order, in linear time (a payload may carry millions of keys)."""
+    return heapq.nsmallest(SHOWN_NAMES + 1, (k for k in keys if isinstance(k, str)))
+
+
+def _example(value: Any) -> str:
+    """A short description of one offending value (containers by size, long strings clipped)."""
+    if isinstance(value, (list, dict)):
+        return f"{'a list' if isinstance(value, list) else 'an object'} of {len(value)} items"
+    return _clip(repr(value))
 
 
 class InputSchema:
@@ -50,7 +71,7 @@ class InputSchema:
         data = payload.get("data")
         if isinstance(data, dict) and "ndarray" in data:
             return self._from_ndarray(data["ndarray"], data.get("names"))
-        other = sorted(k for k in (data if isinstance(data, dict) else payload) if k not in ("names", "meta"))
+        other = _first_sorted(k for k in (data if isinstance(data, dict) else payload) if k not in ("names", "meta"))
         raise BadInput(
             f"unsupported payload ({_names_list(other) or 'no data'}): "
             "send data.ndarray with data.names, or jsonData records keyed by feature name"
@@ -93,19 +114,22 @@ class InputSchema:
         key_set = set(keys)
         for i, record in enumerate(records):
             if not isinstance(record, dict) or record.keys() != key_set:
-                found = sorted(record) if isinstance(record, dict) else type(record).__name__
+                found = _names_list(_first_sorted(record)) if isinstance(record, dict) else type(record).__name__
                 raise BadInput(f"jsonData record {i}: expected keys {_names_list(keys)}, found {found}")
         columns = {name: [record[name] for record in records] for name in keys}
         return self._check_values(columns, len(records))
 
     # -- checks -------------------------------------------------------------------------------------------------
     def _check_names(self, names: Sequence[str]) -> None:
+        """Names must be the signature's, each once; one linear pass, and messages quote a bounded few."""
         seen = set(names)
         problems = []
+        if len(names) > len(self.names):
+            problems.append(f"too many feature names: {len(names)}, the model expects {len(self.names)}")
         unknown = [n for n in names if n not in self._index]
         missing = [n for n in self.names if n not in seen]
         if len(seen) != len(names):
-            dupes = sorted({n for n in names if list(names).count(n) > 1})
+            dupes = sorted(n for n, count in Counter(names).items() if count > 1)
             problems.append(f"duplicate feature names: {_names_list(dupes)}")
         if unknown:
             problems.append(f"unknown feature names: {_names_list(unknown)}")
@@ -134,6 +158,10 @@ def _check_column(spec: ColumnSpec, values: List[Any]) -> str:
         wrong = types - allowed
         if wrong:
             return _wrong_type(spec, values, allowed)
+        if int in types:
+            problem = _check_integers(spec, values)
+            if problem:
+                return problem
         if float in types:
             bad = [v for v in values if type(v) is float and math.isinf(v)]
             if bad:
@@ -162,6 +190,24 @@ def _check_column(spec: ColumnSpec, values: List[Any]) -> str:
     return ""
 
 
+def _check_integers(spec: ColumnSpec, values: List[Any]) -> str:
+    """Integers outside int64 break numpy; in a double column they become floats when a double can hold them."""
+    big = [i for i, v in enumerate(values) if type(v) is int and not INT64_MIN <= v <= INT64_MAX]
+    if not big:
+        return ""
+    if spec.type not in INTEGER_TYPES:
+        try:
+            for i in big:
+                values[i] = float(values[i])
+            return ""
+        except OverflowError:
+            pass
+    return (
+        f"column {spec.name!r}: expected {'a 64-bit integer' if spec.type in INTEGER_TYPES else 'a finite number'}, "
+        f"found an integer of {values[big[0]].bit_length()} bits in {_plural(len(big), 'row')}"
+    )
+
+
 _JSON_NAMES = {int: "int", float: "float", str: "str", bool: "bool", list: "list", dict: "object", type(None): "null"}
 
 
@@ -170,5 +216,5 @@ def _wrong_type(spec: ColumnSpec, values: List[Any], allowed: set) -> str:
     kinds = sorted({_JSON_NAMES.get(type(v), type(v).__name__) for v in bad})
     return (
         f"column {spec.name!r}: expected {spec.type}, found {'/'.join(kinds)} in {len(bad)} of "
-        f"{_plural(len(values), 'row')} (e.g. {bad[0]!r})"
+        f"{_plural(len(values), 'row')} (e.g. {_example(bad[0])})"
     )

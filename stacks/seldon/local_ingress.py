@@ -19,11 +19,14 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
+from serving.request_guard import MAX_PAYLOAD_BYTES, error_body, too_large_message
 from stacks.seldon import local_process
 
 NAMESPACE = "local"
 MARKER = "nginx"
 NAME_PATTERN = "[A-Za-z0-9][A-Za-z0-9._-]*"
+# nginx refuses what the model's own guard would (same limit, same JSON shape), chunked bodies included.
+TOO_LARGE = error_body(too_large_message(None).replace("(chunked)", "(Content-Length or chunked)"), 413).decode()
 NO_MODEL = ('{"status": {"code": 503, "info": "no model is serving this deployment (unknown, stopped or failed; '
             'see run.py deploy status)", "reason": "NO_MODEL_SERVING", "status": "FAILURE"}}')
 
@@ -78,7 +81,7 @@ class NginxIngress:
             "  access_log off;\n"
             f"  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fastcgi;\n"
             f"  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;\n"
-            "  client_max_body_size 64m;\n"
+            f"  client_max_body_size {MAX_PAYLOAD_BYTES};\n"
             "  proxy_http_version 1.1;\n"
             '  proxy_set_header Connection "";\n'
             "  proxy_read_timeout 120s;\n"
@@ -93,6 +96,8 @@ class NginxIngress:
             "    }\n"
             "    error_page 502 = @no_model;\n"
             f"    location @no_model {{ default_type application/json; return 503 '{NO_MODEL}'; }}\n"
+            "    error_page 413 @too_large;\n"
+            f"    location @too_large {{ default_type application/json; return 413 '{TOO_LARGE}'; }}\n"
             "  }\n"
             "}\n"
         )

@@ -16,6 +16,7 @@ CHALLENGER_ALIAS = "challenger"
 CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_ALIAS = "previous-champion"
 MODEL_ARTIFACT_PATH = "model"
+SERVED_PACKAGES = ("scikit-learn", "skops", "numpy", "pandas")
 KEY_PACKAGES = ("zenml", "mlflow", "scikit-learn", "pandas", "numpy", "whylogs", "skops")
 
 
@@ -62,35 +63,42 @@ def lineage_tags(*, data_fingerprint: str, config_digest: str, zenml_run_id: str
     return tags
 
 
+def model_save_args(model: Any, input_example: pd.DataFrame, task: str) -> Dict[str, Any]:
+    """How a servable model is saved to MLflow: skops under the serving allowlist (refused here, before anything is
+    logged, if the model holds any other type), signature, input example, explicit pins. Training and the serving
+    tests both save through this, so the tests serve what training registers."""
+    from mlflow.models import infer_signature
+
+    from materializers.skops_io import dumps, trusted_types
+
+    trusted = trusted_types(dumps(model))  # first: a model outside the allowlist is never even run
+    # Integer features are declared as doubles: a missing value at serving time must not break the schema.
+    int_columns = [c for c in input_example.columns if pd.api.types.is_integer_dtype(input_example[c])]
+    input_example = input_example.astype({c: "float64" for c in int_columns})
+    output = model.predict(input_example) if task == "regression" else model.predict_proba(input_example)
+    return {
+        "serialization_format": "skops",
+        "skops_trusted_types": trusted,
+        "signature": infer_signature(input_example, output),
+        "input_example": input_example,
+        # Explicit pins: MLflow would otherwise infer them by re-loading the model in a subprocess (seconds).
+        "pip_requirements": [f"{p}=={importlib.metadata.version(p)}" for p in SERVED_PACKAGES],
+    }
+
+
 def log_model_and_register(
     model: Any, input_example: pd.DataFrame, task: str, registered_name: str, tags: Dict[str, str]
 ) -> Dict[str, str]:
     """Logs `model` (skops, with signature and input example) to the active MLflow run and registers it as the new
     `challenger` version. Returns name, version, run id and model URI."""
     import mlflow
-    from mlflow.models import infer_signature
-
-    from materializers.skops_io import dumps, trusted_types
 
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("no active MLflow run: the step must run with the stack's MLflow experiment tracker")
-    # Integer features are declared as doubles: a missing value at serving time must not break the schema.
-    int_columns = [c for c in input_example.columns if pd.api.types.is_integer_dtype(input_example[c])]
-    input_example = input_example.astype({c: "float64" for c in int_columns})
-    output = model.predict(input_example) if task == "regression" else model.predict_proba(input_example)
-    signature = infer_signature(input_example, output)
+    save_args = model_save_args(model, input_example, task)
     info = mlflow.sklearn.log_model(
-        model,
-        name=MODEL_ARTIFACT_PATH,
-        signature=signature,
-        input_example=input_example,
-        serialization_format="skops",
-        skops_trusted_types=trusted_types(dumps(model)),
-        registered_model_name=registered_name,
-        # Explicit pins: MLflow would otherwise infer them by re-loading the model in a subprocess (seconds).
-        pip_requirements=[f"{p}=={importlib.metadata.version(p)}" for p in ("scikit-learn", "skops", "numpy", "pandas")],
-        tags=tags,
+        model, name=MODEL_ARTIFACT_PATH, registered_model_name=registered_name, tags=tags, **save_args
     )
     version = str(info.registered_model_version)
     client = mlflow.MlflowClient()

@@ -54,11 +54,13 @@ def serving_python() -> Path:
 
 @pytest.fixture(scope="session")
 def models(tmp_path_factory) -> Dict[str, tuple]:
-    """name -> (model dir, fitted model, training frame): string-label HGB, int-label logreg, RF, regression."""
+    """name -> (model dir, fitted model, training frame), built and saved by the training code: string-label HGB,
+    int-label logistic regression, random forest (multiclass), ridge regression."""
     root = tmp_path_factory.mktemp("models")
     out = {}
     for name, estimator, labels in [
-        ("hgb_str", "hgb", "str"), ("logreg_int", "logreg", "int"), ("rf_str", "rf", "str"), ("ridge", "ridge", "int"),
+        ("hgb_str", "hist_gradient_boosting", "str"), ("logreg_int", "logistic_regression", "int"),
+        ("rf_str", "random_forest", "str"), ("ridge", "ridge", "int"),
     ]:
         model, frame = train_and_save(root / name, estimator, labels, n_rows=400)
         out[name] = (root / name, model, frame)
@@ -68,12 +70,14 @@ def models(tmp_path_factory) -> Dict[str, tuple]:
 class Microservice:
     """A real `seldon-core-microservice` process for one model, on free 127.0.0.1 ports."""
 
-    def __init__(self, python: Path, model_dir: Path, log_dir: Path, workers: int = 1, version: str = "1"):
+    def __init__(self, python: Path, model_dir: Path, log_dir: Path, workers: int = 1, version: str = "1",
+                 unix_socket: str = "", metrics_unix_socket: str = ""):
         self.http_port, self.metrics_port = local_process.pick_ports(2, (23000, 23999), ())
         argv, env = microservice_command(
             python, model_uri=str(model_dir), model_name="test-model", model_version=version, run_id="run-123",
             data_fingerprint="fp-abc", git_commit="deadbeef", http_port=self.http_port,
-            metrics_port=self.metrics_port, workers=workers, threads=2,
+            metrics_port=self.metrics_port, workers=workers, threads=2, unix_socket=unix_socket,
+            metrics_unix_socket=metrics_unix_socket,
         )
         self.log = log_dir / f"ms-{self.http_port}.log"
         self.pid = local_process.spawn(argv, env, self.log)
@@ -84,16 +88,9 @@ class Microservice:
             self.stop()
             raise RuntimeError(f"{exc}\n{local_process.tail(self.log)}") from None
 
-    def post(self, payload, raw: bytes = None, content_type: str = "application/json"):
-        body = raw if raw is not None else json.dumps(payload).encode()
-        req = urllib.request.Request(
-            self.url + "/api/v1.0/predictions", data=body, headers={"Content-Type": content_type}, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
+    def post(self, payload, raw: bytes = None, content_type: str = "application/json", path: str = "",
+             method: str = "POST"):
+        return post(self.url + (path or "/api/v1.0/predictions"), payload, raw, content_type, method)
 
     def get(self, path: str, port: int = None):
         return local_process.http_get(f"http://127.0.0.1:{port or self.http_port}{path}", timeout=10)
@@ -116,6 +113,33 @@ def microservice_factory(serving_python, tmp_path_factory) -> Iterator:
     yield start
     for ms in started:
         ms.stop()
+
+
+def post(url: str, payload, raw: bytes = None, content_type: str = "application/json", method: str = "POST"):
+    """(status, decoded JSON body) of one request; `raw` bytes are sent as they are."""
+    body = raw if raw is not None else json.dumps(payload).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": content_type}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def post_chunked(url: str, chunks, content_type: str = "application/json"):
+    """(status, decoded JSON body) of a POST whose body is sent chunked (no Content-Length)."""
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        conn.request("POST", parts.path, body=iter(chunks), headers={"Content-Type": content_type},
+                     encode_chunked=True)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
 
 
 def run_in_serving_env(python: Path, code: str, timeout: float = 120.0) -> str:

@@ -1,21 +1,38 @@
-"""Train and save models exactly the way the project's training step does, for serving tests and benchmarks.
+"""Models for serving tests and benchmarks, built by the training code itself (no copy of the recipe kept here).
 
-Runs in the main environment (mlflow, pandas). The pipeline shape and the `mlflow.sklearn.save_model` call mirror the
-training step: preprocessing and estimator ship as one skops-serialized sklearn Pipeline with an inferred signature.
+`steps.training.model_factory.build_model` makes the Pipeline and `steps.training.tracking.model_save_args` saves it
+exactly as the training step logs it (skops under the serving allowlist, signature, input example, pins). Only the
+data is made up. Runs in the main environment (mlflow, pandas).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Tuple
+from typing import Dict, Iterator, Literal, Optional, Tuple
 
 import numpy as np
 import pandas as pd
 
 NUMERIC = ["age", "income", "tenure_months", "balance"]
 CATEGORICAL = ["job", "region"]
+COLUMNS = NUMERIC + CATEGORICAL
 JOBS = ["admin", "technician", "services", "management", "retired"]
 REGIONS = ["north", "south", "east", "west"]
+SEED = 0
+# Small but real settings (they are training config, not a different recipe): tests stay quick.
+TEST_PARAMS: Dict[str, dict] = {
+    "random_forest": {"n_estimators": 30, "max_depth": 8},
+    "hist_gradient_boosting": {"max_iter": 50},
+}
+# Short names older callers use -> (factory estimator, task when none is given)
+ALIASES = {
+    "logreg": ("logistic_regression", "multiclass"),
+    "rf": ("random_forest", "multiclass"),
+    "hgb": ("hist_gradient_boosting", "multiclass"),
+    "ridge": ("ridge", "regression"),
+    "rf_reg": ("random_forest", "regression"),
+    "hgb_reg": ("hist_gradient_boosting", "regression"),
+}
 
 
 def make_frame(n_rows: int, seed: int = 0, missing: bool = True) -> pd.DataFrame:
@@ -36,7 +53,8 @@ def make_frame(n_rows: int, seed: int = 0, missing: bool = True) -> pd.DataFrame
     return frame
 
 
-def make_target(frame: pd.DataFrame, kind: str, labels: str, seed: int = 0) -> pd.Series:
+def make_target(frame: pd.DataFrame, task: str, labels: str = "str", seed: int = 0) -> pd.Series:
+    """A noisy target for `task` (binary, multiclass or regression); class labels as strings or ints."""
     rng = np.random.default_rng(seed + 1)
     score = (
         (frame["age"] - 50) / 20
@@ -44,74 +62,86 @@ def make_target(frame: pd.DataFrame, kind: str, labels: str, seed: int = 0) -> p
         + frame["job"].isin(["management", "retired"]) * 1.0
         + rng.normal(0, 0.5, len(frame))
     )
-    if kind == "regression":
+    if task == "regression":
         return pd.Series(score * 10 + 100, name="target")
-    codes = np.digitize(score, [-0.5, 0.7])  # three classes
+    names = ["low", "mid", "high"] if task == "multiclass" else ["no", "yes"]
+    codes = np.digitize(score, [-0.5, 0.7] if task == "multiclass" else [0.0])
     if labels == "str":
-        return pd.Series(np.array(["low", "mid", "high"])[codes], name="target")
+        return pd.Series(np.array(names)[codes], name="target")
     return pd.Series(codes.astype("int64"), name="target")
 
 
-def build_pipeline(estimator):
-    """The project's model shape: ColumnTransformer preprocessing + estimator in one Pipeline."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
-    categorical = Pipeline(
-        [("impute", SimpleImputer(strategy="most_frequent")), ("encode", OneHotEncoder(handle_unknown="ignore"))]
-    )
-    preprocess = ColumnTransformer([("numeric", numeric, NUMERIC), ("categorical", categorical, CATEGORICAL)])
-    return Pipeline([("preprocess", preprocess), ("model", estimator)])
+def resolve(estimator: str, task: Optional[str] = None) -> Tuple[str, str]:
+    """(factory estimator name, task) for a factory name or one of the short ALIASES."""
+    name, default_task = ALIASES.get(estimator, (estimator, "regression" if estimator == "ridge" else "multiclass"))
+    return name, task or default_task
 
 
-def make_estimator(name: str):
-    from sklearn import ensemble, linear_model
+def supported_combinations() -> Iterator[Tuple[str, str]]:
+    """Every (estimator, task) the training model factory supports."""
+    from steps.training.model_factory import ESTIMATORS
 
-    return {
-        "logreg": lambda: linear_model.LogisticRegression(max_iter=500),
-        "rf": lambda: ensemble.RandomForestClassifier(n_estimators=50, max_depth=8, random_state=0),
-        "hgb": lambda: ensemble.HistGradientBoostingClassifier(max_iter=50, random_state=0),
-        "ridge": lambda: linear_model.Ridge(),
-        "rf_reg": lambda: ensemble.RandomForestRegressor(n_estimators=30, max_depth=8, random_state=0),
-        "hgb_reg": lambda: ensemble.HistGradientBoostingRegressor(max_iter=50, random_state=0),
-    }[name]()
-
-
-REGRESSORS = {"ridge", "rf_reg", "hgb_reg"}
+    for name, (classifier, regressor) in ESTIMATORS.items():
+        if classifier is not None:
+            yield name, "binary"
+            yield name, "multiclass"
+        if regressor is not None:
+            yield name, "regression"
 
 
-def identity(X):
-    """A project function inside a model: skops can only rebuild it by importing it, so serving must refuse it."""
-    return X
+def fit_model(estimator: str, task: Optional[str] = None, labels: str = "str", n_rows: int = 400,
+              frame: Optional[pd.DataFrame] = None, params: Optional[dict] = None):
+    """Fit the Pipeline the training step builds (`build_model`) on made-up data; returns (model, X, task)."""
+    from steps.training.model_factory import build_model
+
+    name, task = resolve(estimator, task)
+    X = make_frame(n_rows) if frame is None else frame
+    y = make_target(X, task, labels)
+    model = build_model(NUMERIC, CATEGORICAL, task, name, {**TEST_PARAMS.get(name, {}), **(params or {})}, SEED)
+    return model.fit(X, y), X, task
+
+
+def save_model(model, X: pd.DataFrame, task: str, path: Path) -> None:
+    """Save as an MLflow model directory exactly the way the training step logs it."""
+    import mlflow.sklearn
+
+    from steps.training.tracking import model_save_args
+
+    mlflow.sklearn.save_model(model, str(path), **model_save_args(model, X.head(5), task))
 
 
 def train_and_save(
-    path: Path, estimator: str = "logreg", labels: Literal["int", "str"] = "str", n_rows: int = 2000
+    path: Path, estimator: str = "logistic_regression", labels: Literal["int", "str"] = "str", n_rows: int = 2000,
+    task: Optional[str] = None,
 ) -> Tuple[object, pd.DataFrame]:
-    """Fit the project-shaped pipeline and save it as an MLflow skops model at `path`; returns (model, X)."""
+    """Fit the training step's Pipeline and save it as the training step does, at `path`; returns (model, X)."""
+    model, X, task = fit_model(estimator, task, labels, n_rows)
+    save_model(model, X, task, path)
+    return model, X
+
+
+def malicious_model():
+    """A fitted training Pipeline with `numpy.load` smuggled in front (a FunctionTransformer): what an attacker
+    could write into a model file. Every loader must refuse it; returns (model, X, task)."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    model, X, task = fit_model("logistic_regression", "binary", n_rows=200)
+    model.steps.insert(0, ("load", FunctionTransformer(np.load)))
+    return model, X, task
+
+
+def malicious_model_dir(path: Path) -> Path:
+    """`malicious_model()` saved as an MLflow skops model, its types declared trusted as a forger would."""
     import mlflow.sklearn
     import skops.io
-
-    from serving.artifact import trusted_types
     from mlflow.models import infer_signature
 
-    kind = "regression" if estimator in REGRESSORS else "classification"
-    X = make_frame(n_rows)
-    y = make_target(X, kind, labels)
-    model = build_pipeline(make_estimator(estimator)).fit(X, y)
-    sample = X.head(50)
-    output = model.predict(sample) if kind == "regression" else model.predict_proba(sample)
+    model, X, _ = malicious_model()
+    clean = model[1:]
     mlflow.sklearn.save_model(
-        model,
-        str(path),
-        serialization_format="skops",
-        signature=infer_signature(sample, output),
-        input_example=X.head(5),
-        # explicit pins: inferring them re-loads the model in a subprocess (~20 s) and changes nothing served
-        pip_requirements=["scikit-learn==1.9.1", "skops==0.16.0"],
-        skops_trusted_types=trusted_types(skops.io.get_untrusted_types(data=skops.io.dumps(model))),
+        model, str(path), serialization_format="skops", input_example=X.head(5),
+        signature=infer_signature(X.head(5), clean.predict_proba(X.head(5))),
+        pip_requirements=["scikit-learn"],
+        skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
     )
-    return model, X
+    return path

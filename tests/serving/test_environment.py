@@ -28,7 +28,19 @@ def test_serving_pins_match_training_where_it_matters():
     assert serving["skops"] == training["skops"]
     assert serving["seldon-core"] == "1.17.1"  # 1.18+ is BSL-licensed
     assert int(serving["numpy"].split(".")[0]) < 2
-    assert int(serving["setuptools"].split(".")[0]) < 81  # gunicorn 20 imports pkg_resources
+
+
+def test_serving_pins_carry_the_advisory_fixes():
+    """The lock honours every floor of serving/overrides.txt (werkzeug, gunicorn, ... past their advisories)."""
+    from packaging.requirements import Requirement
+
+    serving = _pins(REQUIREMENTS)
+    floors = [Requirement(line) for line in (PROJECT_ROOT / "serving" / "overrides.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert {r.name for r in floors} >= {"werkzeug", "gunicorn"}
+    for req in floors:
+        assert req.specifier.contains(serving[req.name], prereleases=True), f"{req.name}=={serving[req.name]}: {req}"
+    assert "--override serving/overrides.txt" in REQUIREMENTS.read_text().splitlines()[1]
 
 
 def test_serving_code_imports_neither_zenml_nor_mlflow():

@@ -10,7 +10,7 @@ import pytest
 from serving.artifact import ColumnSpec, ModelArtifactError, trusted_types
 from serving.fastpath import Unsupported, compile_preprocess
 from serving.schema import BadInput, InputSchema
-from tests.serving.model_factory import CATEGORICAL, NUMERIC, build_pipeline, make_estimator, make_frame, make_target
+from tests.serving.model_factory import CATEGORICAL, NUMERIC, fit_model, make_frame, supported_combinations
 
 SCHEMA = InputSchema([ColumnSpec("age", "long"), ColumnSpec("income", "double"), ColumnSpec("job", "string")])
 
@@ -53,11 +53,9 @@ def test_several_column_problems_are_reported_together():
     assert "column 'job': expected string, found int in 1 of 2 rows" in text
 
 
-@pytest.mark.parametrize("estimator", ["logreg", "rf", "hgb", "ridge"])
-def test_numpy_preprocessing_equals_the_column_transformer(estimator):
-    frame = make_frame(400, seed=1)
-    kind = "regression" if estimator == "ridge" else "classification"
-    model = build_pipeline(make_estimator(estimator)).fit(frame, make_target(frame, kind, "str"))
+@pytest.mark.parametrize("estimator, task", list(supported_combinations()))
+def test_numpy_preprocessing_equals_the_column_transformer(estimator, task):
+    model, _, _ = fit_model(estimator, task, frame=make_frame(400, seed=1))
     probe = make_frame(50, seed=9)
     probe.loc[0, "income"] = np.nan
     probe.loc[1, "job"] = np.nan
@@ -84,3 +82,37 @@ def test_allowlist():
     assert trusted_types(["numpy.dtype", "sklearn.tree._tree.Tree"]) == ["numpy.dtype", "sklearn.tree._tree.Tree"]
     with pytest.raises(ModelArtifactError, match="builtins.eval, os.system"):
         trusted_types(["numpy.dtype", "os.system", "builtins.eval"])
+    # exact names: functions of trusted packages are not trusted
+    with pytest.raises(ModelArtifactError, match=r"allowlist: numpy\.load, sklearn\.utils\.fixes\.parse_version\."):
+        trusted_types(["numpy.load", "sklearn.utils.fixes.parse_version"])
+
+
+LONG = InputSchema([ColumnSpec("n", "long"), ColumnSpec("x", "double")])
+
+
+@pytest.mark.parametrize("payload, message", [
+    ({"jsonData": {"n": 2**63, "x": 1.0}}, "column 'n': expected a 64-bit integer, found an integer of 64 bits"),
+    ({"jsonData": {"n": 1, "x": 10**400}}, "column 'x': expected a finite number, found an integer of 1329 bits"),
+    ({"data": {"names": ["n", "x", "n"], "ndarray": [[1, 2, 3]]}}, "too many feature names: 3, the model expects 2"),
+    ({"data": {"names": [str(i) for i in range(10**6)], "ndarray": [[1]]}}, "too many feature names: 1000000"),
+    ({"jsonData": {str(i): 1 for i in range(10**5)}}, "too many feature names: 100000"),
+    ({"jsonData": {"n": [[[1]]], "x": 1.0}}, "found list in 1 of 1 row (e.g. a list of 1 items)"),
+])
+def test_hostile_values_and_names_are_named_not_crashed_on(payload, message):
+    with pytest.raises(BadInput) as err:
+        LONG.parse(payload)
+    assert message in str(err.value)
+
+
+def test_a_double_column_takes_big_integers_as_floats():
+    columns = LONG.parse({"jsonData": [{"n": 2**63 - 1, "x": 10**30}, {"n": -(2**63), "x": 1}]})
+    assert columns == {"n": [2**63 - 1, -(2**63)], "x": [1e30, 1]}
+
+
+def test_messages_quote_only_a_bounded_part_of_the_request():
+    huge = "z" * 1_000_000
+    for payload in ({"jsonData": {"n": huge, "x": 1.0}}, {"jsonData": {"n": 1, huge: 1.0}},
+                    {"data": {"names": ["n", huge], "ndarray": [[1, 2]]}}, {huge: 1, "other": 2}):
+        with pytest.raises(BadInput) as err:
+            LONG.parse(payload)
+        assert len(str(err.value)) < 1000, str(err.value)[:200]
