@@ -71,12 +71,12 @@ def show(name: str) -> Dict[str, object]:
     """A stack's components (configuration with secret references, never values), services, prerequisites, and
     what it lacks for each pipeline. Works for the project's specs and for any registered ZenML stack."""
     from stacks import prerequisites, services
-    from stacks.requirements import PIPELINE_NEEDS, problems
+    from stacks.requirements import PIPELINES, problems
 
     if name not in available_stacks():
         return _show_registered(name)
     stack = spec(name)
-    lacks = {p: problems(name, spec_components(stack), [p]) for p in PIPELINE_NEEDS if p != "serving"}
+    lacks = {p: problems(name, spec_components(stack), [p]) for p in PIPELINES}
     return {
         "name": stack.name,
         "origin": f"project spec {stack.path}",
@@ -105,19 +105,15 @@ def _masked(configuration: Dict[str, object]) -> Dict[str, object]:
 
 def _show_registered(name: str) -> Dict[str, object]:
     from stacks.registration import ensure_repository, register_project_flavors
-    from stacks.requirements import PIPELINE_NEEDS
+    from stacks.requirements import PIPELINES
     from stacks.selection import find, lacks
     from stacks.services import zenml_server
-    from stacks.spec import StackSpecError
 
     zenml_server.disconnect_if_unreachable()
     ensure_repository()
     register_project_flavors()
     stack = find(name)
-    if stack is None:
-        raise StackSpecError(f"unknown stack '{name}': not a registered ZenML stack (`zenml stack list`) nor one of "
-                             f"the project's specs ({', '.join(available_stacks())})")
-    lacking = {p: lacks(stack, [p]) for p in PIPELINE_NEEDS if p != "serving"}
+    lacking = {p: lacks(stack, [p]) for p in PIPELINES}
     return {
         "name": stack.name,
         "origin": "registered with zenml (not a project spec)",
@@ -178,27 +174,27 @@ def prepare(name: str, say: Say = print) -> StackSpec:
     return stack
 
 
-def use(name: str, say: Say = print) -> StackSpec:
+def use(name: str, say: Say = print) -> Optional[StackSpec]:
     """Makes `name` the active stack (as `zenml stack set` does): a project spec after checking it can work here
-    and registering it, or any stack registered with ZenML."""
+    and registering it (returns its spec), or any stack registered with ZenML (says what it cannot run yet)."""
     from zenml.client import Client
-
-    from stacks.registration import ensure_repository
 
     if name in available_stacks():
         stack = prepare(name, say)
-    else:
-        from stacks.selection import find
+        Client().activate_stack(name)
+        return stack
+    from stacks.registration import ensure_repository
+    from stacks.requirements import PIPELINES, ready_for
+    from stacks.selection import components_of, find
 
-        ensure_repository()
-        if find(name) is None:
-            from stacks.spec import StackSpecError
-
-            raise StackSpecError(f"unknown stack '{name}': not a registered ZenML stack (`zenml stack list`) nor "
-                                 f"one of the project's specs ({', '.join(available_stacks())})")
-        stack = None
+    ensure_repository()
+    registered = find(name)  # raises StackSpecError naming where stacks come from
     Client().activate_stack(name)
-    return stack
+    unready = [p for p in PIPELINES if p not in ready_for(components_of(registered))]
+    if unready:
+        say(f"note: stack '{name}' cannot run the {', '.join(unready)} pipeline(s) yet: "
+            f"`python run.py stack show {name}` says what to add")
+    return None
 
 
 def down(name: str, say: Say = print) -> List[str]:

@@ -44,6 +44,8 @@ PIPELINE_NEEDS: Dict[str, Tuple[Need, ...]] = {
     "serving": (_DEPLOYER,),
 }
 
+PIPELINES = ("training", "deployment", "monitoring")  # what `stack list|show` report a stack ready for
+
 # How the `zenml` CLI names a component type, its `zenml stack update` option, a default name and configuration.
 ZENML_CLI: Dict[str, Tuple[str, str, str, str]] = {
     "experiment_tracker": ("experiment-tracker", "-e", "mlflow_tracker",
@@ -109,7 +111,8 @@ def problems(stack: str, components: Components, pipelines: Iterable[str], regis
                     f"'{need.flavor}' {need.why}")
         found.append(f"{what}; add one with\n    {how}")
         if have is not None and need.optional:
-            found[-1] += f"\n    or run without one: zenml stack remove-component {stack} {ZENML_CLI[need.component][1]}"
+            option = ZENML_CLI[need.component][1]
+            found[-1] += f"\n    or run without one: zenml stack remove-component {stack} {option}"
     return found
 
 
@@ -126,4 +129,4 @@ def require(stack: str, components: Components, pipelines: Sequence[str], regist
 
 def ready_for(components: Components) -> List[str]:
     """The pipelines a stack with these components can run."""
-    return [p for p in ("training", "deployment", "monitoring") if not problems("-", components, [p])]
+    return [p for p in PIPELINES if not problems("-", components, [p])]

@@ -38,12 +38,16 @@ def registered_components() -> Dict[str, List[Tuple[str, str]]]:
             for ctype in ZENML_CLI}
 
 
-def find(name: str) -> Optional[Any]:
-    """The registered stack called `name` (or None)."""
+def find(name: str) -> Any:
+    """The registered stack called `name`; raises StackSpecError listing where stacks come from when there is none."""
     from zenml.client import Client
 
     matches = [s for s in Client().list_stacks(name=name).items if s.name == name]
-    return matches[0] if matches else None
+    if not matches:
+        raise StackSpecError(
+            f"unknown stack '{name}': not a registered ZenML stack (`zenml stack list`) nor one of the project's "
+            f"specs ({', '.join(available_stacks())})")
+    return matches[0]
 
 
 def lacks(stack: Any, pipelines: Sequence[str]) -> List[str]:
@@ -86,23 +90,17 @@ def prepare(name: Optional[str], pipelines: Sequence[str], say: Say = print) -> 
     register_project_flavors()  # so that `zenml ... register --flavor=project_seldon` works for the user's stacks
     client = Client()
     active = client.active_stack_model
-    if name is None:
-        name = active.name
-        if _untouched_default(active) and pipelines and problems(name, components_of(active), pipelines):
-            say(f"the active stack is ZenML's initial '{DEFAULT_STACK}' stack (ZenML's own components only), "
-                f"which cannot run this: registering the project's '{FALLBACK_STACK}' stack and making it active "
-                f"(`zenml stack set {DEFAULT_STACK}` goes back; `python run.py stack list` shows every stack)")
-            manage.use(FALLBACK_STACK, say)
-            name = FALLBACK_STACK
-        elif name in available_stacks():
+    if name is None and _untouched_default(active) and problems(active.name, components_of(active), pipelines):
+        say(f"the active stack is ZenML's initial '{DEFAULT_STACK}' stack (ZenML's own components only), which "
+            f"cannot run this: registering the project's '{FALLBACK_STACK}' stack and making it active "
+            f"(`zenml stack set {DEFAULT_STACK}` goes back; `python run.py stack list` shows every stack)")
+        manage.use(FALLBACK_STACK, say)
+        name = FALLBACK_STACK
+    else:
+        name = name or active.name
+        if name in available_stacks():
             manage.prepare(name, say)  # converge the spec, check its prerequisites, connect to its ZenML server
-    elif name in available_stacks():
-        manage.prepare(name, say)  # converge the spec, check its prerequisites, connect to its ZenML server
     stack = find(name)
-    if stack is None:
-        raise StackSpecError(
-            f"unknown stack '{name}': not a registered ZenML stack (`zenml stack list`) nor one of the project's "
-            f"specs ({', '.join(available_stacks())})")
     check(stack, pipelines)
     active_name = client.active_stack_model.name
     if stack.name != active_name:

@@ -134,3 +134,34 @@ def test_list_and_show_cover_the_users_own_stacks(client):
     assert shown.exit_code == 0, shown.output
     assert "flavor: project_seldon" in shown.output and "own_tracker" in shown.output
     assert "ready to use" in shown.output
+
+
+def test_stack_use_activates_a_users_own_stack(client):
+    from stacks.commands import stack
+
+    before = client.active_stack_model.name
+    try:
+        used = CliRunner().invoke(stack, ["use", "mystack"])
+        assert used.exit_code == 0, used.output
+        assert client.active_stack_model.name == "mystack"
+        unknown = CliRunner().invoke(stack, ["use", "nostack"])
+        assert unknown.exit_code == 1 and "unknown stack 'nostack': not a registered ZenML stack" in unknown.output
+    finally:
+        client.activate_stack(before)
+
+
+def test_a_fresh_store_runs_on_local_and_says_so(tmp_path):
+    """ZenML's untouched `default` stack is the one the project replaces: nobody chose it and it cannot train."""
+    env = {**os.environ, "ZENML_CONFIG_PATH": str(tmp_path / "zenml"), "ZENML_REPOSITORY_PATH": str(tmp_path / "repo"),
+           "MLOPS_STATE_DIR": str(tmp_path / "state")}
+    (tmp_path / "repo").mkdir()
+    result = subprocess.run([sys.executable, "run.py", "deployments"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "the active stack is ZenML's initial 'default' stack" in output
+    assert "stack: local" in output
+    code = "from zenml.client import Client; print(Client().active_stack_model.name)"
+    active = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env=env).stdout.strip().splitlines()[-1]
+    assert active == "local"
