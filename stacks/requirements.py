@@ -18,11 +18,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from stacks.flavors.whylogs_validator import FLAVOR_NAME as WHYLOGS_FLAVOR
+from stacks.seldon.flavor import FLAVOR_NAME as SELDON_FLAVOR
 from stacks.spec import StackSpecError
 
-SELDON_FLAVOR = "project_seldon"  # stacks/seldon/flavor.py: FLAVOR_NAME
-WHYLOGS_FLAVOR = "project_whylogs"  # stacks/flavors/whylogs_validator.py: FLAVOR_NAME
-MLFLOW_FLAVOR = "mlflow"
+MLFLOW_FLAVOR = "mlflow"  # ZenML's MLflow integration
 
 
 @dataclasses.dataclass(frozen=True)
