@@ -58,15 +58,26 @@ def _guarded(action: Callable[[], Any]) -> Any:
 
 
 def _start(stack: str | None) -> str:
-    from pipelines.launch import prepare_environment, quiet_user_error_tracebacks, use_stack
+    from pipelines.launch import pipelines_for, prepare_environment, quiet_user_error_tracebacks, use_stack
     from stacks.state import state_dir
 
     prepare_environment()
     quiet_user_error_tracebacks(_user_errors())
     _say(f"run state: {state_dir()}  (ZenML store: `zenml status`; never committed)")
-    name = use_stack(stack, _say)
+    name = use_stack(stack, _say, pipelines_for(*_invoked_command()))
     _say(f"stack: {name}")
     return name
+
+
+def _invoked_command() -> tuple:
+    """The running command's path below the group ('' for `python run.py`, 'monitoring up') and its parameters."""
+    ctx = click.get_current_context(silent=True)
+    params = dict(ctx.params) if ctx else {}
+    names = []
+    while ctx is not None and ctx.parent is not None:
+        names.insert(0, ctx.info_name)
+        ctx = ctx.parent
+    return " ".join(names), params
 
 
 def _overrides(**values: Any) -> Dict[str, Any]:

@@ -42,18 +42,36 @@ def quiet_user_error_tracebacks(user_errors: tuple) -> None:
     logging.getLogger("zenml.orchestrators.local.local_orchestrator").addFilter(_DropUserErrorTraceback(user_errors))
 
 
-def use_stack(name: Optional[str], say: Callable[[str], None]) -> str:
-    """Registers (idempotently) and activates `name`, or the active project stack, defaulting to `local`."""
-    from zenml.client import Client
+# What each CLI command runs, so that its stack is checked for every pipeline before the first step (a command
+# that trains then deploys must not train on a stack that cannot deploy). Commands not listed are not checked here.
+COMMAND_PIPELINES: Dict[str, tuple] = {
+    "": ("training", "deployment"),  # `python run.py`
+    "train": ("training",),
+    "all": ("training", "deployment"),
+    "deploy": ("deployment",),
+    "rollback": ("deployment",),
+    "deployments": ("serving",),
+    "deployments start": ("serving",),
+    "deployments stop": ("serving",),
+    "deployments delete": ("serving",),
+    "monitor": ("monitoring", "training", "deployment"),  # it retrains and redeploys when the decision says so
+    "simulate": ("monitoring", "training", "deployment"),
+}
 
-    from stacks.manage import use
-    from stacks.spec import available_stacks
 
-    if name is None:
-        active = Client().active_stack_model.name
-        name = active if active in available_stacks() else "local"
-    use(name, say)  # checks prerequisites, connects to the stack's ZenML server if it has one, registers
-    return name
+def pipelines_for(command: str, params: Dict[str, Any]) -> tuple:
+    """The pipelines a command (`''` for `python run.py`, `'monitor'`, ...) may run, given its parameters."""
+    if command == "monitor" and params.get("retrain") is False:
+        return ("monitoring",)
+    return COMMAND_PIPELINES.get(command, ())
+
+
+def use_stack(name: Optional[str], say: Callable[[str], None], pipelines: tuple = ()) -> str:
+    """The stack a command runs on: `name` for this command only, else the active stack, checked for what
+    `pipelines` need before any step runs (stacks/selection.py). Only `stack use` changes the active stack."""
+    from stacks.selection import prepare
+
+    return prepare(name, pipelines, say)
 
 
 def preflight_data(config: TrainingConfig) -> str:

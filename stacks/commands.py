@@ -36,19 +36,21 @@ def _name_argument() -> Callable:
 
 @click.group("stack")
 def stack() -> None:
-    """List, inspect, start, switch and stop stacks (specs in stacks/*.yaml)."""
+    """List, inspect, start, switch and stop stacks: the project's specs (stacks/*.yaml) and any ZenML stack."""
 
 
 @stack.command("list")
 def list_command() -> None:
-    """The stacks this project ships, with the active one marked."""
+    """Every registered ZenML stack and the project's specs; * marks the active one."""
 
     def body() -> None:
         from stacks.manage import list_stacks
 
         for row in list_stacks():
             marker = "*" if row["active"] else " "
-            click.echo(f"{marker} {row['name']:<12} {row['description']}")
+            runs = ", ".join(row["ready_for"]) or "none of the pipelines (`stack show` says what it lacks)"
+            state = "" if row["registered"] else "; not registered yet"
+            click.echo(f"{marker} {row['name']:<12} {row['origin']:<8} {row['description']}  [runs: {runs}{state}]")
 
     _run(body)
 
@@ -56,7 +58,7 @@ def list_command() -> None:
 @stack.command("show")
 @_name_argument()
 def show_command(name: str) -> None:
-    """Components, settings, local services and unmet prerequisites of a stack."""
+    """Components, settings, local services, unmet prerequisites and what each pipeline lacks (any stack)."""
 
     def body() -> None:
         import yaml
@@ -64,13 +66,17 @@ def show_command(name: str) -> None:
         from stacks.manage import show
 
         info = show(name)
-        missing = info.pop("missing")
+        missing, lacks = info.pop("missing"), info.pop("lacks")
         click.echo(yaml.safe_dump(info, sort_keys=False, default_flow_style=False).rstrip())
+        for pipeline, problems in lacks.items():
+            click.secho(f"cannot run the {pipeline} pipeline:", fg="yellow")
+            for problem in problems:
+                click.echo(f"  - {problem}")
         if missing:
             click.secho("cannot run here yet:", fg="yellow")
             for problem in missing:
                 click.echo(f"  - {problem}")
-        else:
+        elif not lacks:
             click.secho("ready to use", fg="green")
 
     _run(body)
@@ -94,7 +100,7 @@ def up_command(name: str, no_activate: bool) -> None:
 @stack.command("use")
 @_name_argument()
 def use_command(name: str) -> None:
-    """Make NAME the active stack (same as `zenml stack set`, after checking it can work here)."""
+    """Make NAME the active stack (same as `zenml stack set`; a project spec is checked and registered first)."""
 
     def body() -> None:
         from stacks.manage import use

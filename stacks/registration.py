@@ -52,9 +52,26 @@ def ensure_flavor(source: str, component_type: str) -> None:
         logger.info("registered flavor %s (%s)", flavor_obj.name, component_type)
 
 
+# The project's own flavors, registered in every store the project uses, so that a user's own stack can take them
+# with the plain `zenml` CLI (`zenml model-deployer register seldon --flavor=project_seldon`, run from the project
+# directory, where ZenML finds `.zen/` and imports the sources).
+PROJECT_FLAVORS = (
+    ("stacks.flavors.whylogs_validator.ProjectWhylogsDataValidatorFlavor", "data_validator"),
+    ("stacks.seldon.flavor.SeldonModelDeployerFlavor", "model_deployer"),
+)
+
+
+def register_project_flavors() -> None:
+    """Registers the project's flavors in the ZenML store (once: existing ones are left alone)."""
+    for source, component_type in PROJECT_FLAVORS:
+        ensure_flavor(source, component_type)
+
+
 def _ensure_flavors(spec: StackSpec) -> None:
+    register_project_flavors()
     for flavor in spec.flavors:
-        ensure_flavor(flavor.source, flavor.type)
+        if (flavor.source, flavor.type) not in PROJECT_FLAVORS:
+            ensure_flavor(flavor.source, flavor.type)
 
 
 def _flavor_filter(name: str, ctype):  # noqa: ANN001, ANN202 - zenml types imported lazily
