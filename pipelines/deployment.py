@@ -1,4 +1,4 @@
-"""Deployment pipeline: challenger vs champion on the same holdout -> gate -> parity-checked deploy -> promote."""
+"""Deployment pipeline: challenger vs champion on rows neither trained on -> gate -> parity-checked deploy -> promote."""
 
 from typing import Any, Dict
 
@@ -16,9 +16,10 @@ from steps.deployment.steps import (
 @pipeline(enable_cache=False)
 def deployment_pipeline(model_name: str, gate: Dict[str, Any], serving: Dict[str, Any]) -> None:
     """Deploys the registry's challenger only if it earns it; the decision and its reasons are an artifact."""
-    candidates, holdout, schema = fetch_candidates(model_name)
-    challenger_eval, champion_eval = evaluate_candidates(candidates, holdout, schema)
-    decision = decide_deployment(candidates, challenger_eval, champion_eval, gate)
+    candidates, holdout, schema, challenger_split, champion_holdout, champion_split = fetch_candidates(model_name)
+    challenger_eval, champion_eval, comparisons = evaluate_candidates(
+        candidates, holdout, schema, challenger_split, champion_holdout, champion_split)
+    decision = decide_deployment(candidates, challenger_eval, champion_eval, comparisons, gate)
     record = deploy_challenger(decision, candidates, holdout, schema, serving,
                                parity_tolerance=gate["parity_tolerance"])
     promote_champion(record, candidates)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
 from typing_extensions import Annotated
@@ -11,8 +11,9 @@ from zenml import log_metadata, step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
 from steps import names
+from steps.data.rows import SplitManifest
 from steps.data.schema import DataSchema
-from steps.deployment.gate import DeploymentDecision
+from steps.deployment.gate import Comparison, DeploymentDecision
 from steps.deployment.record import Candidates, DeploymentRecord
 from steps.evaluation.metrics import EvaluationReport
 
@@ -29,8 +30,11 @@ def _tracking_uri() -> Optional[str]:
 def fetch_candidates(
     model_name: str,
 ) -> Tuple[Annotated[Candidates, "candidates"], Annotated[pd.DataFrame, names.HOLDOUT_SET],
-           Annotated[DataSchema, names.DATA_SCHEMA]]:
-    """The registry's challenger and champion, and the challenger's holdout, found through its ZenML model version."""
+           Annotated[DataSchema, names.DATA_SCHEMA], Annotated[SplitManifest, "challenger_split"],
+           Annotated[Optional[pd.DataFrame], "champion_holdout"], Annotated[Optional[SplitManifest], "champion_split"]]:
+    """The registry's challenger and champion, each with its holdout and split manifest (through its ZenML model
+    version): what the comparison needs to use only rows neither model trained on."""
+    from steps.deployment.comparison import split_of
     from steps.deployment.registry import by_alias, require_challenger
     from steps.deployment.rollout import training_artifacts
     from steps.training.tracking import CHAMPION_ALIAS
@@ -39,36 +43,46 @@ def fetch_candidates(
     challenger = require_challenger(model_name, uri)
     champion = by_alias(model_name, CHAMPION_ALIAS, uri)
     model_version, holdout, schema = training_artifacts(challenger)
+    champion_holdout, champion_split = None, None
+    if champion is not None and champion.version != challenger.version:
+        champion_version, champion_holdout, _ = training_artifacts(champion)
+        champion_split = split_of(champion_version)
     logger.info("challenger v%s (ZenML model version %s), champion %s", challenger.version, model_version.name,
                 f"v{champion.version}" if champion else "none")
     candidates = Candidates(
         model_name=model_name, challenger=challenger.__dict__, champion=champion.__dict__ if champion else None,
         zenml_model_version=str(model_version.id),
     )
-    return candidates, holdout, schema
+    return candidates, holdout, schema, split_of(model_version), champion_holdout, champion_split
 
 
 @step(enable_cache=False)
 def evaluate_candidates(
-    candidates: Candidates, holdout_set: pd.DataFrame, schema: DataSchema
+    candidates: Candidates,
+    holdout_set: pd.DataFrame,
+    schema: DataSchema,
+    challenger_split: SplitManifest,
+    champion_holdout: Optional[pd.DataFrame],
+    champion_split: Optional[SplitManifest],
 ) -> Tuple[Annotated[EvaluationReport, "challenger_evaluation"], Annotated[Optional[EvaluationReport],
-           "champion_evaluation"]]:
-    """Challenger and champion scored on the same holdout (the challenger's), with the same metrics."""
+           "champion_evaluation"], Annotated[List[Comparison], "comparisons"]]:
+    """Challenger and champion scored with the same metrics on the same rows, only rows neither trained on: the
+    challenger's holdout (for a retrain: the recent window) and the champion's holdout (the previous one)."""
+    from steps.deployment.comparison import compare, comparison_sets, score
     from steps.deployment.registry import download_model, load_model
-    from steps.evaluation.metrics import evaluate, predict_with
     from stacks.state import state_dir
 
     uri = _tracking_uri()
-    X, y = holdout_set[schema.features], holdout_set[schema.target]
-    reports = []
-    for ref in (candidates.challenger_ref, candidates.champion_ref):
-        if ref is None:
-            reports.append(None)
-            continue
-        model = load_model(download_model(ref, state_dir() / "models", uri))
-        y_pred, y_proba, classes = predict_with(model, X, schema.task)
-        reports.append(evaluate(y, y_pred, schema.task, y_proba, classes))
-    return reports[0], reports[1]
+    first, previous = comparison_sets(holdout_set, challenger_split, champion_holdout, champion_split)
+    refs = (candidates.challenger_ref, candidates.champion_ref if champion_split is not None else None)
+    challenger, champion = (load_model(download_model(r, state_dir() / "models", uri)) if r else None for r in refs)
+    comparisons = [compare(first, challenger, champion, schema)]
+    if previous is not None:
+        comparisons.append(compare(previous, challenger, champion, schema))
+    for c in comparisons:
+        logger.info("%s: challenger %s, champion %s", c.describe(), c.challenger, c.champion)
+    champion_report = score(champion, first.frame, schema) if champion is not None else None
+    return score(challenger, first.frame, schema), champion_report, comparisons
 
 
 @step(enable_cache=False)
@@ -76,9 +90,11 @@ def decide_deployment(
     candidates: Candidates,
     challenger_evaluation: EvaluationReport,
     champion_evaluation: Optional[EvaluationReport],
+    comparisons: List[Comparison],
     gate: Dict[str, Any],
 ) -> Annotated[DeploymentDecision, names.DEPLOYMENT_DECISION]:
-    """Deploy only if the challenger meets the thresholds and beats the champion by the margin."""
+    """Deploy only if the challenger meets the thresholds and beats the champion by the margin on the rows neither
+    trained on, without losing more than the tolerance on the previous holdout."""
     from steps.deployment.gate import decide
 
     decision = decide(
@@ -86,9 +102,13 @@ def decide_deployment(
         challenger_metrics=challenger_evaluation.metrics,
         primary_metric=challenger_evaluation.primary_metric,
         min_metrics=(gate.get("min_metrics") or {}).get(challenger_evaluation.task, {}),
-        min_improvement=gate.get("min_improvement", 0.0),
+        min_improvement=gate["min_improvement"],
         champion_version=candidates.champion["version"] if candidates.champion else None,
         champion_metrics=champion_evaluation.metrics if champion_evaluation else None,
+        recent=comparisons[0],
+        previous=comparisons[1] if len(comparisons) > 1 else None,
+        max_previous_loss=gate["max_previous_loss"],
+        min_rows=gate["min_comparison_rows"],
     )
     for reason in decision.reasons:
         logger.info("gate: %s", reason)
