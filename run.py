@@ -28,8 +28,10 @@ def _user_errors() -> tuple:
     from stacks.spec import StackSpecError
     from steps.data.sources import DataSourceError
     from steps.training.model_factory import ModelConfigError
+    from steps.training.retraining import RetrainingError
     from steps.training.split import SplitError
 
+    from steps.data.rows import RowLeakError
     from steps.data.validation import ContractConfigError, DataValidationError
     from steps.deployment.endpoint_client import EndpointError
     from steps.deployment.parity import ParityError
@@ -37,7 +39,8 @@ def _user_errors() -> tuple:
     from steps.deployment.rollout import NoDeployerError
 
     return (ConfigError, DataSourceError, StackSpecError, ModelConfigError, SplitError, DeploymentError,
-            DataValidationError, ContractConfigError, EndpointError, ParityError, RegistryError, NoDeployerError)
+            DataValidationError, ContractConfigError, EndpointError, ParityError, RegistryError, NoDeployerError,
+            RetrainingError, RowLeakError)
 
 
 def _guarded(action: Callable[[], Any]) -> Any:

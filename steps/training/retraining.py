@@ -63,7 +63,7 @@ def assemble(champion_train: pd.DataFrame, champion_split: SplitManifest, batche
     seen = np.union1d(champion_split.train_keys(), champion_split.holdout_keys())
     new, skipped = new_labelled_rows(batches, target, columns, seen)
     n_hold = int(round(len(new) * holdout_share))
-    if n_hold < 1 or len(new) - n_hold < 0:
+    if n_hold < 1:
         raise RetrainingError(f"only {len(new)} new labelled row(s): too few to hold out a recent window")
     table = pd.concat([champion_train[columns], new], ignore_index=True)
     return RetrainingData(table=table, holdout_rows=n_hold, n_reference=len(champion_train), n_new=len(new),
