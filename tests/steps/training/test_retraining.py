@@ -54,6 +54,14 @@ def _retrain(champion, batches, share=0.3):
     return data, Trained(data.table, "time", data.holdout_rows)
 
 
+@pytest.fixture(scope="module")
+def retrained(champion):
+    """Retraining after strong drift, with a few rows the champion already saw mixed into the new batches."""
+    batches = _recent(1.0)
+    batches.append(pd.concat([champion.train.head(40), champion.holdout.head(30)]))
+    return _retrain(champion, batches)
+
+
 def _gate(champion, challenger):
     recent, previous = comparison_sets(challenger.holdout, challenger.split, champion.holdout, champion.split)
     comparisons = [compare(s, challenger.model, champion.model, challenger.schema) for s in (recent, previous)]
@@ -68,10 +76,8 @@ def test_first_training_rows_are_disjoint(champion):
     assert previous is None and len(recent.frame) == len(champion.holdout)
 
 
-def test_retraining_holds_out_the_newest_new_rows_and_never_reuses_champion_rows(champion):
-    batches = _recent(0.5)
-    batches.append(pd.concat([champion.train.head(40), champion.holdout.head(30)]))  # rows seen before
-    data, challenger = _retrain(champion, batches)
+def test_retraining_holds_out_the_newest_new_rows_and_never_reuses_champion_rows(champion, retrained):
+    data, challenger = retrained
     assert data.n_reference == len(champion.train) and data.n_new == 3000 and data.n_already_seen == 70
     assert data.holdout_rows == 900 and len(challenger.holdout) == 900
     assert challenger.holdout[TIME_COLUMN].min() >= challenger.train[TIME_COLUMN].max()
@@ -81,8 +87,8 @@ def test_retraining_holds_out_the_newest_new_rows_and_never_reuses_champion_rows
     assert not np.isin(challenger.split.holdout_keys(), champion.split.train_keys()).any()
 
 
-def test_comparison_rows_are_unseen_by_both_models(champion):
-    _, challenger = _retrain(champion, _recent(0.5))
+def test_comparison_rows_are_unseen_by_both_models(champion, retrained):
+    _, challenger = retrained
     recent, previous = comparison_sets(challenger.holdout, challenger.split, champion.holdout, champion.split)
     assert recent.name == RECENT_WINDOW and previous.name == PREVIOUS_HOLDOUT
     for subset in (recent, previous):
@@ -93,7 +99,7 @@ def test_comparison_rows_are_unseen_by_both_models(champion):
 def test_champion_scored_on_its_own_training_rows_is_impossible(champion):
     # The old recipe: a challenger trained on the champion's data plus more, split at random. Its holdout contains
     # rows the champion trained on; they are left out of the comparison, never scored.
-    naive = Trained(pd.concat([champion.train, champion.holdout, *_recent(0.5)], ignore_index=True))
+    naive = Trained(pd.concat([champion.train, champion.holdout, *_recent(0.5, rows=500)], ignore_index=True))
     recent, previous = comparison_sets(naive.holdout, naive.split, champion.holdout, champion.split)
     overlap = np.isin(row_fingerprints(naive.holdout, champion.split.columns), champion.split.train_keys()).sum()
     assert overlap > 100 and recent.excluded == overlap and len(recent.frame) == len(naive.holdout) - overlap
@@ -102,8 +108,8 @@ def test_champion_scored_on_its_own_training_rows_is_impossible(champion):
         assert_unseen(naive.holdout, champion.split.train_keys(), champion.split.columns, "challenger holdout")
 
 
-def test_retraining_that_helps_is_deployed(champion):
-    _, challenger = _retrain(champion, _recent(1.0))
+def test_retraining_that_helps_is_deployed(champion, retrained):
+    _, challenger = retrained
     decision, _ = _gate(champion, challenger)
     assert decision.deploy, decision.reasons
     assert [c.name for c in decision.comparisons] == [RECENT_WINDOW, PREVIOUS_HOLDOUT]
