@@ -11,7 +11,7 @@ from zenml import log_metadata, step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
 from steps import names
-from steps.data.rows import SplitManifest
+from steps.data.rows import RowLeakError, SplitManifest
 from steps.data.schema import DataSchema
 from steps.deployment.gate import Comparison, DeploymentDecision
 from steps.deployment.record import Candidates, DeploymentRecord
@@ -76,13 +76,24 @@ def evaluate_candidates(
     first, previous = comparison_sets(holdout_set, challenger_split, champion_holdout, champion_split)
     refs = (candidates.challenger_ref, candidates.champion_ref if champion_split is not None else None)
     challenger, champion = (load_model(download_model(r, state_dir() / "models", uri)) if r else None for r in refs)
+    challenger_report = score(challenger, first.frame, schema)
+    if challenger_report is None:
+        raise RowLeakError(f"{first.name}: all {first.excluded} held-out rows of the challenger were training rows of "
+                           "the champion; no fair comparison is possible. Train the challenger on data with rows "
+                           "the champion has not seen")
+    champion_report = score(champion, first.frame, schema) if champion is not None else None
     comparisons = [compare(first, challenger, champion, schema)]
     if previous is not None:
         comparisons.append(compare(previous, challenger, champion, schema))
+    primary = challenger_report.primary_metric
     for c in comparisons:
-        logger.info("%s: challenger %s, champion %s", c.describe(), c.challenger, c.champion)
-    champion_report = score(champion, first.frame, schema) if champion is not None else None
-    return score(challenger, first.frame, schema), champion_report, comparisons
+        logger.info("%s; %s: challenger %s, champion %s", c.describe(), primary, _show(c.challenger, primary),
+                    _show(c.champion, primary))
+    return challenger_report, champion_report, comparisons
+
+
+def _show(metrics: Optional[Dict[str, float]], metric: Optional[str]) -> str:
+    return f"{metrics[metric]:.4f}" if metrics and metric in metrics else "-"
 
 
 @step(enable_cache=False)

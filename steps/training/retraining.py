@@ -33,8 +33,8 @@ class RetrainingData:
 
     def summary(self) -> str:
         return (f"{self.n_reference} rows the champion trained on + {self.n_new} new labelled rows "
-                f"({self.n_already_seen} repeated rows skipped); the newest {self.holdout_rows} new rows are held "
-                "out as the recent window")
+                f"({self.n_already_seen} rows skipped: seen by the champion or repeated); the newest "
+                f"{self.holdout_rows} new rows are held out as the recent window")
 
 
 def new_labelled_rows(batches: List[pd.DataFrame], target: str, columns: List[str],
