@@ -58,11 +58,12 @@ def champion_training_split(model_name: str) -> Tuple[pd.DataFrame, Any, Any]:
 
     from steps import names
     from steps.deployment.comparison import split_of
+    from steps.training.retraining import RetrainingError
 
     version = Client().get_model_version(model_name, ModelStages.PRODUCTION)
     train = version.get_artifact(names.TRAIN_SET)
     if train is None:
-        raise RuntimeError(f"the production version of '{model_name}' has no '{names.TRAIN_SET}' artifact; "
+        raise RetrainingError(f"the production version of '{model_name}' has no '{names.TRAIN_SET}' artifact; "
                            "train and deploy a model with `python run.py train` and `python run.py deploy` first")
     return train.load(), split_of(version), version.get_artifact(names.DATA_SCHEMA).load()
 
