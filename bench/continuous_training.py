@@ -23,6 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=None)
     parser.add_argument("--drift-from", type=int, default=2)
+    parser.add_argument("--png", default=None, help="Also draw the timeline to this file.")
     args = parser.parse_args()
 
     from pipelines.launch import prepare_environment
@@ -42,6 +43,10 @@ def main() -> None:
     sim = config.simulation
     client = Client()
     timeline = client.get_artifact_version(names.SIMULATION_TIMELINE).load()
+    if args.png:
+        from steps.monitoring.timeline import plot_timeline
+
+        plot_timeline(timeline.days, args.png, drift_from=timeline.drift_from)
     uri = tracking_uri()
     first = ModelRef(config.model.name, "1", "", "", {})
     v1 = load_model(download_model(first, state_dir() / "models", uri))

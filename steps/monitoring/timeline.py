@@ -55,15 +55,15 @@ def _draw(days: List[DayResult], drift_from: Optional[int] = None):
             elif d.action == "rejected":
                 ax.axvline(d.day, color="grey", alpha=0.25, linewidth=6)
         ax.grid(alpha=0.3)
-    for d in ordered:  # a new champion serves from the next day on
-        if d.deployed:
-            for ax in (top, bottom):
-                ax.axvline(d.day + 0.5, color="#1b7f3b", linestyle="--", linewidth=1.2,
-                           label="new champion" if ax is bottom else None)
-            bottom.annotate(f"v{d.deployed}", (d.day + 0.5, 1.0), xycoords=("data", "axes fraction"),
-                            textcoords="offset points", xytext=(3, -12), fontsize=8, color="#1b7f3b")
+    deployed = [d for d in ordered if d.deployed]
+    for i, d in enumerate(deployed):  # a new champion serves from the next day on
+        for ax in (top, bottom):
+            ax.axvline(d.day + 0.5, color="#1b7f3b", linestyle="--", linewidth=1.2,
+                       label="new champion" if ax is bottom and i == 0 else None)
+        bottom.annotate(f"v{d.deployed}", (d.day + 0.5, 1.0), xycoords=("data", "axes fraction"),
+                        textcoords="offset points", xytext=(3, -12), fontsize=8, color="#1b7f3b")
     bottom.set_xticks(x)  # whole days only
-    bottom.set_xlim(min(x) - 0.6, max(x) + 0.6)
+    bottom.set_xlim(min(x) - 0.6, max(x) + (0.9 if deployed and deployed[-1].day == max(x) else 0.6))
     top.legend(loc="upper left", fontsize=8)
     bottom.legend(loc="lower left", fontsize=8)
     top.set_title("Monitoring timeline (shaded: red = retrain, yellow = alert, grey = batch rejected; green = new champion)",
