@@ -77,8 +77,8 @@ def main() -> None:
             champion = f"{c.champion['roc_auc']:.4f}" if c.champion else "-"
             cells += [str(c.rows), f"{c.challenger.get('roc_auc', float('nan')):.4f} / {champion}"]
         cells += ["-", "-"] * (2 - len(decision.comparisons[:2]))
-        print(f"| v{decision.challenger_version} | {('v' + decision.champion_version) if decision.champion_version else '-'}"
-              f" | {' | '.join(cells)} | {decision.decision} |")
+        champion = f"v{decision.champion_version}" if decision.champion_version else "-"
+        print(f"| v{decision.challenger_version} | {champion} | {' | '.join(cells)} | {decision.decision} |")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Deployment pipeline: challenger vs champion on rows neither trained on -> gate -> parity-checked deploy -> promote."""
+"""Deployment pipeline: challenger vs champion on rows neither trained on -> gate -> parity-checked deploy ->
+promote."""
 
 from typing import Any, Dict
 

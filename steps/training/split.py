@@ -57,7 +57,8 @@ def _time_order(df: pd.DataFrame, time_column: Optional[str]) -> np.ndarray:
     if time_column is None:
         return np.arange(len(df))
     if time_column not in df.columns:
-        raise SplitError(f"split.time_column '{time_column}' is not a column; columns: {', '.join(map(str, df.columns))}")
+        columns = ", ".join(map(str, df.columns))
+        raise SplitError(f"split.time_column '{time_column}' is not a column; columns: {columns}")
     times = df[time_column]
     if not pd.api.types.is_datetime64_any_dtype(times):
         times = pd.to_datetime(times, errors="coerce", format="mixed", utc=True)
