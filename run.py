@@ -29,16 +29,19 @@ def _user_errors() -> tuple:
     from stacks.spec import StackSpecError
     from steps.data.sources import DataSourceError
     from steps.training.model_factory import ModelConfigError
+    from steps.training.retraining import RetrainingError
     from steps.training.split import SplitError
 
+    from steps.data.rows import RowLeakError
     from steps.data.validation import ContractConfigError, DataValidationError
     from steps.deployment.endpoint_client import EndpointError
     from steps.deployment.parity import ParityError
     from steps.deployment.registry import RegistryError
     from steps.deployment.rollout import NoDeployerError
 
-    return (ConfigError, ModelChoiceError, DataSourceError, StackSpecError, ModelConfigError, SplitError, DeploymentError,
-            DataValidationError, ContractConfigError, EndpointError, ParityError, RegistryError, NoDeployerError)
+    return (ConfigError, ModelChoiceError, DataSourceError, StackSpecError, ModelConfigError, SplitError,
+            DeploymentError, DataValidationError, ContractConfigError, EndpointError, ParityError, RegistryError,
+            NoDeployerError, RetrainingError, RowLeakError)
 
 
 def _guarded(action: Callable[[], Any]) -> Any:

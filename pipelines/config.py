@@ -52,8 +52,11 @@ class ValidationSection(_Section):
 
 
 class SplitSection(_Section):
+    method: Literal["random", "time"] = "random"  # time: train on the past, hold out the most recent rows
     test_size: float = Field(0.2, gt=0.0, lt=1.0)
     seed: int = 42
+    time_column: Optional[str] = None  # time split: None = the detected timestamp column (else the row order)
+    holdout_rows: Optional[int] = Field(None, ge=1)  # time split: hold out this many rows instead of test_size
 
 
 class SearchSection(_Section):
@@ -85,6 +88,8 @@ class GateSection(_Section):
     # absolute holdout thresholds the challenger must meet, per task: {binary: {roc_auc: 0.7}, regression: {r2: 0.3}}
     min_metrics: Dict[Literal["binary", "multiclass", "regression"], Dict[str, float]] = {}
     min_improvement: float = Field(0.0, ge=0.0)  # margin over the champion on the primary metric
+    max_previous_loss: float = Field(0.05, ge=0.0)  # largest primary-metric loss allowed on the previous holdout
+    min_comparison_rows: int = Field(30, ge=1)  # fewer rows unseen by both models: no fair comparison, no deploy
     parity_tolerance: float = Field(1e-6, ge=0.0)
 
 
@@ -124,6 +129,8 @@ class PolicySection(_Section):
 
 class RetrainSection(_Section):
     recent_batches: int = Field(3, ge=1, le=100)
+    split: Literal["time", "random"] = "time"  # time: the newest holdout_share of new rows is the recent window
+    holdout_share: float = Field(0.3, gt=0.0, lt=1.0)
 
 
 class SimulationSection(_Section):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pandas as pd
 
@@ -55,43 +55,45 @@ def run_monitoring(
     return summary
 
 
-def champion_schema(model_name: str) -> Any:
-    """The data schema (features, target, task) of the serving champion's training run."""
-    from zenml import Model
+def champion_training_split(model_name: str) -> Tuple[pd.DataFrame, Any, Any]:
+    """(training rows, split manifest, data schema) of the serving champion: its ZenML model version in stage
+    `production`."""
+    from zenml.client import Client
+    from zenml.enums import ModelStages
 
     from steps import names
+    from steps.deployment.comparison import split_of
+    from steps.training.retraining import RetrainingError
 
-    return Model(name=model_name, version=names.PRODUCTION_STAGE).get_artifact(names.DATA_SCHEMA).load()
-
-
-def champion_training_data(model_name: str) -> pd.DataFrame:
-    """The dataset the serving champion was trained on, through its ZenML model version in stage `production`."""
-    from zenml import Model
-
-    from steps import names
-
-    return Model(name=model_name, version=names.PRODUCTION_STAGE).get_artifact(names.DATASET).load()
+    version = Client().get_model_version(model_name, ModelStages.PRODUCTION)
+    train = version.get_artifact(names.TRAIN_SET)
+    if train is None:
+        raise RetrainingError(f"the production version of '{model_name}' has no '{names.TRAIN_SET}' artifact; "
+                           "train and deploy a model with `python run.py train` and `python run.py deploy` first")
+    return train.load(), split_of(version), version.get_artifact(names.DATA_SCHEMA).load()
 
 
 def retrain(
     config: MonitoringConfig, model_name: str, recent_batches: List[pd.DataFrame], say: Callable[[str], None] = print
 ) -> Dict[str, Any]:
-    """Trains on the champion's data plus recent labelled batches, then lets the deployment gate decide."""
+    """Trains on the champion's training rows plus new labelled rows, holding out the newest new rows (the recent
+    window) from training, then lets the deployment gate compare both models on rows neither trained on."""
     from stacks.state import state_dir
-    from steps.data.fingerprint import fingerprint_file
+    from steps.data.fingerprint import fingerprint_file, fingerprint_frame
+    from steps.training.retraining import assemble
 
-    reference = champion_training_data(model_name)
-    target = champion_schema(model_name).target
-    labelled = [b for b in recent_batches[-config.retrain.recent_batches:] if target in b and b[target].notna().any()]
-    combined = pd.concat([reference, *labelled], ignore_index=True)
-    path = state_dir() / "retraining" / f"{model_name}-{len(combined)}-rows.parquet"
+    reference, split, schema = champion_training_split(model_name)
+    data = assemble(reference, split, recent_batches[-config.retrain.recent_batches:], schema.target,
+                    config.retrain.holdout_share)
+    path = state_dir() / "retraining" / f"{model_name}-{fingerprint_frame(data.table)[7:19]}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
-    combined.to_parquet(path, index=False)
-    say(f"retraining on {len(reference)} reference rows + {len(combined) - len(reference)} recent labelled rows "
-        f"({path})")
-    training = load_training_config(None, {"data.source": str(path), "data.target": target,
-                                           "model.name": model_name})
-    run_training(training, fingerprint_file(str(path)), say)
+    data.table.to_parquet(path, index=False)
+    say(f"retraining on {data.summary()} ({path})")
+    overrides: Dict[str, Any] = {"data.source": str(path), "data.target": schema.target,
+                                 "model.name": model_name, "split.method": config.retrain.split}
+    if config.retrain.split == "time":
+        overrides["split.holdout_rows"] = data.holdout_rows
+    run_training(load_training_config(None, overrides), fingerprint_file(str(path)), say)
     deployment = run_deployment(load_deployment_config(None, {}), model_name, say)
     return {"decision": deployment["decision"], "record": deployment["record"]}
 
@@ -130,18 +132,20 @@ def simulate(
         recent.append(outcome["batch"])
         decision, drift_report, decay = outcome["decision"], outcome["drift"], outcome["decay"]
         champion = _champion_version(model_name)
+        deployed = None
         if decision.action == "retrain":
-            deployed = retrain(config, model_name, recent, say)
-            record = deployed["record"]
+            outcome = retrain(config, model_name, recent, say)
+            record = outcome["record"]
+            deployed = record.model_version if record.deployed else None
             note = (f"day {day}: retrained; v{record.model_version} deployed" if record.deployed
-                    else f"day {day}: retrained; challenger v{record.model_version} did not pass the gate")
+                    else f"day {day}: retrained; challenger v{record.model_version} refused: "
+                         + "; ".join(outcome["decision"].failures))
             notes.append(note)
             say(note)
-            champion = _champion_version(model_name)
         results.append(DayResult(
             day=day, drift_share=drift_report.drift_share, max_hellinger=drift_report.max_hellinger,
             accuracy=decay.current_metrics.get("accuracy") if decay else None, action=decision.action,
-            champion_version=champion,
+            champion_version=champion, deployed=deployed,
         ))
     timeline = SimulationTimeline(days=results, drift_from=drift_from, notes=notes)
     png = plot_timeline(results, out_dir / "simulation_timeline.png", drift_from=drift_from)
@@ -156,7 +160,7 @@ def _require_generator_features(model_name: str) -> None:
     from steps.data.generator import generate_batch
 
     columns = set(generate_batch(5, seed=0).columns)
-    missing = [f for f in champion_schema(model_name).features if f not in columns]
+    missing = [f for f in champion_training_split(model_name)[2].features if f not in columns]
     if missing:
         raise ModelChoiceError(
             f"simulate generates churn-demo batches, but model {model_name!r} uses other columns "

@@ -1,4 +1,5 @@
-"""Deployment pipeline: challenger vs champion on the same holdout -> gate -> parity-checked deploy -> promote."""
+"""Deployment pipeline: challenger vs champion on rows neither trained on -> gate -> parity-checked deploy ->
+promote."""
 
 from typing import Any, Dict, Optional
 
@@ -23,9 +24,12 @@ def deployment_pipeline(
     alias: Optional[str] = None,
     force: bool = False,
 ) -> None:
-    """Deploys a version (default: the registry's challenger) only if it earns it; the decision is an artifact."""
-    candidates, holdout, schema = fetch_candidates(model_name, deployment_name, version=version, alias=alias)
-    challenger_eval, champion_eval = evaluate_candidates(candidates, holdout, schema)
-    decision = decide_deployment(candidates, challenger_eval, champion_eval, gate, force=force)
+    """Deploys a version (default: the registry's challenger) only if it earns it on rows neither model trained
+    on; the decision and its reasons are an artifact."""
+    candidates, holdout, schema, challenger_split, champion_holdout, champion_split = fetch_candidates(
+        model_name, deployment_name, version=version, alias=alias)
+    challenger_eval, champion_eval, comparisons = evaluate_candidates(
+        candidates, holdout, schema, challenger_split, champion_holdout, champion_split)
+    decision = decide_deployment(candidates, challenger_eval, champion_eval, comparisons, gate, force=force)
     record = deploy_challenger(decision, candidates, holdout, schema, serving, parity_tolerance=gate["parity_tolerance"])
     promote_champion(record, candidates)

@@ -30,7 +30,7 @@ def training_pipeline(
     report = validate_data(profile, schema, min_rows=validation["min_rows"],
                            max_null_fraction=validation["max_null_fraction"])
     passed = data_quality_gate(report)
-    train_set, holdout_set = split_dataset(dataset, schema, passed, test_size=split["test_size"], seed=split["seed"])
+    train_set, holdout_set, _ = split_dataset(dataset, schema, passed, split)
     model, _ = train_model(train_set, schema, training)
     evaluation, _ = evaluate_model(model, holdout_set, schema)
     register_model(model, holdout_set, schema, evaluation, config_digest, model_name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
 from typing_extensions import Annotated
@@ -11,6 +11,7 @@ from zenml import log_metadata, step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
 from steps import names
+from steps.data.rows import SplitManifest
 from steps.data.schema import DataSchema
 from steps.data.validation import ValidationReport
 
@@ -120,11 +121,28 @@ def data_quality_gate(report: ValidationReport) -> Annotated[bool, "data_quality
 
 @step
 def split_dataset(
-    dataset: pd.DataFrame, schema: DataSchema, gate_passed: bool, test_size: float = 0.2, seed: int = 42
-) -> Tuple[Annotated[pd.DataFrame, names.TRAIN_SET], Annotated[pd.DataFrame, names.HOLDOUT_SET]]:
-    """Seeded train/holdout split (stratified for classification). Runs only after the quality gate passed."""
-    from steps.training.split import split_frame
+    dataset: pd.DataFrame,
+    schema: DataSchema,
+    gate_passed: bool,
+    split: Dict[str, Any],
+) -> Tuple[Annotated[pd.DataFrame, names.TRAIN_SET], Annotated[pd.DataFrame, names.HOLDOUT_SET],
+           Annotated[SplitManifest, names.SPLIT_MANIFEST]]:
+    """Seeded random split (stratified for classification) or time split (hold out the most recent rows); the
+    manifest records both sides by row fingerprint. Runs only after the quality gate passed."""
+    from steps.training.split import first_holdout_time, split_frame, timestamp_column
 
-    train, holdout = split_frame(dataset, schema.target, schema.task, test_size=test_size, seed=seed)
-    logger.info("split: %d training rows, %d holdout rows", len(train), len(holdout))
-    return train, holdout
+    method = split["method"]
+    time_column = timestamp_column(schema.dropped, split["time_column"]) if method == "time" else None
+    notes = []
+    if method == "time" and time_column is None:
+        notes.append("no timestamp column: the table's row order is taken as time order")
+    train, holdout = split_frame(dataset, schema.target, schema.task, test_size=split["test_size"],
+                                 seed=split["seed"], method=method, time_column=time_column,
+                                 holdout_rows=split["holdout_rows"])
+    manifest = SplitManifest.build(train, holdout, method, time_column, first_holdout_time(holdout, time_column),
+                                   notes)
+    where = f" by '{time_column}', holdout from {manifest.cutoff}" if time_column else ""
+    logger.info("%s split%s: %d training rows, %d holdout rows", method, where, len(train), len(holdout))
+    for note in notes:
+        logger.info("split: %s", note)
+    return train, holdout, manifest

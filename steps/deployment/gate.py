@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from materializers.report_base import Report, html_page
+
+
+@dataclasses.dataclass
+class Comparison:
+    """Both models scored on the same rows, none of which either model trained on."""
+
+    name: str
+    rows: int
+    excluded: int  # held-out rows left out because the other model trained on them
+    challenger: Dict[str, float]
+    champion: Optional[Dict[str, float]] = None
+
+    def describe(self) -> str:
+        left_out = f", {self.excluded} left out because the other model trained on them" if self.excluded else ""
+        return f"{self.name}: {self.rows} rows neither model trained on{left_out}"
 
 
 @dataclasses.dataclass
@@ -18,11 +33,21 @@ class DeploymentDecision(Report):
     challenger_version: str
     champion_version: Optional[str]
     primary_metric: str
-    challenger_metrics: Dict[str, float]
+    challenger_metrics: Dict[str, float]  # on the first comparison (the challenger's holdout / recent window)
     champion_metrics: Dict[str, float]
     min_metrics: Dict[str, float]
     min_improvement: float
     reasons: List[str]
+    comparisons: List[Comparison] = dataclasses.field(default_factory=list)
+    max_previous_loss: float = 0.0
+    failures: List[str] = dataclasses.field(default_factory=list)  # the reasons that block the deployment
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "DeploymentDecision":
+        data = dict(data)
+        data["comparisons"] = [c if isinstance(c, Comparison) else Comparison(**c)
+                               for c in data.get("comparisons", [])]
+        return cls(**data)
 
     @property
     def decision(self) -> str:
@@ -30,23 +55,62 @@ class DeploymentDecision(Report):
 
     def to_html(self) -> str:
         verdict = "pass" if self.deploy else "fail"
-        metrics = sorted(set(self.challenger_metrics) | set(self.champion_metrics))
-        def cell(values: Dict[str, float], metric: str) -> str:
-            return f"{values[metric]:.4f}" if metric in values else "-"
-
-        rows = "".join(
-            f"<tr><th>{m}{' (primary)' if m == self.primary_metric else ''}</th>"
-            f"<td>{cell(self.challenger_metrics, m)}</td><td>{cell(self.champion_metrics, m)}</td></tr>"
-            for m in metrics
-        )
         reasons = "".join(f"<li>{html.escape(r)}</li>" for r in self.reasons)
         champion = f"v{self.champion_version}" if self.champion_version else "none (first deployment)"
+        comparisons = self.comparisons or [Comparison("same holdout", 0, 0, self.challenger_metrics,
+                                                      self.champion_metrics)]
+        tables = "".join(_comparison_table(c, self.primary_metric) for c in comparisons)
         body = (
             f"<p class='{verdict}'>{self.decision.upper()}: challenger v{self.challenger_version} vs champion "
-            f"{champion}</p><ul>{reasons}</ul>"
-            f"<table><tr><th>metric (same holdout)</th><th>challenger</th><th>champion</th></tr>{rows}</table>"
+            f"{champion}</p><ul>{reasons}</ul>{tables}"
         )
         return html_page(self.title, body)
+
+
+def _comparison_table(comparison: Comparison, primary_metric: str) -> str:
+    champion = comparison.champion or {}
+    metrics = sorted(set(comparison.challenger) | set(champion))
+
+    def cell(values: Dict[str, float], metric: str) -> str:
+        return f"{values[metric]:.4f}" if metric in values else "-"
+
+    rows = "".join(
+        f"<tr><th>{m}{' (primary)' if m == primary_metric else ''}</th>"
+        f"<td>{cell(comparison.challenger, m)}</td><td>{cell(champion, m)}</td></tr>"
+        for m in metrics
+    )
+    caption = html.escape(comparison.describe()) if comparison.rows else html.escape(comparison.name)
+    return (f"<table><caption>{caption}</caption><tr><th>metric ({html.escape(comparison.name)})</th>"
+            f"<th>challenger</th><th>champion</th></tr>{rows}</table>")
+
+
+def _thresholds(metrics: Dict[str, float], min_metrics: Dict[str, float], where: str) -> tuple[List[str], List[str]]:
+    """(every threshold's verdict, the failed ones)."""
+    reasons, failures = [], []
+    for metric, threshold in sorted(min_metrics.items()):
+        value = metrics.get(metric)
+        if value is None:
+            failures.append(f"{metric}: threshold {threshold} set but the challenger has no such metric "
+                            f"(has {', '.join(sorted(metrics))})")
+            reasons.append(failures[-1])
+        elif value < threshold:
+            failures.append(f"{metric} = {value:.4f} is below the required {threshold}{where}")
+            reasons.append(failures[-1])
+        else:
+            reasons.append(f"{metric} = {value:.4f} meets the required {threshold}{where}")
+    return reasons, failures
+
+
+def _previous_holdout(previous: Comparison, primary_metric: str, tolerance: float, min_rows: int) -> tuple[bool, str]:
+    if previous.rows < min_rows or not previous.champion:
+        return True, (f"{previous.name}: only {previous.rows} rows the challenger did not train on (minimum "
+                      f"{min_rows}); not compared")
+    new, old = previous.challenger[primary_metric], previous.champion[primary_metric]
+    if old - new > tolerance:
+        return False, (f"{previous.name}: challenger {new:.4f} loses {old - new:.4f} to champion {old:.4f}, more than "
+                       f"the tolerance {tolerance} ({previous.rows} rows)")
+    return True, (f"{previous.name}: challenger {new:.4f} vs champion {old:.4f} ({new - old:+.4f}) is within the "
+                  f"tolerance {tolerance} ({previous.rows} rows)")
 
 
 def decide(
@@ -59,47 +123,57 @@ def decide(
     champion_metrics: Optional[Dict[str, float]] = None,
     serving_version: Optional[str] = None,
     force: bool = False,
+    *,
+    recent: Optional[Comparison] = None,
+    previous: Optional[Comparison] = None,
+    max_previous_loss: float = 0.0,
+    min_rows: int = 1,
 ) -> DeploymentDecision:
-    """All metrics are higher-is-better. The first deployment needs the thresholds only. The champion is served
-    again when its endpoint is not serving it (stopped, crashed, rebooted); `force` waives the champion margin."""
-    reasons: List[str] = []
-    ok = True
-    for metric, threshold in sorted(min_metrics.items()):
-        value = challenger_metrics.get(metric)
-        if value is None:
-            ok = False
-            reasons.append(f"{metric}: threshold {threshold} set but the challenger has no such metric "
-                           f"(has {', '.join(sorted(challenger_metrics))})")
-        elif value < threshold:
-            ok = False
-            reasons.append(f"{metric} = {value:.4f} is below the required {threshold}")
-        else:
-            reasons.append(f"{metric} = {value:.4f} meets the required {threshold}")
+    """All metrics are higher-is-better. The first deployment needs the thresholds only.
+
+    `challenger_metrics`/`champion_metrics` are scored on `recent` (the challenger's holdout minus the champion's
+    training rows: for a retrain, the most recent labelled window); the challenger must meet the thresholds there
+    and beat the champion by `min_improvement`. On `previous` (the champion's holdout minus the challenger's
+    training rows) it may not lose more than `max_previous_loss`. `force` waives both comparisons with the champion
+    (never the thresholds). When the candidate is the champion, it is served again if its endpoint does not serve it
+    (`serving_version`: stopped, crashed, rebooted).
+    """
+    where = f" on the {recent.name}" if recent else ""
+    reasons, failures = _thresholds(challenger_metrics, min_metrics, where)
+    if recent is not None:
+        reasons.append(recent.describe())
+        if recent.rows < min_rows:
+            failures.append(f"{recent.name}: {recent.rows} rows neither model trained on, fewer than the "
+                            f"{min_rows} needed for a fair comparison; hold out more recent rows")
     if champion_version is not None and champion_version == challenger_version:
         if serving_version == challenger_version:
-            ok = False
-            reasons.append(f"v{challenger_version} is already the champion and serving: nothing to deploy")
+            failures.append(f"v{challenger_version} is already the champion and serving: nothing to deploy")
         else:
             reasons.append(f"v{challenger_version} is the champion but its endpoint serves "
                            f"{'v' + serving_version if serving_version else 'nothing'}: serving it again")
     elif champion_metrics and force:
         new, old = challenger_metrics[primary_metric], champion_metrics[primary_metric]
-        reasons.append(f"{primary_metric}: challenger {new:.4f} vs champion {old:.4f} ({new - old:+.4f}); "
-                       f"champion margin waived by --force")
+        reasons.append(f"{primary_metric}: challenger {new:.4f} vs champion {old:.4f}{where} ({new - old:+.4f}); "
+                       "the comparison with the champion is waived by --force")
     elif champion_metrics:
         new, old = challenger_metrics[primary_metric], champion_metrics[primary_metric]
         if new >= old + min_improvement:
             reasons.append(f"{primary_metric}: challenger {new:.4f} beats champion {old:.4f} by "
-                           f"{new - old:+.4f} (margin {min_improvement})")
+                           f"{new - old:+.4f}{where} (margin {min_improvement})")
         else:
-            ok = False
-            reasons.append(f"{primary_metric}: challenger {new:.4f} does not beat champion {old:.4f} by the "
-                           f"margin {min_improvement} (difference {new - old:+.4f})")
+            failures.append(f"{primary_metric}: challenger {new:.4f} does not beat champion {old:.4f} by the "
+                            f"margin {min_improvement}{where} (difference {new - old:+.4f})")
+        if previous is not None:
+            passed, reason = _previous_holdout(previous, primary_metric, max_previous_loss, min_rows)
+            (reasons if passed else failures).append(reason)
     else:
         reasons.append("no champion yet: the thresholds decide")
+    reasons += [f for f in failures if f not in reasons]
+    ok = not failures
     return DeploymentDecision(
         deploy=ok, challenger_version=challenger_version, champion_version=champion_version,
         primary_metric=primary_metric, challenger_metrics=challenger_metrics,
         champion_metrics=champion_metrics or {}, min_metrics=min_metrics, min_improvement=min_improvement,
-        reasons=reasons,
+        reasons=reasons, comparisons=[c for c in (recent, previous) if c is not None],
+        max_previous_loss=max_previous_loss, failures=failures,
     )

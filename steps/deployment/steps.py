@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
 from typing_extensions import Annotated
@@ -11,8 +11,9 @@ from zenml import step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
 from steps import names
+from steps.data.rows import RowLeakError, SplitManifest
 from steps.data.schema import DataSchema
-from steps.deployment.gate import DeploymentDecision
+from steps.deployment.gate import Comparison, DeploymentDecision
 from steps.deployment.record import Candidates, DeploymentRecord
 from steps.evaluation.metrics import EvaluationReport
 
@@ -29,9 +30,12 @@ def _tracking_uri() -> Optional[str]:
 def fetch_candidates(
     model_name: str, deployment_name: str, version: Optional[str] = None, alias: Optional[str] = None
 ) -> Tuple[Annotated[Candidates, "candidates"], Annotated[pd.DataFrame, names.HOLDOUT_SET],
-           Annotated[DataSchema, names.DATA_SCHEMA]]:
-    """The version to deploy (chosen `version` or `alias`, else the challenger), the champion, what the endpoint
-    serves now, and the candidate's holdout, found through its ZenML model version."""
+           Annotated[DataSchema, names.DATA_SCHEMA], Annotated[SplitManifest, "challenger_split"],
+           Annotated[Optional[pd.DataFrame], "champion_holdout"], Annotated[Optional[SplitManifest], "champion_split"]]:
+    """The version to deploy (chosen `version` or `alias`, else the challenger) and the champion, each with its
+    holdout and split manifest (through its ZenML model version), and what the model's endpoint serves now: what
+    the comparison needs to use only rows neither model trained on."""
+    from steps.deployment.comparison import split_of
     from steps.deployment.registry import by_alias, select_version
     from steps.deployment.rollout import serving_version, training_artifacts
     from steps.training.tracking import CHAMPION_ALIAS
@@ -40,6 +44,10 @@ def fetch_candidates(
     candidate, selected_by = select_version(model_name, version, alias, uri)
     champion = by_alias(model_name, CHAMPION_ALIAS, uri)
     model_version, holdout, schema = training_artifacts(candidate)
+    champion_holdout, champion_split = None, None
+    if champion is not None and champion.version != candidate.version:
+        champion_version, champion_holdout, _ = training_artifacts(champion)
+        champion_split = split_of(champion_version)
     serving = serving_version(deployment_name, model_name)
     logger.info("candidate v%s (%s; ZenML model version %s), champion %s, endpoint '%s' serving %s",
                 candidate.version, selected_by, model_version.name, f"v{champion.version}" if champion else "none",
@@ -49,30 +57,47 @@ def fetch_candidates(
         zenml_model_version=str(model_version.id), deployment_name=deployment_name, selected_by=selected_by,
         serving_version=serving,
     )
-    return candidates, holdout, schema
+    return candidates, holdout, schema, split_of(model_version), champion_holdout, champion_split
 
 
 @step(enable_cache=False)
 def evaluate_candidates(
-    candidates: Candidates, holdout_set: pd.DataFrame, schema: DataSchema
+    candidates: Candidates,
+    holdout_set: pd.DataFrame,
+    schema: DataSchema,
+    challenger_split: SplitManifest,
+    champion_holdout: Optional[pd.DataFrame],
+    champion_split: Optional[SplitManifest],
 ) -> Tuple[Annotated[EvaluationReport, "challenger_evaluation"], Annotated[Optional[EvaluationReport],
-           "champion_evaluation"]]:
-    """Challenger and champion scored on the same holdout (the challenger's), with the same metrics."""
+           "champion_evaluation"], Annotated[List[Comparison], "comparisons"]]:
+    """Challenger and champion scored with the same metrics on the same rows, only rows neither trained on: the
+    challenger's holdout (for a retrain: the recent window) and the champion's holdout (the previous one)."""
+    from steps.deployment.comparison import compare, comparison_sets, score
     from steps.deployment.registry import download_model, load_model
-    from steps.evaluation.metrics import evaluate, predict_with
     from stacks.state import state_dir
 
     uri = _tracking_uri()
-    X, y = holdout_set[schema.features], holdout_set[schema.target]
-    reports = []
-    for ref in (candidates.challenger_ref, candidates.champion_ref):
-        if ref is None:
-            reports.append(None)
-            continue
-        model = load_model(download_model(ref, state_dir() / "models", uri))
-        y_pred, y_proba, classes = predict_with(model, X, schema.task)
-        reports.append(evaluate(y, y_pred, schema.task, y_proba, classes))
-    return reports[0], reports[1]
+    first, previous = comparison_sets(holdout_set, challenger_split, champion_holdout, champion_split)
+    refs = (candidates.challenger_ref, candidates.champion_ref if champion_split is not None else None)
+    challenger, champion = (load_model(download_model(r, state_dir() / "models", uri)) if r else None for r in refs)
+    challenger_report = score(challenger, first.frame, schema)
+    if challenger_report is None:
+        raise RowLeakError(f"{first.name}: all {first.excluded} held-out rows of the challenger were training rows of "
+                           "the champion; no fair comparison is possible. Train the challenger on data with rows "
+                           "the champion has not seen")
+    champion_report = score(champion, first.frame, schema) if champion is not None else None
+    comparisons = [compare(first, challenger, champion, schema)]
+    if previous is not None:
+        comparisons.append(compare(previous, challenger, champion, schema))
+    primary = challenger_report.primary_metric
+    for c in comparisons:
+        logger.info("%s; %s: challenger %s, champion %s", c.describe(), primary, _show(c.challenger, primary),
+                    _show(c.champion, primary))
+    return challenger_report, champion_report, comparisons
+
+
+def _show(metrics: Optional[Dict[str, float]], metric: Optional[str]) -> str:
+    return f"{metrics[metric]:.4f}" if metrics and metric in metrics else "-"
 
 
 @step(enable_cache=False)
@@ -80,11 +105,13 @@ def decide_deployment(
     candidates: Candidates,
     challenger_evaluation: EvaluationReport,
     champion_evaluation: Optional[EvaluationReport],
+    comparisons: List[Comparison],
     gate: Dict[str, Any],
     force: bool = False,
 ) -> Annotated[DeploymentDecision, names.DEPLOYMENT_DECISION]:
-    """Deploy only if the candidate meets the thresholds and beats the champion by the margin (`force` waives the
-    margin, never the thresholds or the parity check); a champion whose endpoint is down is served again."""
+    """Deploy only if the candidate meets the thresholds and beats the champion by the margin on the rows neither
+    trained on, without losing more than the tolerance on the previous holdout (`force` waives the comparison with
+    the champion, never the thresholds or the parity check); a champion whose endpoint is down is served again."""
     from steps.deployment.gate import decide
 
     decision = decide(
@@ -97,6 +124,10 @@ def decide_deployment(
         champion_metrics=champion_evaluation.metrics if champion_evaluation else None,
         serving_version=candidates.serving_version,
         force=force,
+        recent=comparisons[0],
+        previous=comparisons[1] if len(comparisons) > 1 else None,
+        max_previous_loss=gate["max_previous_loss"],
+        min_rows=gate["min_comparison_rows"],
     )
     for reason in decision.reasons:
         logger.info("gate: %s", reason)

@@ -14,7 +14,8 @@ from materializers.report_base import Report, html_page
 
 @dataclass
 class DayResult:
-    """One simulated day. `accuracy` is None until that day's labels are known."""
+    """One simulated day. `accuracy` is None until that day's labels are known. `champion_version` scored the day's
+    batch; `deployed` is the version that became champion at the end of the day (after a retrain), if any."""
 
     day: int
     drift_share: float
@@ -22,6 +23,7 @@ class DayResult:
     accuracy: Optional[float]
     action: str
     champion_version: Optional[str]
+    deployed: Optional[str] = None
 
 
 def _draw(days: List[DayResult], drift_from: Optional[int] = None):
@@ -53,13 +55,15 @@ def _draw(days: List[DayResult], drift_from: Optional[int] = None):
             elif d.action == "rejected":
                 ax.axvline(d.day, color="grey", alpha=0.25, linewidth=6)
         ax.grid(alpha=0.3)
-    previous = None
-    for d in ordered:  # mark where a new champion started serving
-        if d.champion_version != previous and previous is not None:
-            bottom.annotate(f"v{d.champion_version}", (d.day, 1.0), xycoords=("data", "axes fraction"),
-                            textcoords="offset points", xytext=(2, -12), fontsize=8, color="#1b7f3b")
-            bottom.axvline(d.day, color="#1b7f3b", linestyle="--", linewidth=1)
-        previous = d.champion_version
+    deployed = [d for d in ordered if d.deployed]
+    for i, d in enumerate(deployed):  # a new champion serves from the next day on
+        for ax in (top, bottom):
+            ax.axvline(d.day + 0.5, color="#1b7f3b", linestyle="--", linewidth=1.2,
+                       label="new champion" if ax is bottom and i == 0 else None)
+        bottom.annotate(f"v{d.deployed}", (d.day + 0.5, 1.0), xycoords=("data", "axes fraction"),
+                        textcoords="offset points", xytext=(3, -12), fontsize=8, color="#1b7f3b")
+    bottom.set_xticks(x)  # whole days only
+    bottom.set_xlim(min(x) - 0.6, max(x) + (0.9 if deployed and deployed[-1].day == max(x) else 0.6))
     top.legend(loc="upper left", fontsize=8)
     bottom.legend(loc="lower left", fontsize=8)
     top.set_title("Monitoring timeline (shaded: red = retrain, yellow = alert, grey = batch rejected; green = new champion)",
@@ -109,12 +113,13 @@ class SimulationTimeline(Report):
 
     def to_html(self) -> str:
         image = f"<img alt='timeline' src='data:image/png;base64,{self.png_base64()}'>" if self.days else ""
-        columns = ("day", "drift share", "max Hellinger", "accuracy", "action", "champion")
+        columns = ("day", "drift share", "max Hellinger", "accuracy", "action", "champion", "new champion")
         header = "".join(f"<th>{k}</th>" for k in columns)
         rows = "".join(
             f"<tr{' class=fail' if d.action != 'none' else ''}><td>{d.day}</td><td>{d.drift_share:.2f}</td>"
             f"<td>{d.max_hellinger:.3f}</td><td>{'–' if d.accuracy is None else f'{d.accuracy:.3f}'}</td>"
-            f"<td>{html.escape(d.action)}</td><td>{html.escape(str(d.champion_version))}</td></tr>"
+            f"<td>{html.escape(d.action)}</td><td>{html.escape(str(d.champion_version))}</td>"
+            f"<td>{html.escape(d.deployed or '')}</td></tr>"
             for d in sorted(self.days, key=lambda d: d.day)
         )
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)

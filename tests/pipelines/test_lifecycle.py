@@ -129,17 +129,52 @@ def test_bad_batch_is_rejected_before_scoring(stack, champion, tmp_path):
     assert "score_batch" not in run.steps or not str(run.steps["score_batch"].status).endswith("completed")
 
 
-def test_retrain_on_drifted_data_wins_and_takes_over(stack, champion):
-    before = by_alias("churn-classifier", "champion", _uri(stack)).version
-    config = load_monitoring_config(None, {})
-    from steps.data.generator import generate_batch
+def _split_manifest(client, ref):
+    from steps import names
 
-    recent = [generate_batch(1500, seed=20 + i, drift=1.0) for i in range(3)]
+    version = client.get_pipeline_run(ref.zenml_run_id).model_version
+    return version.get_artifact(names.SPLIT_MANIFEST).load(), version
+
+
+def test_retrain_on_drifted_data_wins_and_takes_over(stack, champion):
+    from steps.data.generator import generate_batch
+    from steps.data.rows import row_fingerprints
+
+    before = by_alias("churn-classifier", "champion", _uri(stack))
+    config = load_monitoring_config(None, {})
+    recent = [generate_batch(1000, seed=20 + i, drift=1.0, day=1 + i) for i in range(3)]
     outcome = retrain(config, MODEL, recent, **QUIET)
-    assert outcome["decision"].deploy, outcome["decision"].reasons
-    after = by_alias("churn-classifier", "champion", _uri(stack)).version
-    assert after != before and _serving(stack).model_version == after
-    assert by_alias("churn-classifier", "previous-champion", _uri(stack)).version == before
+    decision = outcome["decision"]
+    assert decision.deploy, decision.reasons
+    assert [c.name for c in decision.comparisons] == ["recent window", "previous holdout"]
+    assert all(c.rows >= 30 and c.champion for c in decision.comparisons)
+    after = by_alias("churn-classifier", "champion", _uri(stack))
+    assert after.version != before.version and _serving(stack).model_version == after.version
+    assert by_alias("churn-classifier", "previous-champion", _uri(stack)).version == before.version
+    # What each version trained on is linked to it; the recent window (the new champion's holdout, all from the
+    # newest day) holds no row the old champion trained on, and the old holdout none the new one trained on.
+    new_split, new_version = _split_manifest(stack, after)
+    old_split, old_version = _split_manifest(stack, before)
+    assert new_split.method == "time" and new_split.time_column == "event_time"
+    window = new_version.get_artifact("holdout_set").load()
+    assert set(window["event_time"].dt.day) == {4}
+    assert not np.isin(row_fingerprints(window, old_split.columns), old_split.train_keys()).any()
+    assert not np.isin(old_split.holdout_keys(), new_split.train_keys()).any()
+
+
+def test_retrain_on_unlearnable_data_is_refused_and_says_why(stack, champion):
+    from steps.data.generator import TARGET, generate_batch
+
+    before = by_alias("churn-classifier", "champion", _uri(stack)).version
+    rng = np.random.default_rng(1)
+    noise = [generate_batch(800, seed=40 + i, drift=1.0, day=5 + i) for i in range(3)]
+    noise = [b.assign(**{TARGET: rng.integers(0, 2, len(b))}) for b in noise]
+    outcome = retrain(load_monitoring_config(None, {}), MODEL, noise, **QUIET)
+    decision = outcome["decision"]
+    assert not decision.deploy and not outcome["record"].deployed
+    assert any("on the recent window" in f for f in decision.failures), decision.failures
+    assert by_alias("churn-classifier", "champion", _uri(stack)).version == before
+    assert _serving(stack).model_version == before
 
 
 def test_rollback_restores_the_previous_champion(stack, champion):
@@ -166,5 +201,7 @@ def test_simulation_detects_drift_retrains_and_draws_the_timeline(stack, champio
     assert any(d.action == "retrain" for d in days[1:])
     assert max(d.drift_share for d in days[1:]) > 0.3
     assert outcome["png"].is_file() and outcome["png"].stat().st_size > 10_000
+    deployed = [d for d in days if d.deployed]
+    assert deployed and all(d.action == "retrain" for d in deployed), days
     saved = stack.get_artifact_version(names.SIMULATION_TIMELINE)
     assert any(v.type == "html" for v in saved.visualizations)

@@ -78,7 +78,18 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     model_version = local_stack.get_pipeline_run(summary["run_id"]).model_version
     assert model_version.model.name == config.model.name
     linked = set(model_version.data_artifact_ids) | set(model_version.model_artifact_ids)
-    assert {names.EVALUATION_REPORT, names.DATA_PROFILE, names.MODEL} <= linked
+    assert {names.EVALUATION_REPORT, names.DATA_PROFILE, names.MODEL, names.SPLIT_MANIFEST} <= linked
+
+    # What the version trained on is recorded with it, and no holdout row is a training row.
+    import numpy as np
+
+    from steps.data.rows import row_fingerprints
+
+    manifest = model_version.get_artifact(names.SPLIT_MANIFEST).load()
+    train, holdout = (model_version.get_artifact(n).load() for n in (names.TRAIN_SET, names.HOLDOUT_SET))
+    assert manifest.method == "random" and (manifest.n_train, manifest.n_holdout) == (480, 120)
+    assert set(row_fingerprints(train)) == set(manifest.train_keys())
+    assert not np.isin(row_fingerprints(holdout), manifest.train_keys()).any()
 
 
 def test_bad_batch_stops_before_training(local_stack, tmp_path):
@@ -116,6 +127,22 @@ def test_cached_rerun_skips_every_step(local_stack):
     _train({"data.seed": 9})
     _, rerun = _train({"data.seed": 9})
     assert len(rerun["cached_steps"]) == 8
+
+
+def test_time_split_holds_out_the_most_recent_rows(local_stack, tmp_path):
+    from steps.data.generator import generate_batch
+
+    frame = pd.concat([generate_batch(200, seed=3, day=d) for d in range(3)], ignore_index=True)
+    path = tmp_path / "days.csv"
+    frame.sample(frac=1.0, random_state=1).to_csv(path, index=False)  # event_time as text, rows shuffled
+    _, summary = _train({"data.source": str(path), "data.target": "churned", "split.method": "time",
+                         "enable_cache": False}, fingerprint="sha256:days")
+    manifest = _artifact(local_stack, summary["run_id"], names.SPLIT_MANIFEST).load()
+    train = _artifact(local_stack, summary["run_id"], names.TRAIN_SET).load()
+    holdout = _artifact(local_stack, summary["run_id"], names.HOLDOUT_SET).load()
+    assert manifest.method == "time" and manifest.time_column == "event_time" and len(holdout) == 120
+    assert pd.to_datetime(train["event_time"]).max() <= pd.to_datetime(holdout["event_time"]).min()
+    assert manifest.cutoff.startswith("2026-01-03")
 
 
 def test_mlflow_artifacts_stay_in_the_state_dir(local_stack, session_dir):

@@ -42,7 +42,7 @@ def test_champion_whose_endpoint_is_down_or_elsewhere_is_served_again(serving):
 
 def test_force_waives_the_champion_margin_but_not_the_thresholds():
     weaker = decide("1", {"roc_auc": 0.78}, "roc_auc", {"roc_auc": 0.7}, 0.01, "2", {"roc_auc": 0.80}, force=True)
-    assert weaker.deploy and "margin waived by --force" in weaker.reasons[-1]
+    assert weaker.deploy and "waived by --force" in weaker.reasons[-1]
     below = decide("1", {"roc_auc": 0.6}, "roc_auc", {"roc_auc": 0.7}, 0.01, "2", {"roc_auc": 0.80}, force=True)
     assert not below.deploy and "below the required" in below.reasons[0]
 
@@ -52,3 +52,41 @@ def test_decision_renders_and_round_trips():
     assert DeploymentDecision.from_json(decision.to_json()) == decision
     html = decision.to_html()
     assert "DEPLOY" in html and "<td>0.8300</td><td>0.8000</td>" in html and "<td>0.8000</td><td>-</td>" in html
+
+
+def _retrain_decision(recent_new, recent_old, previous_new, previous_old, recent_rows=300, previous_rows=1000):
+    from steps.deployment.gate import Comparison
+
+    recent = Comparison("recent window", recent_rows, 0, {"roc_auc": recent_new}, {"roc_auc": recent_old})
+    previous = Comparison("previous holdout", previous_rows, 12, {"roc_auc": previous_new}, {"roc_auc": previous_old})
+    return decide("3", recent.challenger, "roc_auc", {"roc_auc": 0.7}, 0.005, "2", recent.champion,
+                  recent=recent, previous=previous, max_previous_loss=0.02, min_rows=30)
+
+
+def test_retrain_must_win_the_recent_window_and_hold_the_previous_holdout():
+    decision = _retrain_decision(0.79, 0.75, 0.82, 0.83)
+    assert decision.deploy and not decision.failures
+    assert "previous holdout: challenger 0.8200 vs champion 0.8300 (-0.0100) is within the tolerance 0.02" in \
+        " ".join(decision.reasons)
+    forgetful = _retrain_decision(0.79, 0.75, 0.78, 0.83)
+    assert not forgetful.deploy
+    assert forgetful.failures == ["previous holdout: challenger 0.7800 loses 0.0500 to champion 0.8300, more than "
+                                  "the tolerance 0.02 (1000 rows)"]
+    no_gain = _retrain_decision(0.752, 0.75, 0.83, 0.83)
+    assert not no_gain.deploy and "on the recent window" in no_gain.failures[0]
+
+
+def test_too_few_unseen_rows_is_no_fair_comparison():
+    decision = _retrain_decision(0.9, 0.7, 0.8, 0.8, recent_rows=12)
+    assert not decision.deploy and "fewer than the 30 needed" in decision.failures[0]
+    skipped = _retrain_decision(0.9, 0.7, 0.5, 0.8, previous_rows=5)
+    assert skipped.deploy and any("previous holdout: only 5 rows" in r for r in skipped.reasons)
+
+
+def test_decision_shows_both_comparisons():
+    decision = _retrain_decision(0.79, 0.75, 0.82, 0.83)
+    assert DeploymentDecision.from_json(decision.to_json()) == decision
+    html = decision.to_html()
+    assert "recent window: 300 rows neither model trained on" in html
+    assert "previous holdout: 1000 rows neither model trained on, 12 left out" in html
+    assert "<td>0.7900</td><td>0.7500</td>" in html and "<td>0.8200</td><td>0.8300</td>" in html
