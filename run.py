@@ -34,6 +34,7 @@ def _user_errors() -> tuple:
 
     from steps.data.rows import RowLeakError
     from steps.data.validation import ContractConfigError, DataValidationError
+    from steps.deployment.comparison import IncomparableModelsError
     from steps.deployment.endpoint_client import EndpointError
     from steps.deployment.parity import ParityError
     from steps.deployment.registry import RegistryError
@@ -41,7 +42,7 @@ def _user_errors() -> tuple:
 
     return (ConfigError, ModelChoiceError, DataSourceError, StackSpecError, ModelConfigError, SplitError,
             DeploymentError, DataValidationError, ContractConfigError, EndpointError, ParityError, RegistryError,
-            NoDeployerError, RetrainingError, RowLeakError)
+            NoDeployerError, RetrainingError, RowLeakError, IncomparableModelsError)
 
 
 def _guarded(action: Callable[[], Any]) -> Any:

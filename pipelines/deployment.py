@@ -29,7 +29,7 @@ def deployment_pipeline(
     candidates, holdout, schema, challenger_split, champion_holdout, champion_split = fetch_candidates(
         model_name, deployment_name, version=version, alias=alias)
     challenger_eval, champion_eval, comparisons = evaluate_candidates(
-        candidates, holdout, schema, challenger_split, champion_holdout, champion_split)
+        candidates, holdout, schema, challenger_split, champion_holdout, champion_split, force=force)
     decision = decide_deployment(candidates, challenger_eval, champion_eval, comparisons, gate, force=force)
     record = deploy_challenger(decision, candidates, holdout, schema, serving, parity_tolerance=gate["parity_tolerance"])
     promote_champion(record, candidates)

@@ -64,13 +64,30 @@ def comparison_sets(
     return ComparisonSet(first_name, first, n_first), ComparisonSet(PREVIOUS_HOLDOUT, previous, n_previous)
 
 
+class IncomparableModelsError(ValueError):
+    """The champion needs columns that the comparison rows do not have."""
+
+
+def model_features(model: Any, frame: pd.DataFrame, schema: DataSchema) -> list:
+    """The columns `model` was fitted on (two versions of a model may use different features, e.g. after
+    `train --drop`); the comparison rows must hold them all."""
+    features = [str(c) for c in getattr(model, "feature_names_in_", schema.features)]
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise IncomparableModelsError(
+            f"the comparison rows lack column(s) {', '.join(missing)} that a compared model needs; the champion and "
+            "the candidate cannot be scored on the same rows. Deploy with --force to waive the comparison with "
+            "the champion (thresholds and parity still apply)")
+    return features
+
+
 def score(model: Any, frame: pd.DataFrame, schema: DataSchema) -> Any:
-    """The model's EvaluationReport on `frame` (None for an empty frame)."""
+    """The model's EvaluationReport on `frame` (None for an empty frame), on the features the model was fitted on."""
     from steps.evaluation.metrics import evaluate, predict_with
 
     if frame.empty:
         return None
-    y_pred, y_proba, classes = predict_with(model, frame[schema.features], schema.task)
+    y_pred, y_proba, classes = predict_with(model, frame[model_features(model, frame, schema)], schema.task)
     return evaluate(frame[schema.target], y_pred, schema.task, y_proba, classes)
 
 

@@ -166,6 +166,9 @@ def decide(
         if previous is not None:
             passed, reason = _previous_holdout(previous, primary_metric, max_previous_loss, min_rows)
             (reasons if passed else failures).append(reason)
+    elif champion_version is not None:
+        reasons.append(f"champion v{champion_version} not compared (--force; it needs columns the comparison rows "
+                       "lack): the thresholds decide")
     else:
         reasons.append("no champion yet: the thresholds decide")
     reasons += [f for f in failures if f not in reasons]

@@ -68,11 +68,12 @@ def evaluate_candidates(
     challenger_split: SplitManifest,
     champion_holdout: Optional[pd.DataFrame],
     champion_split: Optional[SplitManifest],
+    force: bool = False,
 ) -> Tuple[Annotated[EvaluationReport, "challenger_evaluation"], Annotated[Optional[EvaluationReport],
            "champion_evaluation"], Annotated[List[Comparison], "comparisons"]]:
     """Challenger and champion scored with the same metrics on the same rows, only rows neither trained on: the
     challenger's holdout (for a retrain: the recent window) and the champion's holdout (the previous one)."""
-    from steps.deployment.comparison import compare, comparison_sets, score
+    from steps.deployment.comparison import IncomparableModelsError, compare, comparison_sets, model_features, score
     from steps.deployment.registry import download_model, load_model
     from stacks.state import state_dir
 
@@ -80,6 +81,12 @@ def evaluate_candidates(
     first, previous = comparison_sets(holdout_set, challenger_split, champion_holdout, champion_split)
     refs = (candidates.challenger_ref, candidates.champion_ref if champion_split is not None else None)
     challenger, champion = (load_model(download_model(r, state_dir() / "models", uri)) if r else None for r in refs)
+    if champion is not None and force:
+        try:
+            model_features(champion, first.frame, schema)
+        except IncomparableModelsError as exc:  # --force waives the comparison: score the candidate alone
+            logger.warning("champion not compared (--force): %s", exc)
+            champion, previous = None, None
     challenger_report = score(challenger, first.frame, schema)
     if challenger_report is None:
         raise RowLeakError(f"{first.name}: all {first.excluded} held-out rows of the challenger were training rows of "
