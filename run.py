@@ -23,7 +23,7 @@ def _fail(message: str) -> None:
 
 def _user_errors() -> tuple:
     """Exceptions that mean 'the input or configuration is wrong': one line, no traceback."""
-    from pipelines.config import ConfigError
+    from core.config import ConfigError
     from pipelines.selection import ModelChoiceError
     from stacks.seldon.spec import DeploymentError
     from stacks.spec import StackSpecError

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 # The same libraries the pipeline's steps use, imported here so that their cost is counted on both sides.
 from materializers.skops_io import dumps  # noqa: E402
-from pipelines.config import TrainingConfig, load_config  # noqa: E402
+from core.config import TrainingConfig, load_config  # noqa: E402
 from steps.data.columns import detect_task, plan_features, prepare_target  # noqa: E402
 from steps.data.fingerprint import fingerprint_frame  # noqa: E402
 from steps.data.profiling import profile_frame  # noqa: E402

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pandas as pd
 
-from pipelines.config import MonitoringConfig, load_config
+from core.config import MonitoringConfig, load_config
 from pipelines.launch import load_deployment_config, load_training_config, run_deployment, run_training, summarize_run
 
 logger = logging.getLogger(__name__)
@@ -30,11 +30,9 @@ def run_monitoring(
     from pipelines.selection import deployment_of
     from steps import names
 
-    settings = config.model_dump(mode="json")
-    monitoring = {k: settings[k] for k in ("drift", "max_drop", "policy")}
-    monitoring["deployment_name"] = deployment_of(model_name)
     run = monitoring_pipeline.with_options(execution_mode=ExecutionMode.FAIL_FAST)(
-        model_name=model_name, batch_source=batch_source, monitoring=monitoring
+        model_name=model_name, batch_source=batch_source, deployment_name=deployment_of(model_name),
+        drift_settings=config.drift, max_drop=config.model_dump(mode="json")["max_drop"], policy=config.policy,
     )
     summary = summarize_run(run, say)
     steps = Client().get_pipeline_run(run.id).steps

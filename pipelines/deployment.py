@@ -1,9 +1,11 @@
 """Deployment pipeline: challenger vs champion on rows neither trained on -> gate -> parity-checked deploy ->
 promote."""
 
-from typing import Any, Dict, Optional
+from typing import Optional
 
 from zenml import pipeline
+
+from core.config import GateSection, ServingSection
 
 from steps.deployment.steps import (
     decide_deployment,
@@ -18,8 +20,8 @@ from steps.deployment.steps import (
 def deployment_pipeline(
     model_name: str,
     deployment_name: str,
-    gate: Dict[str, Any],
-    serving: Dict[str, Any],
+    gate: GateSection,
+    serving: ServingSection,
     version: Optional[str] = None,
     alias: Optional[str] = None,
     force: bool = False,
@@ -31,5 +33,5 @@ def deployment_pipeline(
     challenger_eval, champion_eval, comparisons = evaluate_candidates(
         candidates, holdout, schema, challenger_split, champion_holdout, champion_split, force=force)
     decision = decide_deployment(candidates, challenger_eval, champion_eval, comparisons, gate, force=force)
-    record = deploy_challenger(decision, candidates, holdout, schema, serving, parity_tolerance=gate["parity_tolerance"])
+    record = deploy_challenger(decision, candidates, holdout, schema, serving, parity_tolerance=gate.parity_tolerance)
     promote_champion(record, candidates)

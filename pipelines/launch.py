@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
-from pipelines.config import ConfigError, DeploymentConfig, TrainingConfig, load_config
+from core.config import ConfigError, DeploymentConfig, TrainingConfig, load_config
 
 logger = logging.getLogger(__name__)
 
@@ -142,10 +142,9 @@ def run_deployment(
     from pipelines.selection import deployment_of
     from steps import names
 
-    settings = config.model_dump(mode="json")
     run = deployment_pipeline.with_options(execution_mode=ExecutionMode.FAIL_FAST)(
-        model_name=model_name, deployment_name=deployment_name or deployment_of(model_name), gate=settings["gate"],
-        serving=settings["serving"], version=version, alias=alias, force=force,
+        model_name=model_name, deployment_name=deployment_name or deployment_of(model_name), gate=config.gate,
+        serving=config.serving, version=version, alias=alias, force=force,
     )
     summary = summarize_run(run, say)
     from zenml.client import Client
@@ -170,8 +169,7 @@ def rollback_champion(config: DeploymentConfig, model_name: str, say: Callable[[
                             f"(to serve a chosen version: python run.py deploy --model-name {model_name} --version N)")
     model_version, holdout, schema = training_artifacts(previous)
     say(f"rolling back {model_name} to v{previous.version}")
-    settings = config.model_dump(mode="json")
-    record = deploy_version(previous, holdout, schema, settings["serving"], deployment_of(model_name),
+    record = deploy_version(previous, holdout, schema, config.serving, deployment_of(model_name),
                             config.gate.parity_tolerance, uri)
     promote_served(record, str(model_version.id), uri)
     return record
@@ -203,10 +201,10 @@ def run_training(
         settings={"experiment_tracker": {"experiment_name": experiment}},
     )
     run = pipeline(
-        data=settings_dump["data"],
-        validation=settings_dump["validation"],
-        split=settings_dump["split"],
-        training=settings_dump["training"],
+        data=config.data,
+        validation=config.validation,
+        split=config.split,
+        training=config.training,
         model_name=card.name,
         # Caching is how a run executes, not what it computes: leave it out so a cached rerun can match.
         config_digest=config_hash({k: v for k, v in settings_dump.items() if k != "enable_cache"}),

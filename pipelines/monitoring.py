@@ -5,6 +5,8 @@ from typing import Any, Dict
 
 from zenml import pipeline
 
+from core.config import DriftSection, PolicySection
+
 from steps.monitoring.steps import (
     load_batch,
     batch_quality_gate,
@@ -21,16 +23,24 @@ from steps.monitoring.steps import (
 
 
 @pipeline(enable_cache=False)
-def monitoring_pipeline(model_name: str, batch_source: Dict[str, Any], monitoring: Dict[str, Any]) -> None:
-    """Watches one batch; a batch that fails validation is rejected before it is scored."""
+def monitoring_pipeline(
+    model_name: str,
+    batch_source: Dict[str, Any],
+    deployment_name: str,
+    drift_settings: DriftSection,
+    max_drop: Dict[str, Dict[str, float]],
+    policy: PolicySection,
+) -> None:
+    """Watches one batch of `model_name` (scored by `deployment_name`); a batch that fails validation is rejected
+    before it is scored. The settings are the validated monitoring config sections."""
     batch, n_rows = load_batch(batch_source)
     schema, reference_profile, reference_predictions, reference_evaluation = fetch_champion_reference(model_name)
     report = validate_batch(batch, schema)
     passed = batch_quality_gate(report)
     profile = profile_batch(batch, schema, passed)
-    drift = detect_feature_drift(reference_profile, profile, schema, monitoring["drift"])
-    predictions = score_batch(batch, schema, monitoring["deployment_name"], passed)
-    prediction_drift = detect_prediction_drift(reference_predictions, predictions, schema, monitoring["drift"])
-    decay = measure_decay(batch, predictions, schema, reference_evaluation, monitoring["max_drop"])
-    decision = decide_action(drift, prediction_drift, decay, monitoring["policy"])
+    drift = detect_feature_drift(reference_profile, profile, schema, drift_settings)
+    predictions = score_batch(batch, schema, deployment_name, passed)
+    prediction_drift = detect_prediction_drift(reference_predictions, predictions, schema, drift_settings)
+    decay = measure_decay(batch, predictions, schema, reference_evaluation, max_drop)
+    decision = decide_action(drift, prediction_drift, decay, policy)
     publish_monitoring_metrics(decision, drift, prediction_drift, decay, model_name, n_rows)

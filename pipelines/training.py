@@ -1,34 +1,27 @@
 """Training pipeline: ingest -> profile -> validate (gate) -> split -> train -> evaluate -> register challenger."""
 
-from typing import Any, Dict, Optional
-
 from zenml import pipeline
 
+from core.config import DataSection, SplitSection, TrainingSection, ValidationSection
 from steps.data.steps import data_quality_gate, ingest_data, profile_data, split_dataset, validate_data
 from steps.training.steps import evaluate_model, register_model, train_model
 
 
 @pipeline
 def training_pipeline(
-    data: Dict[str, Any],
-    validation: Dict[str, Any],
-    split: Dict[str, Any],
-    training: Dict[str, Any],
+    data: DataSection,
+    validation: ValidationSection,
+    split: SplitSection,
+    training: TrainingSection,
     model_name: str,
     config_digest: str,
-    source_fingerprint: Optional[str] = "",
+    source_fingerprint: str,
 ) -> None:
-    """Trains, evaluates and registers a challenger model; a batch failing validation stops before training."""
-    dataset, schema = ingest_data(
-        source=data["source"], target=data["target"], task=data["task"], n_rows=data["n_rows"], seed=data["seed"],
-        source_fingerprint=source_fingerprint, null_slack=validation["null_slack"],
-        range_slack=validation["range_slack"], min_rows=validation["min_rows"],
-        max_null_fraction=validation["max_null_fraction"], leakage_threshold=validation["leakage_threshold"],
-        drop_columns=data["drop_columns"],
-    )
+    """Trains, evaluates and registers a challenger model; a batch failing validation stops before training.
+    The sections are the validated training config: every default lives once, in core/config.py."""
+    dataset, schema = ingest_data(data, validation, source_fingerprint)
     profile = profile_data(dataset)
-    report = validate_data(profile, schema, min_rows=validation["min_rows"],
-                           max_null_fraction=validation["max_null_fraction"])
+    report = validate_data(profile, schema, validation)
     passed = data_quality_gate(report)
     train_set, holdout_set, _ = split_dataset(dataset, schema, passed, split)
     model, _ = train_model(train_set, schema, training)

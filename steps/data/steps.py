@@ -10,6 +10,7 @@ from typing_extensions import Annotated
 from zenml import log_metadata, step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
+from core.config import DataSection, SplitSection, ValidationSection
 from steps import names
 from steps.data.rows import SplitManifest
 from steps.data.schema import DataSchema
@@ -20,25 +21,14 @@ logger = logging.getLogger(__name__)
 
 @step
 def ingest_data(
-    source: str = "synthetic",
-    target: Optional[str] = None,
-    task: str = "auto",
-    n_rows: int = 5000,
-    seed: int = 42,
-    source_fingerprint: str = "",
-    null_slack: float = 0.1,
-    range_slack: float = 1.0,
-    min_rows: int = 50,
-    *,
-    max_null_fraction: float,
-    leakage_threshold: float,
-    drop_columns: List[str],
+    data: DataSection, validation: ValidationSection, source_fingerprint: str
 ) -> Tuple[Annotated[pd.DataFrame, names.DATASET], Annotated[DataSchema, names.DATA_SCHEMA]]:
     """Loads the data, decides what each column becomes, fingerprints it and infers the contract for later batches.
 
-    Columns with more than `max_null_fraction` missing values are dropped (with the reason); features that alone
-    predict the target with a holdout score >= `leakage_threshold` are named as possible leakage. `source_fingerprint`
-    is the content hash of a file source, passed in so that a changed file is never served from the step cache.
+    Columns with more than `validation.max_null_fraction` missing values are dropped (with the reason), and so are
+    `data.drop_columns`; features that alone predict the target with a holdout score >=
+    `validation.leakage_threshold` are named as possible leakage. `source_fingerprint` is the content hash of a file
+    source, passed in so that a changed file is never served from the step cache.
     """
     from steps.data.columns import detect_task, normalize_missing, plan_features, prepare_target
     from steps.data.fingerprint import fingerprint_frame
@@ -46,18 +36,19 @@ def ingest_data(
     from steps.data.sources import load_dataset
     from steps.data.validation import infer_contract
 
-    loaded = load_dataset(source, target=target, n_rows=n_rows, seed=seed)
-    resolved_task = detect_task(loaded.frame[loaded.target], None if task == "auto" else task)
+    loaded = load_dataset(data.source, target=data.target, n_rows=data.n_rows, seed=data.seed)
+    resolved_task = detect_task(loaded.frame[loaded.target], None if data.task == "auto" else data.task)
     frame, n_dropped = prepare_target(normalize_missing(loaded.frame), loaded.target, resolved_task)
-    plan = plan_features(frame, loaded.target, resolved_task, max_null_fraction=max_null_fraction,
-                         drop_columns=drop_columns)
+    plan = plan_features(frame, loaded.target, resolved_task, max_null_fraction=validation.max_null_fraction,
+                         drop_columns=data.drop_columns)
     decisions = plan.describe()
     if n_dropped:
         decisions.append(f"{loaded.target}: {n_dropped} row(s) without a target dropped")
     for line in decisions:
         logger.info("column %s", line)
-    warnings = [leak.message(loaded.target) for leak in find_leaks(frame, plan, leakage_threshold, seed=seed)]
-    contract = infer_contract(frame, plan, min_rows=min_rows, null_slack=null_slack, range_slack=range_slack)
+    warnings = [leak.message(loaded.target) for leak in find_leaks(frame, plan, validation.leakage_threshold, seed=data.seed)]
+    contract = infer_contract(frame, plan, min_rows=validation.min_rows, null_slack=validation.null_slack,
+                              range_slack=validation.range_slack)
     fingerprint = fingerprint_frame(frame)
     classes = [] if resolved_task == "regression" else sorted(frame[loaded.target].unique().tolist())
     schema = DataSchema(
@@ -97,13 +88,14 @@ def profile_data(dataset: pd.DataFrame) -> Annotated[Any, names.DATA_PROFILE]:
 
 @step
 def validate_data(
-    profile: Any, schema: DataSchema, min_rows: int = 50, max_null_fraction: float = 0.5
+    profile: Any, schema: DataSchema, validation: ValidationSection
 ) -> Annotated[ValidationReport, names.VALIDATION_REPORT]:
     """Checks the training data (as its whylogs profile) for quality: rows, nulls, types, target classes; the
     report repeats the schema's warnings (possible leakage) and says how to go on after a failure."""
     from steps.data.gate import check_training_data
 
-    report = check_training_data(profile, schema, min_rows=min_rows, max_null_fraction=max_null_fraction)
+    report = check_training_data(profile, schema, min_rows=validation.min_rows,
+                                 max_null_fraction=validation.max_null_fraction)
     (logger.info if report.passed else logger.error)(report.summary())
     for line in report.warnings:
         logger.warning(line)
@@ -124,21 +116,20 @@ def split_dataset(
     dataset: pd.DataFrame,
     schema: DataSchema,
     gate_passed: bool,
-    split: Dict[str, Any],
+    split: SplitSection,
 ) -> Tuple[Annotated[pd.DataFrame, names.TRAIN_SET], Annotated[pd.DataFrame, names.HOLDOUT_SET],
            Annotated[SplitManifest, names.SPLIT_MANIFEST]]:
     """Seeded random split (stratified for classification) or time split (hold out the most recent rows); the
     manifest records both sides by row fingerprint. Runs only after the quality gate passed."""
     from steps.training.split import first_holdout_time, split_frame, timestamp_column
 
-    method = split["method"]
-    time_column = timestamp_column(schema.dropped, split["time_column"]) if method == "time" else None
+    method = split.method
+    time_column = timestamp_column(schema.dropped, split.time_column) if method == "time" else None
     notes = []
     if method == "time" and time_column is None:
         notes.append("no timestamp column: the table's row order is taken as time order")
-    train, holdout = split_frame(dataset, schema.target, schema.task, test_size=split["test_size"],
-                                 seed=split["seed"], method=method, time_column=time_column,
-                                 holdout_rows=split["holdout_rows"])
+    train, holdout = split_frame(dataset, schema.target, schema.task, test_size=split.test_size, seed=split.seed,
+                                 method=method, time_column=time_column, holdout_rows=split.holdout_rows)
     manifest = SplitManifest.build(train, holdout, method, time_column, first_holdout_time(holdout, time_column),
                                    notes)
     where = f" by '{time_column}', holdout from {manifest.cutoff}" if time_column else ""

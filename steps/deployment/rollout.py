@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import pandas as pd
 
+from core.config import ServingSection
 from steps.data.schema import DataSchema
 from steps.deployment.record import DeploymentRecord
 from steps.deployment.registry import ModelRef, RegistryError, download_model, load_model
@@ -126,7 +127,7 @@ def deploy_version(
     ref: ModelRef,
     holdout: pd.DataFrame,
     schema: DataSchema,
-    serving: Dict[str, Any],
+    serving: ServingSection,
     deployment_name: str,
     parity_tolerance: float,
     tracking_uri: Optional[str],
@@ -142,7 +143,7 @@ def deploy_version(
     # Local daemons read the downloaded directory; a cluster pulls the model from the artifact store itself.
     model_uri = str(model_dir) if backend == "local" else artifact_location(ref, tracking_uri)
     offline = load_model(model_dir)
-    sample = holdout[schema.features].head(serving["parity_rows"])
+    sample = holdout[schema.features].head(serving.parity_rows)
     expected = offline.predict(sample) if schema.task == "regression" else offline.predict_proba(sample)
     parity: Dict[str, Any] = {}
 
@@ -154,11 +155,11 @@ def deploy_version(
     spec = ModelDeploymentSpec(
         name=deployment_name, model_uri=model_uri, model_name=ref.name, model_version=ref.version,
         run_id=ref.run_id, data_fingerprint=ref.tags.get("data_fingerprint", ""),
-        git_commit=ref.tags.get("git_commit", ""), replicas=serving["replicas"],
-        workers=serving["workers"], threads=serving["threads"], rollout=serving["rollout"],
-        canary_traffic_percent=serving["canary_traffic_percent"],
+        git_commit=ref.tags.get("git_commit", ""), replicas=serving.replicas,
+        workers=serving.workers, threads=serving.threads, rollout=serving.rollout,
+        canary_traffic_percent=serving.canary_traffic_percent,
     )
-    info = deployer.deploy(spec, verify=verify, timeout=serving["timeout_seconds"])
+    info = deployer.deploy(spec, verify=verify, timeout=serving.timeout_seconds)
     logger.info("v%s serving at %s", ref.version, info.url)
     refresh_scrape_targets()
     return DeploymentRecord(

@@ -10,6 +10,7 @@ from typing_extensions import Annotated
 from zenml import step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
+from core.config import GateSection, ServingSection
 from steps import names
 from steps.data.rows import RowLeakError, SplitManifest
 from steps.data.schema import DataSchema
@@ -113,7 +114,7 @@ def decide_deployment(
     challenger_evaluation: EvaluationReport,
     champion_evaluation: Optional[EvaluationReport],
     comparisons: List[Comparison],
-    gate: Dict[str, Any],
+    gate: GateSection,
     force: bool = False,
 ) -> Annotated[DeploymentDecision, names.DEPLOYMENT_DECISION]:
     """Deploy only if the candidate meets the thresholds and beats the champion by the margin on the rows neither
@@ -125,16 +126,16 @@ def decide_deployment(
         challenger_version=candidates.challenger["version"],
         challenger_metrics=challenger_evaluation.metrics,
         primary_metric=challenger_evaluation.primary_metric,
-        min_metrics=gate["min_metrics"].get(challenger_evaluation.task, {}),
-        min_improvement=gate["min_improvement"],
+        min_metrics=gate.min_metrics.get(challenger_evaluation.task, {}),
+        min_improvement=gate.min_improvement,
         champion_version=candidates.champion["version"] if candidates.champion else None,
         champion_metrics=champion_evaluation.metrics if champion_evaluation else None,
         serving_version=candidates.serving_version,
         force=force,
         recent=comparisons[0],
         previous=comparisons[1] if len(comparisons) > 1 else None,
-        max_previous_loss=gate["max_previous_loss"],
-        min_rows=gate["min_comparison_rows"],
+        max_previous_loss=gate.max_previous_loss,
+        min_rows=gate.min_comparison_rows,
     )
     for reason in decision.reasons:
         logger.info("gate: %s", reason)
@@ -148,7 +149,7 @@ def deploy_challenger(
     candidates: Candidates,
     holdout_set: pd.DataFrame,
     schema: DataSchema,
-    serving: Dict[str, Any],
+    serving: ServingSection,
     parity_tolerance: float,
 ) -> Annotated[DeploymentRecord, names.DEPLOYMENT_INFO]:
     """Blue/green deploy of the candidate behind the model's stable URL; it takes traffic only after the parity

@@ -6,18 +6,12 @@ import html
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Optional
 
+from core.config import PolicySection
 from materializers.report_base import Report, html_page
 from steps.monitoring.decay import DecayReport
 from steps.monitoring.drift import DriftReport
 
 ACTIONS = ("none", "alert", "retrain")
-DEFAULT_POLICY: Dict[str, Any] = {
-    "alert_drift_share": 0.1,  # share of drifted features that warrants a look
-    "retrain_drift_share": 0.3,  # share of drifted features that makes the training data stale
-    "retrain_on_decay": True,  # labelled evidence of worse performance retrains by itself
-    "alert_on_unseen_categories": True,  # a category the model never saw always deserves a human
-    "alert_on_prediction_drift": True,
-}
 
 
 @dataclass
@@ -41,37 +35,15 @@ class MonitoringDecision(Report):
         return html_page(self.title, body)
 
 
-def validate_policy(policy: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    """`policy` merged over DEFAULT_POLICY, with unknown keys and bad values rejected by name."""
-    policy = dict(policy or {})
-    unknown = sorted(set(policy) - set(DEFAULT_POLICY))
-    if unknown:
-        raise ValueError(f"unknown monitoring policy keys {unknown}; allowed: {sorted(DEFAULT_POLICY)}")
-    merged = {**DEFAULT_POLICY, **policy}
-    for key in ("alert_drift_share", "retrain_drift_share"):
-        value = merged[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) <= 1.0:
-            raise ValueError(f"policy {key!r}: expected a share in (0, 1], got {value!r}")
-    if merged["alert_drift_share"] > merged["retrain_drift_share"]:
-        raise ValueError(
-            f"policy alert_drift_share ({merged['alert_drift_share']}) must not exceed "
-            f"retrain_drift_share ({merged['retrain_drift_share']})"
-        )
-    for key in ("retrain_on_decay", "alert_on_unseen_categories", "alert_on_prediction_drift"):
-        if not isinstance(merged[key], bool):
-            raise ValueError(f"policy {key!r}: expected true or false, got {merged[key]!r}")
-    return merged
-
-
 def decide(
     drift: Optional[DriftReport],
     decay: Optional[DecayReport],
-    policy: Optional[Dict[str, Any]] = None,
+    policy: PolicySection,
     *,
     prediction_drift: Optional[DriftReport] = None,
 ) -> MonitoringDecision:
-    """The strongest action any rule calls for; `reasons` lists every rule that fired."""
-    policy = validate_policy(policy)
+    """The strongest action any rule calls for under `policy` (the validated config section); `reasons` lists
+    every rule that fired."""
     level = 0
     reasons: List[str] = []
 
@@ -83,22 +55,22 @@ def decide(
     if drift is not None:
         share = drift.drift_share
         drifted = ", ".join(drift.drifted_columns)
-        if share >= policy["retrain_drift_share"]:
-            escalate("retrain", f"{share:.0%} of features drifted (>= {policy['retrain_drift_share']:.0%}): {drifted}")
-        elif share >= policy["alert_drift_share"]:
-            escalate("alert", f"{share:.0%} of features drifted (>= {policy['alert_drift_share']:.0%}): {drifted}")
+        if share >= policy.retrain_drift_share:
+            escalate("retrain", f"{share:.0%} of features drifted (>= {policy.retrain_drift_share:.0%}): {drifted}")
+        elif share >= policy.alert_drift_share:
+            escalate("alert", f"{share:.0%} of features drifted (>= {policy.alert_drift_share:.0%}): {drifted}")
         unseen = {c.column: c.unseen_categories for c in drift.columns if c.unseen_categories}
-        if unseen and policy["alert_on_unseen_categories"]:
+        if unseen and policy.alert_on_unseen_categories:
             escalate("alert", "categories never seen in training: "
                      + "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(unseen.items())))
-    if prediction_drift is not None and prediction_drift.detected and policy["alert_on_prediction_drift"]:
+    if prediction_drift is not None and prediction_drift.detected and policy.alert_on_prediction_drift:
         escalate("alert", f"prediction distribution drifted: {', '.join(prediction_drift.drifted_columns)}")
     if decay is not None and decay.decayed:
-        escalate("retrain" if policy["retrain_on_decay"] else "alert", "model decayed: " + "; ".join(decay.reasons))
+        escalate("retrain" if policy.retrain_on_decay else "alert", "model decayed: " + "; ".join(decay.reasons))
     return MonitoringDecision(
         action=ACTIONS[level],
         reasons=reasons,
         drift_share=None if drift is None else drift.drift_share,
         decayed=None if decay is None else decay.decayed,
-        policy=policy,
+        policy=policy.model_dump(),
     )

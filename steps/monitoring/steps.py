@@ -11,6 +11,7 @@ from typing_extensions import Annotated
 from zenml import step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
+from core.config import DriftSection, PolicySection
 from steps import names
 from steps.data.schema import DataSchema
 from steps.data.validation import ValidationReport
@@ -68,13 +69,13 @@ def profile_batch(batch: pd.DataFrame, schema: DataSchema, gate_passed: bool) ->
 
 @step
 def detect_feature_drift(
-    reference_profile: Any, batch_profile: Any, schema: DataSchema, drift: Dict[str, Any]
+    reference_profile: Any, batch_profile: Any, schema: DataSchema, drift: DriftSection
 ) -> Annotated[DriftReport, names.DRIFT_REPORT]:
     """Hellinger distance per feature against the champion's training profile, gated by per-feature thresholds."""
     from steps.monitoring.drift import compute_drift
 
     report = compute_drift(reference_profile, batch_profile, columns=schema.features,
-                           thresholds=drift.get("thresholds") or {}, default_threshold=drift["default_threshold"])
+                           thresholds=drift.thresholds, default_threshold=drift.default_threshold)
     logger.info("feature drift: %d of %d features drifted (max Hellinger %.3f): %s", len(report.drifted_columns),
                 len(report.columns), report.max_hellinger, ", ".join(report.drifted_columns) or "none")
     return report
@@ -99,7 +100,7 @@ def score_batch(
 
 @step
 def detect_prediction_drift(
-    reference_predictions: pd.DataFrame, batch_predictions: pd.DataFrame, schema: DataSchema, drift: Dict[str, Any]
+    reference_predictions: pd.DataFrame, batch_predictions: pd.DataFrame, schema: DataSchema, drift: DriftSection
 ) -> Annotated[DriftReport, names.PREDICTION_DRIFT_REPORT]:
     """Drift of the predicted distribution: the champion's holdout predictions vs this batch's."""
     from steps.data.profiling import profile_frame
@@ -110,7 +111,7 @@ def detect_prediction_drift(
     current = batch_predictions.astype(kind)
     common = [c for c in reference.columns if c in current.columns]
     return compute_drift(profile_frame(reference[common]), profile_frame(current[common]), columns=common,
-                         default_threshold=drift["prediction_threshold"])
+                         default_threshold=drift.prediction_threshold)
 
 
 @step
@@ -141,7 +142,7 @@ def measure_decay(
 
 @step(enable_cache=False)
 def decide_action(
-    drift: DriftReport, prediction_drift: DriftReport, decay: Optional[DecayReport], policy: Dict[str, Any]
+    drift: DriftReport, prediction_drift: DriftReport, decay: Optional[DecayReport], policy: PolicySection
 ) -> Annotated[MonitoringDecision, names.MONITORING_DECISION]:
     """none / alert / retrain, with every reason."""
     from steps.monitoring.decision import decide

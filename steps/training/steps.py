@@ -11,6 +11,7 @@ from typing_extensions import Annotated
 from zenml import get_step_context, log_metadata, step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
+from core.config import TrainingSection
 from steps import names
 from steps.data.schema import DataSchema
 from steps.evaluation.metrics import EvaluationReport
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 @step(experiment_tracker=True)
 def train_model(
-    train_set: pd.DataFrame, schema: DataSchema, training: Dict[str, Any]
+    train_set: pd.DataFrame, schema: DataSchema, training: TrainingSection
 ) -> Tuple[Annotated[Pipeline, names.MODEL], Annotated[SearchReport, names.SEARCH_REPORT]]:
     """Fits preprocessing + estimator as one Pipeline, choosing hyper-parameters by CV on the training split."""
     import mlflow
@@ -30,15 +31,15 @@ def train_model(
     from steps.training.model_factory import build_model, search_space
     from steps.training.search import tune
 
-    model = build_model(schema.numeric, schema.categorical, schema.task, training["estimator"],
-                        training["params"], training["seed"])
-    search = training["search"]  # the validated TrainingSection: every key present, defaults only in config.py
-    grid = search_space(search["space"], training["estimator"], schema.task)
+    model = build_model(schema.numeric, schema.categorical, schema.task, training.estimator, training.params,
+                        training.seed)
+    search = training.search
+    grid = search_space(search.space, training.estimator, schema.task)
     X, y = train_set[schema.features], train_set[schema.target]
-    fitted, report = tune(model, X, y, schema.task, grid, method=search["method"], cv_folds=search["cv_folds"],
-                          n_iter=search["n_iter"], scoring=search["scoring"], seed=training["seed"])
+    fitted, report = tune(model, X, y, schema.task, grid, method=search.method, cv_folds=search.cv_folds,
+                          n_iter=search.n_iter, scoring=search.scoring, seed=training.seed)
     logger.info("search: best %s=%.4f with %s", report.scoring, report.best_score, report.best_params)
-    mlflow.log_params({"estimator": training["estimator"], "task": schema.task, "n_train_rows": len(train_set),
+    mlflow.log_params({"estimator": training.estimator, "task": schema.task, "n_train_rows": len(train_set),
                        "features": ",".join(schema.features)[:500], "cv_folds": report.cv_folds,
                        **{f"param.{k}": v for k, v in report.best_params.items()}})
     if report.candidates:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from steps.monitoring.decay import DecayReport, evaluate_decay
-from steps.monitoring.decision import DEFAULT_POLICY, MonitoringDecision, decide, validate_policy
+from core.config import ConfigError, MonitoringConfig, PolicySection, load_config
+from steps.monitoring.decision import MonitoringDecision, decide
 from steps.monitoring.drift import ColumnDrift, DriftReport
 
 Y = np.array([0, 1] * 50)
@@ -75,13 +76,13 @@ def _decay(decayed: bool) -> DecayReport:
      (0.0, True, "retrain"), (0.5, True, "retrain")],
 )
 def test_actions(share, decayed, expected):
-    decision = decide(_drift(share), _decay(decayed), {"alert_drift_share": 0.1, "retrain_drift_share": 0.3})
+    decision = decide(_drift(share), _decay(decayed), PolicySection(alert_drift_share=0.1, retrain_drift_share=0.3))
     assert decision.action == expected
     assert (decision.reasons == []) == (expected == "none")
 
 
 def test_reasons_say_what_fired():
-    decision = decide(_drift(0.4), _decay(True), None)
+    decision = decide(_drift(0.4), _decay(True), PolicySection())
     assert decision.action == "retrain"
     assert decision.reasons[0].startswith("retrain: 40% of features drifted (>= 30%): f0, f1, f2, f3")
     assert decision.reasons[-1] == "retrain: model decayed: accuracy worsened"
@@ -89,21 +90,23 @@ def test_reasons_say_what_fired():
 
 
 def test_unseen_category_alerts_and_decay_without_retrain_alerts():
-    assert decide(_drift(0.0, unseen=["central"]), None, {}).action == "alert"
-    assert decide(None, _decay(True), {"retrain_on_decay": False}).action == "alert"
-    assert decide(None, None, {}).action == "none"
+    assert decide(_drift(0.0, unseen=["central"]), None, PolicySection()).action == "alert"
+    assert decide(None, _decay(True), PolicySection(retrain_on_decay=False)).action == "alert"
+    assert decide(None, None, PolicySection()).action == "none"
 
 
 def test_policy_is_validated_by_name():
-    with pytest.raises(ValueError, match=r"unknown monitoring policy keys \['retrain_share'\]; allowed: "):
-        validate_policy({"retrain_share": 0.3})
-    with pytest.raises(ValueError, match=r"policy 'alert_drift_share': expected a share in \(0, 1\], got 1.5"):
-        validate_policy({"alert_drift_share": 1.5})
-    with pytest.raises(ValueError, match="must not exceed retrain_drift_share"):
-        validate_policy({"alert_drift_share": 0.5, "retrain_drift_share": 0.3})
-    with pytest.raises(ValueError, match="policy 'retrain_on_decay': expected true or false, got 'yes'"):
-        validate_policy({"retrain_on_decay": "yes"})
-    assert validate_policy(None) == DEFAULT_POLICY
+    def load(policy):
+        return load_config("monitoring", MonitoringConfig, {f"policy.{k}": v for k, v in policy.items()})
+
+    with pytest.raises(ConfigError, match=r"policy.retrain_share: Extra inputs are not permitted"):
+        load({"retrain_share": 0.3})
+    with pytest.raises(ConfigError, match=r"policy.alert_drift_share: Input should be less than or equal to 1"):
+        load({"alert_drift_share": 1.5})
+    with pytest.raises(ConfigError, match="must not exceed retrain_drift_share"):
+        load({"alert_drift_share": 0.5, "retrain_drift_share": 0.3})
+    with pytest.raises(ConfigError, match="policy.retrain_on_decay: Input should be a valid boolean"):
+        load({"retrain_on_decay": "maybe"})
 
 
 def test_generic_classification_task_is_resolved():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipelines.config import ConfigError, TrainingConfig, load_config
+from core.config import ConfigError, TrainingConfig, load_config
 
 
 def test_shipped_training_config_is_valid():

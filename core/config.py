@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -125,6 +125,13 @@ class PolicySection(_Section):
     retrain_on_decay: bool = True
     alert_on_unseen_categories: bool = True
     alert_on_prediction_drift: bool = True
+
+    @model_validator(mode="after")
+    def _alert_before_retrain(self) -> "PolicySection":
+        if self.alert_drift_share > self.retrain_drift_share:
+            raise ValueError(f"alert_drift_share ({self.alert_drift_share}) must not exceed retrain_drift_share "
+                             f"({self.retrain_drift_share})")
+        return self
 
 
 class RetrainSection(_Section):
