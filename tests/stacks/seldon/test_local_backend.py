@@ -122,7 +122,7 @@ def test_blue_green_redeploy_under_traffic_loses_no_request(backend, model_dirs)
     after = {v for t, _, v in everything if t > switched}
     assert after == {"v2"}, f"requests sent after the switch returned were answered by {after}"
     assert len(everything) > 30, "the request stream was too thin to prove anything"
-    assert not local_process.is_alive(info.details["pid"]), "the old model daemon still runs"
+    assert not local_process.group_members(info.details["pid"]), "the old model daemon still runs"
 
 
 def test_a_failing_new_model_leaves_the_old_one_serving(backend, model_dirs):
