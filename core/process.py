@@ -87,9 +87,9 @@ class Identity:
     def adopt(cls, pid: Optional[int], marker: str) -> Optional["Identity"]:
         """For records written before identities were kept: the process at `pid` if its command line names `marker`."""
         ticks = start_ticks(pid) if pid else None
-        if ticks is None or marker not in " ".join(cmdline(pid)):  # type: ignore[arg-type]
+        if pid is None or ticks is None or marker not in " ".join(cmdline(pid)):
             return None
-        return cls(pid=pid, start_ticks=ticks, boot_id=boot_id(), argv=tuple(cmdline(pid)), marker=marker, tag="")  # type: ignore[arg-type]
+        return cls(pid=pid, start_ticks=ticks, boot_id=boot_id(), argv=tuple(cmdline(pid)), marker=marker, tag="")
 
     @classmethod
     def of(cls, record: Optional[Mapping[str, object]], marker: str) -> Optional["Identity"]:

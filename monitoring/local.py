@@ -194,8 +194,8 @@ def up(scrape_targets: Optional[List[str]] = None, *, scrape_interval: str = "5s
                            "url": urls[name], "log": str(logs[name])}
             _write_state(state)  # recorded before the wait, so `down` finds it whatever happens next
         for name in ("pushgateway", "prometheus"):
-            process.wait_ready(_identity(state[name]), lambda url=urls[name]: _ready(url), timeout,  # type: ignore[arg-type]
-                               f"{name} ({urls[name]})", logs[name])
+            server = Identity.from_dict(state[name]["identity"])
+            process.wait_ready(server, lambda url=urls[name]: _ready(url), timeout, f"{name} ({urls[name]})", logs[name])
     except BaseException:  # Ctrl-C included: nothing half-started stays behind
         down()
         raise

@@ -143,7 +143,8 @@ class NginxIngress:
             try:
                 local_process.wait_healthy(f"{self.base_url(port)}/healthz", nginx, timeout=15.0)
             except RuntimeError as exc:
-                raise IngressError(f"nginx did not start: {exc}\n{local_process.tail(self.root / 'error.log')}") from None
+                log_tail = local_process.tail(self.root / "error.log")
+                raise IngressError(f"nginx did not start: {exc}\n{log_tail}") from None
         return nginx
 
     def stop(self, nginx: Optional[Identity]) -> None:

@@ -47,8 +47,10 @@ def answers(url: str) -> bool:
 
 
 def daemon_pid(supervisor: process.Identity) -> int:
-    children = [p for p in process.group_members(supervisor.pid)
-                if p != supervisor.pid and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(supervisor.pid)]
+    def parent(pid: int) -> int:
+        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+
+    children = [p for p in process.group_members(supervisor.pid) if parent(p) == supervisor.pid]
     assert len(children) == 1, children
     return children[0]
 
