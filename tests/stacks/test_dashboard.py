@@ -81,11 +81,17 @@ def _log_in(driver, password: str) -> None:
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.NAME, "username")),
+    WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.NAME, "password")),
                                     message=f"no login form on {driver.current_url}")
-    driver.find_element(By.NAME, "username").send_keys("default")
-    driver.find_element(By.NAME, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    # One script instead of a keystroke round trip each: the form's own change events, as typing would fire them.
+    driver.execute_script(
+        "const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;"
+        "for (const [name, value] of [['username', arguments[0]], ['password', arguments[1]]]) {"
+        "  const field = document.getElementsByName(name)[0];"
+        "  set.call(field, value); field.dispatchEvent(new Event('input', {bubbles: true}));"
+        "}", "default", password)
+    WebDriverWait(driver, 30).until(ec.element_to_be_clickable((By.CSS_SELECTOR, "button[type=submit]")),
+                                    message="the login button stays disabled").click()
 
 
 def test_dashboard_shows_latest_run_and_its_evaluation_report(box, browser, tmp_path) -> None:
