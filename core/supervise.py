@@ -69,7 +69,8 @@ class Supervisor:
         self.stopping = False
         self.child: Optional[int] = None
         self.retiring: List[int] = []
-        self.retire_deadline = 0.0
+        self.term_at = self.kill_at = 0.0
+        self.termed = False
 
     def on_signal(self, signum: int, _frame: object) -> None:
         self.stopping = True
@@ -134,24 +135,28 @@ class Supervisor:
         """What is left of the daemon's processes (workers, metrics server): everything in our group but us."""
         return group_members(os.getpgrp(), exclude=os.getpid())
 
-    def retire(self, pids: List[int], grace: float) -> None:
-        """SIGTERM `pids` now (in-flight requests finish), SIGKILL whatever still runs after `grace` seconds.
+    def retire(self, pids: List[int], grace: float, delay: float = 0.0) -> None:
+        """SIGTERM `pids` after `delay` seconds, SIGKILL whatever still runs `grace` seconds later.
 
-        The new daemon starts meanwhile: the listening socket is shared, so old workers and new ones can both
-        serve, and gunicorn retries a port the old metrics server still holds.
+        After a crash the new daemon starts at once: the listening socket is shared, so the old workers (which
+        leave by themselves once they see their master gone) and the new ones can both serve. The delay lets the
+        old workers finish what they have with the helpers they need (Seldon's metrics manager) still alive;
+        gunicorn retries a port the old metrics server still holds meanwhile.
         """
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        self.retiring, self.retire_deadline = list(pids), time.monotonic() + grace
+        now = time.monotonic()
+        self.retiring, self.term_at, self.kill_at = list(pids), now + delay, now + delay + grace
+        self.termed = False
+        self.check_retiring()
 
     def check_retiring(self) -> None:
         self.retiring = [p for p in self.retiring if _alive(p)]
-        if self.retiring and time.monotonic() >= self.retire_deadline:
-            for pid in self.retiring:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            self.retiring = []
+        now = time.monotonic()
+        for sig, due, done in ((signal.SIGTERM, self.term_at, self.termed), (signal.SIGKILL, self.kill_at, False)):
+            if self.retiring and now >= due and not done:
+                for pid in self.retiring:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, sig)
+                self.termed = True
 
     def clear_group(self, grace: float = 5.0) -> None:
         """Stops every other process of the group and waits for them (before the supervisor exits)."""
@@ -180,7 +185,7 @@ class Supervisor:
                 self.clear_group()
                 say("it never got ready: not restarting")
                 return os.waitstatus_to_exitcode(status) or 1
-            self.retire(self.leftovers(), grace=5.0)
+            self.retire(self.leftovers(), grace=5.0, delay=2.0)
             first = False
             now = time.monotonic()
             while restarts and now - restarts[0] > self.window:

@@ -70,11 +70,12 @@ def _check_reachable(path: Path, user: str) -> None:
 def _allow_traverse(path: Path) -> None:
     """Lets others through (execute only, no listing) the private run-state folders down to `path`.
 
-    Only as root, for the `postgres` user; core.state.private_dir leaves execute-only bits alone.
+    Only as root, for the `postgres` user; core.state.private_dir leaves execute-only bits alone. Group too: a
+    process started with `user=` keeps root's group, so the group bits are the ones checked for it.
     """
     root = state_dir()
     for folder in [path, *path.parents]:
-        folder.chmod(folder.stat().st_mode | 0o001)
+        folder.chmod(folder.stat().st_mode | 0o011)
         if folder == root:
             return
 
@@ -153,6 +154,8 @@ def _accepts_logins(port: int, password: str) -> bool:
 def start(port: int, password: str, say, databases: Iterable[str] = DATABASES) -> None:  # noqa: ANN001
     """Initialises (once) and starts the cluster, then creates the databases MLflow needs."""
     init_cluster(password, say)
+    if run_as():
+        _allow_traverse(data_dir().parent)  # a run-state folder tightened since (core.state.private_dir)
     proc = process(port)
     if not proc.running():
         say(f"starting PostgreSQL on {HOST}:{port} (log {proc.log_file})")
