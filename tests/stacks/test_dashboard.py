@@ -84,6 +84,8 @@ def _log_in(driver, password: str) -> None:
     WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.NAME, "password")),
                                     message=f"no login form on {driver.current_url}")
     # One script instead of a keystroke round trip each: the form's own change events, as typing would fire them.
+    # The login page can keep a loaded machine's headless browser busy for a minute: allow for it.
+    driver.set_script_timeout(180)
     driver.execute_script(
         "const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;"
         "for (const [name, value] of [['username', arguments[0]], ['password', arguments[1]]]) {"
