@@ -117,7 +117,9 @@ class Identity:
         if ticks != self.start_ticks:
             return f"pid {self.pid} now belongs to a process started at another time"
         current = cmdline(self.pid)
-        if current and current != list(self.argv) and not (self.marker and self.marker in " ".join(current)):
+        # a script runs as `<interpreter> <script> <args>`: its argv is a suffix of the command line
+        same = current[-len(self.argv):] == list(self.argv) if self.argv else True
+        if current and not same and not (self.marker and self.marker in " ".join(current)):
             return f"pid {self.pid} now runs {' '.join(current)[:120]!r}"
         return None
 

@@ -42,6 +42,18 @@ def test_a_recorded_identity_recognises_its_process_and_nothing_else(sleeper):
     assert process.Identity.from_dict(json.loads(json.dumps(sleeper.to_dict()))) == sleeper
 
 
+def test_a_script_is_recognised_under_its_interpreter(tmp_path):
+    script = tmp_path / "daemon"
+    script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(120)\n")
+    script.chmod(0o755)
+    identity = process.spawn([str(script), "--flag"], tmp_path / "daemon.log")
+    try:
+        process.wait_ready(identity, lambda: len(process.cmdline(identity.pid)) == 3, 30, "script")
+        assert identity.alive()  # /proc shows `<python> <script> --flag`
+    finally:
+        assert process.stop(identity, grace=2.0)
+
+
 def test_a_reused_pid_is_never_signalled(sleeper):
     # The record says "pid N", but the process now running as N started at another time or before a reboot.
     # (Each record has its own tag: the tag in a process's environment is proof enough that it is ours.)
