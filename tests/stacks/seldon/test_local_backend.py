@@ -191,6 +191,13 @@ def test_follow_yields_lines_appended_later(tmp_path):
     assert next(lines) == "new line"
 
 
+def _environ(pid: int) -> bytes:
+    try:
+        return open(f"/proc/{pid}/environ", "rb").read()
+    except FileNotFoundError:  # gone meanwhile
+        return b""
+
+
 def _daemon_of(supervisor_pid: int) -> int:
     """The model daemon: the supervisor's own child (its workers are the daemon's children)."""
     return next(p for p in local_process.group_members(supervisor_pid)
@@ -202,16 +209,23 @@ def test_a_killed_daemon_is_restarted_by_its_supervisor_without_credentials(back
     info = backend.deploy(spec(model_dirs, "v1"))
     supervisor = info.details["pid"]
     first = _daemon_of(supervisor)
+    old = [p for p in local_process.group_members(supervisor) if p != supervisor]
     os.kill(first, signal.SIGKILL)
     # The request waits in the supervisor's socket while the daemon restarts: answered, not refused.
+    assert predict(info.url) == (200, "v1")
+    # the old workers leave (they finish what they have first); then only the new daemon is there
+    deadline = time.monotonic() + 120
+    while set(old) & set(local_process.group_members(supervisor)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not set(old) & set(local_process.group_members(supervisor)), "the crashed daemon's processes linger"
     assert predict(info.url) == (200, "v1")
     assert _daemon_of(supervisor) != first
     assert backend.status("churn").state == "active"
     members = local_process.group_members(supervisor)
-    leaked = [p for p in members if b"tracking-s3cret" in open(f"/proc/{p}/environ", "rb").read()]
+    leaked = [p for p in members if b"tracking-s3cret" in _environ(p)]
     assert members and not leaked, "serving processes inherited the tracking password"
     ingress = backend.registry.read()["ingress"]["pid"]
-    assert b"tracking-s3cret" not in open(f"/proc/{ingress}/environ", "rb").read()
+    assert b"tracking-s3cret" not in _environ(ingress)
 
 
 def test_ctrl_c_during_the_candidate_checks_leaves_no_process(backend, model_dirs):
