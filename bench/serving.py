@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import machine_note, markdown_table  # noqa: E402
 
+from core import process  # noqa: E402
 from stacks.seldon import local_process  # noqa: E402
 
 COLUMNS = ["age", "income", "tenure_months", "balance", "job", "region"]
@@ -92,14 +93,15 @@ def in_process(model, frame, seconds: float) -> Dict[str, float]:
             "p99": latencies[int(len(latencies) * 0.99)], "rows": best}
 
 
-def start_mlflow(model_dir: Path, port: int, workers: int, log: Path) -> int:
+def start_mlflow(model_dir: Path, port: int, workers: int, log: Path) -> process.Identity:
     venv_bin = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "MLFLOW_MODELS_WORKERS": str(workers)}
-    pid = local_process.spawn([str(Path(venv_bin) / "mlflow"), "models", "serve", "-m", str(model_dir),
-                               "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port),
-                               "--workers", str(workers)], env, log)
-    local_process.wait_healthy(f"http://127.0.0.1:{port}/ping", pid, 120.0)
-    return pid
+    env = {"PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "MLFLOW_MODELS_WORKERS": str(workers)}
+    server = process.spawn([str(Path(venv_bin) / "mlflow"), "models", "serve", "-m", str(model_dir),
+                            "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port),
+                            "--workers", str(workers)], log, env=env)
+    with process.stopped_on_failure(server):
+        local_process.wait_healthy(f"http://127.0.0.1:{port}/ping", server, 120.0)
+    return server
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -121,7 +123,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     from tests.serving.model_factory import make_frame, train_and_save
 
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-    pids: List[int] = []
+    servers: List[process.Identity] = []
     backend = None
     try:
         print(f"training {args.estimator} ...", file=sys.stderr)
@@ -149,20 +151,20 @@ def main(argv: Optional[List[str]] = None) -> None:
 
         for n in args.mlflow_workers:
             port = local_process.pick_ports(1, (26000, 26999), ())[0]
-            pid = start_mlflow(work / "model", port, n, work / f"mlflow-{n}.log")
-            pids.append(pid)
+            server = start_mlflow(work / "model", port, n, work / f"mlflow-{n}.log")
+            servers.append(server)
             label = f"mlflow models serve ({n} worker{'s' if n > 1 else ''})"
             print(f"wrk {label} ...", file=sys.stderr)
             url = f"http://127.0.0.1:{port}/invocations"
             single = wrk(url, mlflow_one, args.connections, args.duration)
             batch = wrk(url, mlflow_batch, args.batch_connections, args.duration)
             results[label] = {**single, "rows": batch["rps"] * 1000, "bad": single["bad"] + batch["bad"]}
-            local_process.stop_group(pid)
+            process.stop(server)
 
         report(results, args)
     finally:
-        for pid in pids:
-            local_process.stop_group(pid)
+        for server in servers:
+            process.stop(server)
         if backend is not None:
             backend.delete("bench")
         shutil.rmtree(work, ignore_errors=True)

@@ -11,10 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
-import subprocess
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse
@@ -22,9 +19,11 @@ from urllib.parse import urlparse
 import requests
 import yaml
 
+from core import process
+from core.process import Identity
+from core.state import private_dir, state_dir
 from monitoring import ALERT_RULES, PROMETHEUS_CONFIG
 from monitoring import metrics as m
-from stacks.state import state_dir
 
 PREFERRED_PORTS = {"prometheus": 9090, "pushgateway": 9091}
 BINARIES = {"prometheus": "prometheus", "pushgateway": "prometheus-pushgateway"}
@@ -35,9 +34,7 @@ _INSTALL_HINT = "install it with `bash .ci/deps-monitoring.sh` (Debian packages 
 
 def monitoring_dir() -> Path:
     """Where the rendered config, TSDB, logs and pid files live."""
-    path = state_dir() / "monitoring"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(state_dir() / "monitoring")
 
 
 def _binary(name: str) -> str:
@@ -67,18 +64,14 @@ def _pick_port(preferred: Optional[int], taken: List[int]) -> int:
         return sock.getsockname()[1]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) is not running.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+def _identity(entry: Optional[Dict[str, Any]]) -> Optional[Identity]:
+    """The recorded server process (a record without an identity, from an older version, is never trusted)."""
+    return Identity.from_dict(entry["identity"]) if entry and entry.get("identity") else None
+
+
+def _alive(entry: Optional[Dict[str, Any]]) -> bool:
+    identity = _identity(entry)
+    return identity is not None and identity.alive()
 
 
 def _state_file() -> Path:
@@ -140,27 +133,11 @@ def render_config(prometheus_port: int, pushgateway_port: int, scrape_interval: 
     return target
 
 
-def _start(name: str, args: List[str], log: Path) -> int:
-    with open(log, "ab") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=monitoring_dir(), start_new_session=True)
-    (monitoring_dir() / f"{name}.pid").write_text(str(process.pid))
-    return process.pid
-
-
-def _wait_ready(url: str, pid: int, log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
-            raise RuntimeError(f"{url} exited during startup; last log lines from {log}:\n{tail}")
-        try:
-            if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} not ready after {timeout:.0f}s; see {log}")
+def _ready(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/-/ready", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def status() -> Dict[str, Any]:
@@ -169,7 +146,7 @@ def status() -> Dict[str, Any]:
     out: Dict[str, Any] = {"running": False, "dir": str(monitoring_dir())}
     for name in BINARIES:
         if name in state:
-            alive = _alive(state[name]["pid"])
+            alive = _alive(state[name])
             out[name] = {**state[name], "alive": alive}
             out[f"{name}_url"] = state[name]["url"]
     out["running"] = all(out.get(name, {}).get("alive") for name in BINARIES)
@@ -202,28 +179,33 @@ def up(scrape_targets: Optional[List[str]] = None, *, scrape_interval: str = "5s
 
     logs = {name: directory / f"{name}.log" for name in BINARIES}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    push_pid = _start("pushgateway", [
-        push_bin, f"--web.listen-address=127.0.0.1:{ports['pushgateway']}",
-        f"--persistence.file={directory / 'pushgateway.db'}", "--persistence.interval=30s",
-    ], logs["pushgateway"])
-    prom_pid = _start("prometheus", [
-        prom_bin, f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
-        f"--web.listen-address=127.0.0.1:{ports['prometheus']}", "--web.enable-lifecycle",
-        "--storage.tsdb.retention.time=15d", f"--web.external-url={urls['prometheus']}",
-    ], logs["prometheus"])
-    pids = {"prometheus": prom_pid, "pushgateway": push_pid}
-    state: Dict[str, Any] = {
-        name: {"pid": pids[name], "port": ports[name], "url": urls[name], "log": str(logs[name])} for name in BINARIES
+    argv = {
+        "pushgateway": [push_bin, f"--web.listen-address=127.0.0.1:{ports['pushgateway']}",
+                        f"--persistence.file={directory / 'pushgateway.db'}", "--persistence.interval=30s"],
+        "prometheus": [prom_bin, f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
+                       f"--web.listen-address=127.0.0.1:{ports['prometheus']}", "--web.enable-lifecycle",
+                       "--storage.tsdb.retention.time=15d", f"--web.external-url={urls['prometheus']}"],
     }
-    state["config"] = str(config)
-    _state_file().write_text(json.dumps(state, indent=2))
+    state: Dict[str, Any] = {"config": str(config)}
     try:
-        _wait_ready(urls["pushgateway"], push_pid, logs["pushgateway"], timeout)
-        _wait_ready(urls["prometheus"], prom_pid, logs["prometheus"], timeout)
-    except Exception:
+        for name in ("pushgateway", "prometheus"):
+            identity = process.spawn(argv[name], logs[name], cwd=directory)
+            state[name] = {"pid": identity.pid, "identity": identity.to_dict(), "port": ports[name],
+                           "url": urls[name], "log": str(logs[name])}
+            _write_state(state)  # recorded before the wait, so `down` finds it whatever happens next
+        for name in ("pushgateway", "prometheus"):
+            server = Identity.from_dict(state[name]["identity"])
+            process.wait_ready(server, lambda url=urls[name]: _ready(url), timeout, f"{name} ({urls[name]})", logs[name])
+    except BaseException:  # Ctrl-C included: nothing half-started stays behind
         down()
         raise
     return status()
+
+
+def _write_state(state: Dict[str, Any]) -> None:
+    tmp = _state_file().with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, _state_file())
 
 
 def reload() -> None:
@@ -234,31 +216,14 @@ def reload() -> None:
     requests.post(f"{state['prometheus']['url']}/-/reload", timeout=10).raise_for_status()
 
 
-def _stop(pid: int, timeout: float = 10.0) -> None:
-    try:
-        os.killpg(pid, signal.SIGTERM)  # each server leads its own session, so its group id is its pid
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.1)
-    if _alive(pid):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 def down() -> Dict[str, Any]:
     """Stops both servers (by process group) and forgets them; data and config stay for the next `up`."""
     state = _read_state()
     stopped = {}
     for name in BINARIES:
         entry = state.get(name)
-        if entry and _alive(entry["pid"]):
-            _stop(entry["pid"])
+        if process.stop(_identity(entry), grace=10.0):  # never a pid that now belongs to another program
             stopped[name] = entry["pid"]
-        (monitoring_dir() / f"{name}.pid").unlink(missing_ok=True)
     _state_file().unlink(missing_ok=True)
     return {"stopped": stopped}
 

@@ -121,7 +121,7 @@ def microservice_command(
     unix_socket: str = "",
     metrics_unix_socket: str = "",
 ) -> Tuple[List[str], Dict[str, str]]:
-    """argv and environment that run the Seldon microservice for one model; gRPC stays off unless asked."""
+    """argv and the variables that run the Seldon microservice for one model; gRPC stays off unless asked."""
     params = model_parameters(
         model_uri=model_uri, model_name=model_name, model_version=model_version, run_id=run_id,
         data_fingerprint=data_fingerprint, git_commit=git_commit,
@@ -137,8 +137,9 @@ def microservice_command(
         # Seldon starts a gRPC server unless told 0 workers; it holds shutdown and is not used locally.
         "--grpc-workers", "1" if grpc else "0",
     ]
+    # Only what the microservice needs: the caller's own variables (tracking credentials among them) stay out;
+    # core.process.spawn adds the harmless basics (PATH, HOME, locale).
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))},
         "PYTHONPATH": str(PROJECT_ROOT),
         "SERVING_BIND_HOST": host,
         "SERVING_UNIX_SOCKET": unix_socket,

@@ -131,7 +131,10 @@ def endpoints(stack: StackSpec) -> Dict[str, str]:
 
     found = {}
     if "zenml" in stack.services:
-        found["ZenML dashboard"] = f"http://127.0.0.1:{port(stack, 'zenml')}"
+        from stacks.services import zenml_server
+
+        found["ZenML dashboard"] = (f"http://127.0.0.1:{port(stack, 'zenml')} (user {zenml_server.DASHBOARD_USER}, "
+                                    f"password in {zenml_server.password_file()})")
     if "mlflow" in stack.services:
         found["MLflow UI"] = (f"{mlflow_server.url(port(stack, 'mlflow'))} (user {mlflow_server.ADMIN}, password: "
                               f"`zenml secret get {mlflow_server.SECRET}`)")
@@ -222,7 +225,8 @@ def dashboard(port: Optional[int] = None, open_browser: bool = True, say: Say = 
     if port is None:
         port = int(spec("server").settings.get("zenml_port") or zenml_server.DEFAULT_PORT)
     url = zenml_server.start(port, say)
-    say(f"dashboard: {url}  (stop it with `python run.py stack down server` or `zenml logout --local`)")
+    say(f"dashboard: {url}  (user {zenml_server.DASHBOARD_USER}, password in {zenml_server.password_file()}; "
+        f"stop it with `python run.py stack down server`)")
     if open_browser:
         webbrowser.open(url)
     return url

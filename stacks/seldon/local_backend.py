@@ -18,9 +18,11 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from core import process
+from core.process import Identity
 from stacks.seldon import local_process
 from stacks.seldon.local_checks import DAEMON_MARKER, HEALTH_PATH, PREDICT_PATH, check_candidate, local_model_dir
-from stacks.seldon.local_ingress import NginxIngress, route_path
+from stacks.seldon.local_ingress import MARKER, NginxIngress, route_path
 from stacks.seldon.local_registry import Registry
 from stacks.seldon.spec import DeploymentBackend, DeploymentError, DeploymentInfo, ModelDeploymentSpec
 
@@ -81,7 +83,7 @@ class LocalSeldonBackend(DeploymentBackend):
                 self.log(f"{spec.name}: traffic switched; stopping previous version {old['model_version']} "
                          f"(pid {old['pid']}) once its in-flight requests are done")
                 time.sleep(DRAIN_SECONDS)
-                self._stop_instance(old)
+                self._retire(spec.name)
         info = self.status(spec.name)
         assert info is not None
         self.log(f"{spec.name}: serving {spec.model_name} v{spec.model_version} at {info.url}")
@@ -111,12 +113,14 @@ class LocalSeldonBackend(DeploymentBackend):
                 entry = data["deployments"].get(name)
                 if not entry:
                     return
-                instance = entry.pop("instance", None)
+                # recorded as retiring until stopped, so an interruption here leaves nothing unknown behind
+                leaving = [entry.pop(key) for key in ("instance", "candidate") if entry.get(key)]
+                if leaving:
+                    entry.setdefault("retiring", []).extend(leaving)
                 entry["state"] = "stopped"
                 entry["updated_at"] = _now()
                 self.ingress.unroute(name)
-            if instance:
-                self._stop_instance(instance, grace=min(timeout, 20.0))
+            self._retire(name, grace=min(timeout, 20.0))
             with self.registry.update() as data:
                 self._stop_ingress_if_idle(data)
 
@@ -143,8 +147,8 @@ class LocalSeldonBackend(DeploymentBackend):
         for info in self.list():
             self.stop(info.name)
         with self.registry.update() as data:
-            self.ingress.stop(data["ingress"].get("pid"))
-            data["ingress"].pop("pid", None)
+            self.ingress.stop(Identity.of(data["ingress"], MARKER))
+            _forget_process(data["ingress"])
 
     # -- steps of a deploy ----------------------------------------------------------------------------------------
     def _start_checked(self, spec: ModelDeploymentSpec, model_dir: Path, python: Path, timeout: float,
@@ -157,7 +161,10 @@ class LocalSeldonBackend(DeploymentBackend):
             try:
                 check_candidate(self.host, candidate, model_dir, timeout, verify)
                 return candidate
-            except Exception as exc:
+            except BaseException as exc:
+                if not isinstance(exc, Exception):  # Ctrl-C, SystemExit: no candidate survives, no retry
+                    self._discard(spec.name, candidate)
+                    raise
                 self._discard(spec.name, candidate)
                 log_tail = local_process.tail(Path(candidate["log"]), 15)
                 if attempt == 1 and "Connection in use" in log_tail:
@@ -175,35 +182,53 @@ class LocalSeldonBackend(DeploymentBackend):
         raise AssertionError("unreachable")
 
     def _start(self, spec: ModelDeploymentSpec, model_dir: Path, python: Path) -> Dict[str, Any]:
+        """Spawn a supervised candidate and record it; whatever interrupts this, no unrecorded daemon is left."""
+        self._retire(spec.name)  # instances a killed deploy switched away from but did not stop yet
+        spawned: List[Identity] = []
+        try:
+            with self.registry.update() as data:
+                stale = (data["deployments"].get(spec.name) or {}).pop("candidate", None)
+                if stale and self._alive(stale):
+                    # left by a deploy that was killed mid-way (we hold the deployment lock, so it is not running)
+                    self.log(f"{spec.name}: stopping a candidate left by an interrupted deploy (pid {stale['pid']})")
+                    self._stop_instance(stale)
+                candidate = self._spawn(spec, model_dir, python, data, spawned)
+                entry = data["deployments"].setdefault(spec.name,
+                                                       {"state": "pending", "spec": dataclasses.asdict(spec)})
+                entry["candidate"] = candidate
+        except BaseException:
+            for identity in spawned:  # started, but the registry may not know it: stop it now
+                process.stop(identity, grace=5.0)
+            raise
+        return candidate
+
+    def _spawn(self, spec: ModelDeploymentSpec, model_dir: Path, python: Path, data: Dict[str, Any],
+               spawned: List[Identity]) -> Dict[str, Any]:
+        """The model daemon under its supervisor, which holds the REST sockets across daemon restarts."""
         from serving.environment import microservice_command
 
-        with self.registry.update() as data:
-            stale = (data["deployments"].get(spec.name) or {}).pop("candidate", None)
-            if stale and local_process.is_alive(stale["pid"], DAEMON_MARKER):
-                # left by a deploy that was killed mid-way (we hold the deployment lock, so it is not running)
-                self.log(f"{spec.name}: stopping a candidate left by an interrupted deploy (pid {stale['pid']})")
-                self._stop_instance(stale)
-            http_port, metrics_port = local_process.pick_ports(2, self.port_range, _ports_in_use(data), self.host)
-            instance_id = uuid.uuid4().hex[:8]
-            log_file = self.root / "logs" / f"{spec.name}-{instance_id}.log"
-            rest_socket, metrics_socket = self.ingress.socket_paths(instance_id)
-            argv, env = microservice_command(
-                python, model_uri=str(model_dir), model_name=spec.model_name, model_version=spec.model_version,
-                run_id=spec.run_id, data_fingerprint=spec.data_fingerprint, git_commit=spec.git_commit,
-                http_port=http_port, metrics_port=metrics_port, host=self.host, deployment_name=spec.name,
-                workers=spec.workers or self.workers or os.cpu_count() or 1, threads=spec.threads or self.threads or 1,
-                unix_socket=rest_socket, metrics_unix_socket=metrics_socket,
-            )
-            pid = local_process.spawn(argv, env, log_file, cwd=self.root)
-            candidate = {
-                "id": instance_id, "pid": pid, "http_port": http_port, "metrics_port": metrics_port,
-                "log": str(log_file), "started_at": _now(), "model_version": spec.model_version,
-                "socket": rest_socket, "metrics_socket": metrics_socket,
-                "url": f"http://{self.host}:{http_port}{PREDICT_PATH}",
-            }
-            entry = data["deployments"].setdefault(spec.name, {"state": "pending", "spec": dataclasses.asdict(spec)})
-            entry["candidate"] = candidate
-        return candidate
+        http_port, metrics_port = local_process.pick_ports(2, self.port_range, _ports_in_use(data), self.host)
+        instance_id = uuid.uuid4().hex[:8]
+        log_file = self.root / "logs" / f"{spec.name}-{instance_id}.log"
+        rest_socket, metrics_socket = self.ingress.socket_paths(instance_id)
+        argv, env = microservice_command(
+            python, model_uri=str(model_dir), model_name=spec.model_name, model_version=spec.model_version,
+            run_id=spec.run_id, data_fingerprint=spec.data_fingerprint, git_commit=spec.git_commit,
+            http_port=http_port, metrics_port=metrics_port, host=self.host, deployment_name=spec.name,
+            workers=spec.workers or self.workers or os.cpu_count() or 1, threads=spec.threads or self.threads or 1,
+            unix_socket=rest_socket, metrics_unix_socket=metrics_socket,
+        )
+        supervised = [str(python), "-m", "core.supervise", "--listen", f"tcp:{self.host}:{http_port}",
+                      "--listen", f"unix:{rest_socket}", "--ready-url", f"http://{self.host}:{http_port}{HEALTH_PATH}",
+                      "--", *argv]
+        identity = process.spawn(supervised, log_file, env=env, cwd=self.root, marker=DAEMON_MARKER)
+        spawned.append(identity)
+        return {
+            "id": instance_id, "pid": identity.pid, "identity": identity.to_dict(), "http_port": http_port,
+            "metrics_port": metrics_port, "log": str(log_file), "started_at": _now(),
+            "model_version": spec.model_version, "socket": rest_socket, "metrics_socket": metrics_socket,
+            "url": f"http://{self.host}:{http_port}{PREDICT_PATH}",
+        }
 
     def _switch(self, spec: ModelDeploymentSpec, candidate: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """Make the candidate the live instance and route the stable URL to it; return the instance it replaced."""
@@ -216,6 +241,8 @@ class LocalSeldonBackend(DeploymentBackend):
             self.ingress.route(spec.name, candidate["socket"], candidate["metrics_socket"])
             entry = data["deployments"][spec.name]
             old = entry.get("instance")
+            if old:  # recorded before anything else can fail: a crash after the switch leaves no unknown daemon
+                entry.setdefault("retiring", []).append(old)
             entry.pop("candidate", None)
             entry.update(instance=candidate, state="active", spec=dataclasses.asdict(spec), updated_at=_now(),
                          last_log=candidate["log"])
@@ -237,19 +264,36 @@ class LocalSeldonBackend(DeploymentBackend):
         if not ingress.get("port"):
             taken = _ports_in_use(data)
             ingress["port"] = self.ingress_port or local_process.pick_ports(1, self.port_range, taken, self.host)[0]
-        ingress["pid"] = self.ingress.ensure_running(ingress["port"], ingress.get("pid"))
+        identity = self.ingress.ensure_running(ingress["port"], Identity.of(ingress, MARKER))
+        ingress.update(pid=identity.pid, identity=identity.to_dict())
+
+    def _retire(self, name: str, grace: float = 20.0) -> None:
+        """Stops the instances a switch or stop replaced (recorded as `retiring`), then forgets them."""
+        retiring = (self.registry.read()["deployments"].get(name) or {}).get("retiring") or []
+        for old in retiring:
+            self._stop_instance(old, grace=grace)
+        if retiring:
+            with self.registry.update() as data:
+                entry = data["deployments"].get(name) or {}
+                entry["retiring"] = [r for r in entry.get("retiring", []) if r not in retiring]
+                if not entry["retiring"]:
+                    entry.pop("retiring")
+
+    @staticmethod
+    def _alive(instance: Optional[Dict[str, Any]]) -> bool:
+        return _running(instance, DAEMON_MARKER)
 
     @staticmethod
     def _stop_instance(instance: Dict[str, Any], grace: float = 20.0) -> None:
-        local_process.stop_group(instance["pid"], grace=grace)
+        process.stop(Identity.of(instance, DAEMON_MARKER), grace=grace)
         for key in ("socket", "metrics_socket"):  # gunicorn removes them on a clean exit, not after SIGKILL
             if instance.get(key):
                 Path(instance[key]).unlink(missing_ok=True)
 
     def _stop_ingress_if_idle(self, data: Dict[str, Any]) -> None:
         if not any(e.get("state") == "active" for e in data["deployments"].values()):
-            self.ingress.stop(data["ingress"].get("pid"))
-            data["ingress"].pop("pid", None)
+            self.ingress.stop(Identity.of(data["ingress"], MARKER))
+            _forget_process(data["ingress"])
             self.ingress.remove_socket_dir_if_empty()
 
     def _info(self, name: str, entry: Dict[str, Any], ingress: Dict[str, Any]) -> DeploymentInfo:
@@ -259,9 +303,9 @@ class LocalSeldonBackend(DeploymentBackend):
         state = entry.get("state", "failed")
         problem = ""
         if state == "active":
-            if not local_process.is_alive(instance.get("pid"), DAEMON_MARKER):
+            if not self._alive(instance):
                 state, problem = "failed", f"model daemon (pid {instance.get('pid')}) is not running"
-            elif not local_process.is_alive(ingress.get("pid"), "nginx"):
+            elif not _running(ingress, MARKER):
                 state, problem = "failed", f"ingress nginx (pid {ingress.get('pid')}) is not running"
             elif self.ingress.routed_to(name) != instance.get("socket"):
                 problem = f"ingress route {self.ingress.routes / name}.sock does not lead to the daemon"
@@ -285,11 +329,20 @@ class LocalSeldonBackend(DeploymentBackend):
         )
 
 
+def _running(record: Optional[Dict[str, Any]], marker: str) -> bool:
+    identity = Identity.of(record, marker)
+    return identity is not None and identity.alive()
+
+
+def _forget_process(record: Dict[str, Any]) -> None:
+    record.pop("pid", None)
+    record.pop("identity", None)
+
+
 def _ports_in_use(data: Dict[str, Any]) -> set:
     ports = {data["ingress"].get("port")}
     for entry in data["deployments"].values():
-        for key in ("instance", "candidate"):
-            inst = entry.get(key) or {}
+        for inst in [entry.get("instance") or {}, entry.get("candidate") or {}, *entry.get("retiring", [])]:
             ports.update({inst.get("http_port"), inst.get("metrics_port")})
     return {p for p in ports if p}
 

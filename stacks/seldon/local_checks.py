@@ -11,12 +11,13 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
+from core.process import Identity
 from stacks.seldon import local_process
 from stacks.seldon.spec import DeploymentError
 
 PREDICT_PATH = "/api/v1.0/predictions"
 HEALTH_PATH = "/health/status"
-DAEMON_MARKER = "serving.launch"  # in every model daemon's command line; guards against pid reuse
+DAEMON_MARKER = "serving.launch"  # in every model daemon's (and its supervisor's) command line
 
 
 def local_model_dir(model_uri: str) -> Path:
@@ -44,7 +45,7 @@ def check_candidate(host: str, candidate: Dict[str, Any], model_dir: Path, timeo
                     verify: Optional[Callable[[str], None]]) -> None:
     """Run the three checks on a started candidate; raise (any exception) on the first that fails."""
     base = f"http://{host}:{candidate['http_port']}"
-    local_process.wait_healthy(base + HEALTH_PATH, candidate["pid"], timeout, DAEMON_MARKER)
+    local_process.wait_healthy(base + HEALTH_PATH, Identity.from_dict(candidate["identity"]), timeout)
     example = seldon_example(model_dir)
     if example is not None:
         status, body = local_process.http_post_json(base + PREDICT_PATH, json.dumps(example).encode())

@@ -6,7 +6,7 @@ config never changes: a switch is an atomic symlink swap, so nginx is never relo
 (keep-alive included) is closed under a client's feet. nginx opens a new upstream connection per request, so each
 request after the swap reaches the new daemon, and requests already inside the old one finish there.
 Non-root, 127.0.0.1 only; config and logs under the state dir, sockets under a short path in the temp dir
-(unix socket paths are limited to 107 bytes).
+(unix socket paths are limited to 107 bytes), in a folder only we may enter (checked: core.state.private_dir).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
+from core import process
+from core.process import Identity
+from core.state import private_dir
 from serving.request_guard import MAX_PAYLOAD_BYTES, error_body, too_large_message
 from stacks.seldon import local_process
 
@@ -65,7 +68,7 @@ class NginxIngress:
 
     def socket_paths(self, instance_id: str) -> tuple:
         """(REST socket, metrics socket) a model daemon binds besides its TCP ports."""
-        self.sockets.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.sockets)
         return str(self.sockets / f"{instance_id}.sock"), str(self.sockets / f"{instance_id}.metrics.sock")
 
     def render(self, port: int) -> str:
@@ -105,7 +108,8 @@ class NginxIngress:
     # -- routes ---------------------------------------------------------------------------------------------------
     def route(self, name: str, rest_socket: str, metrics_socket: str) -> None:
         """Point `name` at a daemon's sockets: each symlink is replaced atomically (rename over the old one)."""
-        self.routes.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.sockets)
+        private_dir(self.routes)
         for suffix, target in ((".metrics.sock", metrics_socket), (".sock", rest_socket)):
             link = self.routes / f"{name}{suffix}"
             tmp = self.routes / f".{name}{suffix}.{os.getpid()}"
@@ -129,27 +133,27 @@ class NginxIngress:
         return os.readlink(link) if link.is_symlink() else None
 
     # -- process --------------------------------------------------------------------------------------------------
-    def ensure_running(self, port: int, pid: Optional[int]) -> int:
-        """Start nginx on `port` unless it already runs; return its master pid."""
-        if pid and local_process.is_alive(pid, MARKER):
-            return pid
+    def ensure_running(self, port: int, current: Optional[Identity]) -> Identity:
+        """Start nginx on `port` unless `current` still runs; return the running master's identity."""
+        if current is not None and current.alive():
+            return current
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         self.conf.write_text(self.render(port))
         self._check()
         if not local_process.port_is_free(port, self.host):
             raise IngressError(f"ingress port {self.host}:{port} is taken by another program; set another ingress_port")
         argv = [find_nginx(), "-p", str(self.root), "-c", str(self.conf), "-e", str(self.root / "error.log")]
-        pid = local_process.spawn(argv, dict(os.environ), self.log)
-        try:
-            local_process.wait_healthy(f"{self.base_url(port)}/healthz", pid, timeout=15.0, marker=MARKER)
-        except RuntimeError as exc:
-            local_process.stop_group(pid, grace=2.0)
-            raise IngressError(f"nginx did not start: {exc}\n{local_process.tail(self.root / 'error.log')}") from None
-        return pid
+        nginx = process.spawn(argv, self.log, marker=MARKER)  # no variables of ours: nginx needs none
+        with process.stopped_on_failure(nginx, grace=2.0):
+            try:
+                local_process.wait_healthy(f"{self.base_url(port)}/healthz", nginx, timeout=15.0)
+            except RuntimeError as exc:
+                log_tail = local_process.tail(self.root / "error.log")
+                raise IngressError(f"nginx did not start: {exc}\n{log_tail}") from None
+        return nginx
 
-    def stop(self, pid: Optional[int]) -> None:
-        if pid and local_process.is_alive(pid, MARKER):
-            local_process.stop_group(pid, grace=10.0)  # SIGTERM: nginx fast shutdown; the group includes workers
+    def stop(self, nginx: Optional[Identity]) -> None:
+        process.stop(nginx, grace=10.0)  # SIGTERM: nginx fast shutdown; the group includes workers
 
     def _check(self) -> None:
         import subprocess

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Dict, Iterable, Optional
 
 from stacks.services.process import HOST, ManagedProcess, ServiceError, services_dir
+from stacks.state import state_dir
 
 SECRET = "server_stack_postgres"
 ROLE = "mlflow"
@@ -66,6 +67,19 @@ def _check_reachable(path: Path, user: str) -> None:
             )
 
 
+def _allow_traverse(path: Path) -> None:
+    """Lets others through (execute only, no listing) the private run-state folders down to `path`.
+
+    Only as root, for the `postgres` user; core.state.private_dir leaves execute-only bits alone. Group too: a
+    process started with `user=` keeps root's group, so the group bits are the ones checked for it.
+    """
+    root = state_dir()
+    for folder in [path, *path.parents]:
+        folder.chmod(folder.stat().st_mode | 0o011)
+        if folder == root:
+            return
+
+
 def _chown(path: Path, user: Optional[str]) -> None:
     if user:
         entry = pwd.getpwnam(user)
@@ -82,6 +96,7 @@ def init_cluster(password: str, say) -> None:  # noqa: ANN001 - say: Callable[[s
     data.chmod(0o700)
     _chown(data, user)
     if user:
+        _allow_traverse(data.parent)
         _check_reachable(data, user)
     say(f"creating PostgreSQL cluster in {data}")
     # The password reaches initdb through a 0600 file that exists only for this call, never a command line.
@@ -139,6 +154,8 @@ def _accepts_logins(port: int, password: str) -> bool:
 def start(port: int, password: str, say, databases: Iterable[str] = DATABASES) -> None:  # noqa: ANN001
     """Initialises (once) and starts the cluster, then creates the databases MLflow needs."""
     init_cluster(password, say)
+    if run_as():
+        _allow_traverse(data_dir().parent)  # a run-state folder tightened since (core.state.private_dir)
     proc = process(port)
     if not proc.running():
         say(f"starting PostgreSQL on {HOST}:{port} (log {proc.log_file})")

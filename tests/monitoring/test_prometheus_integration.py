@@ -77,7 +77,7 @@ def stack(endpoint, tmp_path_factory):
             stopped = local.down()
             assert set(stopped["stopped"]) == {"prometheus", "pushgateway"}
             for name in ("prometheus", "pushgateway"):
-                assert not local._alive(info[name]["pid"]), f"{name} still running after down()"
+                assert not local._alive(info[name]), f"{name} still running after down()"
 
 
 def _query(info, expr):

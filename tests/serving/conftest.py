@@ -13,6 +13,7 @@ from typing import Dict, Iterator
 import pytest
 
 from serving.environment import ENV_DIR_ENV, PROJECT_ROOT, ensure_serving_env, microservice_command
+from core import process
 from stacks.seldon import local_process
 from tests.serving.model_factory import train_and_save
 
@@ -80,10 +81,11 @@ class Microservice:
             metrics_unix_socket=metrics_unix_socket,
         )
         self.log = log_dir / f"ms-{self.http_port}.log"
-        self.pid = local_process.spawn(argv, env, self.log)
+        self.process = process.spawn(argv, self.log, env=env, marker="serving.launch")
+        self.pid = self.process.pid
         self.url = f"http://127.0.0.1:{self.http_port}"
         try:
-            local_process.wait_healthy(self.url + "/health/status", self.pid, 90.0, "serving.launch")
+            local_process.wait_healthy(self.url + "/health/status", self.process, 90.0)
         except RuntimeError as exc:
             self.stop()
             raise RuntimeError(f"{exc}\n{local_process.tail(self.log)}") from None
@@ -96,7 +98,7 @@ class Microservice:
         return local_process.http_get(f"http://127.0.0.1:{port or self.http_port}{path}", timeout=10)
 
     def stop(self) -> None:
-        local_process.stop_group(self.pid, grace=10.0)
+        process.stop(self.process, grace=10.0)
         assert not local_process.group_members(self.pid), "microservice processes left behind"
 
 

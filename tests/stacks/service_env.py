@@ -15,6 +15,7 @@ from typing import Dict, Iterator, List
 
 import yaml
 
+from core import process
 from stacks.services.process import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -72,19 +73,14 @@ class Sandbox:
         return self.run(str(script), timeout=timeout).stdout
 
     def stop_everything(self) -> None:
-        """`stack down server`, then kill whatever a pid file still names (process group), ZenML's daemon too."""
+        """`stack down server`, then kill whatever a pid file still names (process group, identity checked)."""
         try:
             self.stacks("stack", "down", "server", timeout=120, check=False)
         except subprocess.TimeoutExpired:
             pass
         pid_files = list((self.state / "services").glob("*.pid")) if (self.state / "services").is_dir() else []
-        pid_files += list(self.zenml_config.glob("zen_server/daemon/*.pid"))
         for pid_file in pid_files:
-            try:
-                pid = int(pid_file.read_text().strip())
-                os.killpg(os.getpgid(pid), signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
+            process.stop(process.load(pid_file), grace=0.0, sig=signal.SIGKILL)
 
 
 def sandbox() -> Iterator[Sandbox]:

@@ -1,5 +1,6 @@
 """`run.py dashboard` for real: the local ZenML server starts, a training run on the `local` stack lands in it, and
-headless Debian Chromium shows the run and its evaluation report without the first-run survey in the way.
+headless Debian Chromium logs in and shows the run and its evaluation report without the first-run survey in the
+way.
 
 Set MLOPS_UPDATE_SCREENSHOTS=1 to also refresh docs/images/dashboard-evaluation-report.png for the README.
 """
@@ -74,6 +75,27 @@ def _click_text(driver, text: str, tag: str = "*", timeout: float = 30) -> None:
                                          message=f"no clickable '{text}' on {driver.current_url}").click()
 
 
+def _log_in(driver, password: str) -> None:
+    """The dashboard's login form (the server requires a login): user `default`, the generated password."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.NAME, "password")),
+                                    message=f"no login form on {driver.current_url}")
+    # One script instead of a keystroke round trip each: the form's own change events, as typing would fire them.
+    # The login page can keep a loaded machine's headless browser busy for a minute: allow for it.
+    driver.set_script_timeout(180)
+    driver.execute_script(
+        "const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;"
+        "for (const [name, value] of [['username', arguments[0]], ['password', arguments[1]]]) {"
+        "  const field = document.getElementsByName(name)[0];"
+        "  set.call(field, value); field.dispatchEvent(new Event('input', {bubbles: true}));"
+        "}", "default", password)
+    WebDriverWait(driver, 30).until(ec.element_to_be_clickable((By.CSS_SELECTOR, "button[type=submit]")),
+                                    message="the login button stays disabled").click()
+
+
 def test_dashboard_shows_latest_run_and_its_evaluation_report(box, browser, tmp_path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
@@ -90,7 +112,8 @@ def test_dashboard_shows_latest_run_and_its_evaluation_report(box, browser, tmp_
     assert latest["store"] == url  # the local stack ran through the server
 
     browser.get(url)
-    _wait_for_text(browser, "Welcome")  # the default user is signed in (local server) and lands on the overview
+    _log_in(browser, (box.state / "services" / "zenml" / "dashboard-password").read_text().strip())
+    _wait_for_text(browser, "Welcome")  # the default user lands on the overview
     assert "/survey" not in browser.current_url
 
     browser.get(f"{url}/projects/{latest['project']}/runs/{latest['run_id']}")

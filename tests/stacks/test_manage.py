@@ -13,6 +13,7 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
+from core import process
 from stacks import prerequisites
 from stacks.prerequisites import StackNotReady
 from stacks.services.process import ManagedProcess, ServiceError, free_port, port_open
@@ -202,7 +203,7 @@ def test_managed_process_starts_detached_and_stops_its_whole_group(tmp_path):
     proc = ManagedProcess("test-http", port, argv=[sys.executable, str(script), str(port)])
     try:
         pid = proc.start(ready=lambda: port_open(port), timeout=30)
-        assert proc.running() and proc.pid_file.read_text() == str(pid)
+        assert proc.running() and process.load(proc.pid_file).pid == pid
         assert proc.start(ready=lambda: True) == pid  # idempotent: no second instance
         assert len(_group(pid)) == 2  # server and its worker
         assert proc.stop() is True

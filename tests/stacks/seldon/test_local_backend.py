@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.client
+import os
+import signal
 import json
 import shutil
 import threading
@@ -122,7 +124,7 @@ def test_blue_green_redeploy_under_traffic_loses_no_request(backend, model_dirs)
     after = {v for t, _, v in everything if t > switched}
     assert after == {"v2"}, f"requests sent after the switch returned were answered by {after}"
     assert len(everything) > 30, "the request stream was too thin to prove anything"
-    assert not local_process.is_alive(info.details["pid"]), "the old model daemon still runs"
+    assert not local_process.group_members(info.details["pid"]), "the old model daemon still runs"
 
 
 def test_a_failing_new_model_leaves_the_old_one_serving(backend, model_dirs):
@@ -187,3 +189,77 @@ def test_follow_yields_lines_appended_later(tmp_path):
     assert next(lines) == "old line"
     threading.Timer(0.2, lambda: log.open("a").write("new line\n")).start()
     assert next(lines) == "new line"
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        return open(f"/proc/{pid}/environ", "rb").read()
+    except FileNotFoundError:  # gone meanwhile
+        return b""
+
+
+def _daemon_of(supervisor_pid: int) -> int:
+    """The model daemon: the supervisor's own child (its workers are the daemon's children)."""
+    return next(p for p in local_process.group_members(supervisor_pid)
+                if open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(supervisor_pid))
+
+
+def test_a_killed_daemon_is_restarted_by_its_supervisor_without_credentials(backend, model_dirs, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "tracking-s3cret")  # as configure_mlflow() leaves it
+    info = backend.deploy(spec(model_dirs, "v1"))
+    supervisor = info.details["pid"]
+    first = _daemon_of(supervisor)
+    old = [p for p in local_process.group_members(supervisor) if p != supervisor]
+    os.kill(first, signal.SIGKILL)
+    # The request waits in the supervisor's socket while the daemon restarts: answered, not refused.
+    assert predict(info.url) == (200, "v1")
+    # the old workers leave (they finish what they have first); then only the new daemon is there
+    deadline = time.monotonic() + 120
+    while set(old) & set(local_process.group_members(supervisor)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not set(old) & set(local_process.group_members(supervisor)), "the crashed daemon's processes linger"
+    assert predict(info.url) == (200, "v1")
+    assert _daemon_of(supervisor) != first
+    assert backend.status("churn").state == "active"
+    members = local_process.group_members(supervisor)
+    leaked = [p for p in members if b"tracking-s3cret" in _environ(p)]
+    assert members and not leaked, "serving processes inherited the tracking password"
+    ingress = backend.registry.read()["ingress"]["pid"]
+    assert b"tracking-s3cret" not in _environ(ingress)
+
+
+def test_ctrl_c_during_the_candidate_checks_leaves_no_process(backend, model_dirs):
+    seen = []
+
+    def interrupted(url):
+        seen.append(backend.registry.read()["deployments"]["churn"]["candidate"]["pid"])
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        backend.deploy(spec(model_dirs, "v1"), verify=interrupted)
+    assert seen and not local_process.group_members(seen[0])
+    assert "candidate" not in backend.registry.read()["deployments"]["churn"]
+
+
+def test_an_old_instance_is_recorded_before_the_switch_and_stopped_by_the_next_deploy(backend, model_dirs,
+                                                                                       monkeypatch):
+    from stacks.seldon import local_backend
+
+    old = backend.deploy(spec(model_dirs, "v1"))
+
+    class DiesWhileDraining:  # the CLI is killed while the old daemon drains after the switch
+        @staticmethod
+        def sleep(seconds):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(local_backend, "time", DiesWhileDraining)
+    with pytest.raises(KeyboardInterrupt):
+        backend.deploy(spec(model_dirs, "v2"))
+    monkeypatch.undo()
+    entry = backend.registry.read()["deployments"]["churn"]
+    assert [r["pid"] for r in entry["retiring"]] == [old.details["pid"]]
+    assert local_process.group_members(old.details["pid"]), "the old daemon should still be draining"
+    info = backend.deploy(spec(model_dirs, "v1"))
+    assert not local_process.group_members(old.details["pid"])
+    assert "retiring" not in backend.registry.read()["deployments"]["churn"]
+    assert predict(info.url) == (200, "v1")
