@@ -63,7 +63,7 @@ def _guarded(action: Callable[[], Any]) -> Any:
 
 def _start(stack: str | None) -> str:
     from pipelines.launch import pipelines_for, prepare_environment, quiet_user_error_tracebacks, use_stack
-    from stacks.state import state_dir
+    from core.state import state_dir
 
     prepare_environment()
     quiet_user_error_tracebacks(_user_errors())
@@ -455,7 +455,7 @@ def simulate(ctx: click.Context, days, drift_from, out_dir, config_path, model_n
 
         from pipelines.continuous_training import load_monitoring_config, simulate as run_simulation
         from pipelines.selection import choose_model
-        from stacks.state import state_dir
+        from core.state import state_dir
 
         if days < 1:
             _fail(f"--days must be at least 1, got {days}")

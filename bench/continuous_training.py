@@ -34,8 +34,8 @@ def main() -> None:
     from zenml.client import Client
 
     from pipelines.continuous_training import load_monitoring_config
-    from stacks.state import state_dir
-    from steps import names
+    from core.state import state_dir
+    from core import names
     from steps.data.generator import drift_for_day, generate_batch
     from steps.deployment.registry import ModelRef, download_model, load_model
     from steps.deployment.rollout import tracking_uri

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from steps.data.generator import CATEGORICAL, NUMERIC, generate_batch  # noqa: E402
 from steps.data.profiling import profile_counts, profile_frame  # noqa: E402
-from steps.whylogs_env import why  # noqa: E402
+from core.whylogs_env import why  # noqa: E402
 
 
 def _cpu_seconds() -> float:

@@ -95,7 +95,7 @@ class GateSection(_Section):
 
 class ServingSection(_Section):
     # The endpoint name is not configured here: each model gets its own deployment, named after the model
-    # (steps.names.deployment_name_for) unless `run.py deploy --deployment-name` chose another on its first deploy.
+    # (core.names.deployment_name_for) unless `run.py deploy --deployment-name` chose another on its first deploy.
     timeout_seconds: float = Field(300.0, gt=0)
     parity_rows: int = Field(200, ge=1)
     replicas: int = Field(1, ge=1)

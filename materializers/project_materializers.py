@@ -58,7 +58,7 @@ class ReportMaterializer(BaseMaterializer):
 
 
 def _whylogs_view_type() -> type:
-    from steps.whylogs_env import why  # noqa: F401  (numpy shim before whylogs internals load)
+    from core.whylogs_env import why  # noqa: F401  (numpy shim before whylogs internals load)
     from whylogs.core import DatasetProfileView
 
     return DatasetProfileView
@@ -172,7 +172,7 @@ def _faithful_pandas_materializer() -> type:
                 super().save(data)
 
         def load(self, data_type: Type[Any]) -> Any:
-            from steps.data.columns import normalize_missing
+            from core.frames import normalize_missing
 
             data = super().load(data_type)
             return normalize_missing(data) if isinstance(data, pd.DataFrame) else data

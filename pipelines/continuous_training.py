@@ -28,7 +28,7 @@ def run_monitoring(
 
     from pipelines.monitoring import monitoring_pipeline
     from pipelines.selection import deployment_of
-    from steps import names
+    from core import names
 
     run = monitoring_pipeline.with_options(execution_mode=ExecutionMode.FAIL_FAST)(
         model_name=model_name, batch_source=batch_source, deployment_name=deployment_of(model_name),
@@ -59,7 +59,7 @@ def champion_training_split(model_name: str) -> Tuple[pd.DataFrame, Any, Any]:
     from zenml.client import Client
     from zenml.enums import ModelStages
 
-    from steps import names
+    from core import names
     from steps.deployment.comparison import split_of
     from steps.training.retraining import RetrainingError
 
@@ -76,7 +76,7 @@ def retrain(
 ) -> Dict[str, Any]:
     """Trains on the champion's training rows plus new labelled rows, holding out the newest new rows (the recent
     window) from training, then lets the deployment gate compare both models on rows neither trained on."""
-    from stacks.state import state_dir
+    from core.state import state_dir
     from steps.data.fingerprint import fingerprint_file, fingerprint_frame
     from steps.training.retraining import assemble
 
@@ -103,7 +103,7 @@ def simulate(
     """Daily generated batches with drift from day `drift_from`: monitor each day, retrain when told to."""
     from zenml import save_artifact
 
-    from steps import names
+    from core import names
     from steps.data.generator import drift_for_day
     from steps.data.validation import DataValidationError
     from steps.monitoring.timeline import DayResult, SimulationTimeline, plot_timeline

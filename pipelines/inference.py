@@ -3,7 +3,7 @@ in-process -> predictions linked to the model version."""
 
 from zenml import get_pipeline_context, pipeline
 
-from steps import names
+from core import names
 from steps.inference.steps import inference_batch_gate, load_inference_batch, predict_offline, validate_inference_batch
 
 

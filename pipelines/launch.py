@@ -18,7 +18,7 @@ def prepare_environment() -> None:
     os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "1")
     os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "INFO")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-    from stacks.state import PROJECT_ROOT
+    from core.state import PROJECT_ROOT
 
     # Steps are resolved relative to the project, wherever the ZenML repository or the caller's cwd is.
     os.environ.setdefault("ZENML_CUSTOM_SOURCE_ROOT", str(PROJECT_ROOT))
@@ -77,7 +77,8 @@ def use_stack(name: Optional[str], say: Callable[[str], None], pipelines: tuple 
 def preflight_data(config: TrainingConfig) -> str:
     """Fails fast, before any pipeline starts, on problems a user can fix: file, target, task, no usable feature
     column. Returns the source fingerprint ('' for generated data)."""
-    from steps.data.columns import detect_task, normalize_missing, plan_features, prepare_target
+    from steps.data.columns import detect_task, plan_features, prepare_target
+    from core.frames import normalize_missing
     from steps.data.fingerprint import fingerprint_file
     from steps.data.sources import load_dataset
 
@@ -140,7 +141,7 @@ def run_deployment(
 
     from pipelines.deployment import deployment_pipeline
     from pipelines.selection import deployment_of
-    from steps import names
+    from core import names
 
     run = deployment_pipeline.with_options(execution_mode=ExecutionMode.FAIL_FAST)(
         model_name=model_name, deployment_name=deployment_name or deployment_of(model_name), gate=config.gate,
@@ -225,7 +226,7 @@ def ensure_mlflow_experiment(name: str) -> None:
     tracking_uri = tracker.get_tracking_uri()
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     if client.get_experiment_by_name(name) is None and tracking_uri.startswith("sqlite:"):
-        from stacks.state import state_dir
+        from core.state import state_dir
 
         location = (state_dir() / "mlflow" / "artifacts" / name).as_uri()
         client.create_experiment(name, artifact_location=location)

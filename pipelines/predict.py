@@ -40,7 +40,7 @@ def run_batch_inference(
     from zenml.enums import ExecutionMode
 
     from pipelines.inference import inference_pipeline
-    from steps import names
+    from core import names
     from steps.deployment.registry import resolve_version
     from steps.deployment.rollout import tracking_uri, zenml_model_version
 

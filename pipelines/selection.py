@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Iterable, List, Optional, Sequence
 
 from stacks.seldon.spec import DeploymentInfo
-from steps.names import deployment_name_for
+from core.names import deployment_name_for
 
 
 class ModelChoiceError(ValueError):

@@ -32,8 +32,8 @@ class ServingEnvError(RuntimeError):
 
 
 def _state_dir() -> Path:
-    # Imported lazily: this module runs in the main env only, and stacks/ is the single owner of the state location.
-    from stacks.state import state_dir
+    # Imported lazily: only the main environment builds serving environments; the serving image ships serving/ alone.
+    from core.state import state_dir
 
     return state_dir()
 

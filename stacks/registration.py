@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Dict
 
 from stacks.spec import ComponentSpec, StackSpec, load_stack_spec
-from stacks.state import PROJECT_ROOT, state_dir
+from core.state import PROJECT_ROOT, state_dir
 
 logger = logging.getLogger(__name__)
 

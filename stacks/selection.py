@@ -52,7 +52,7 @@ def find(name: str) -> Any:
 
 def lacks(stack: Any, pipelines: Sequence[str]) -> List[str]:
     """What `stack` lacks for `pipelines`, each with the `zenml` command that adds it (empty: ready)."""
-    from stacks.state import state_dir
+    from core.state import state_dir
 
     components = components_of(stack)
     if not problems(stack.name, components, pipelines):
@@ -62,7 +62,7 @@ def lacks(stack: Any, pipelines: Sequence[str]) -> List[str]:
 
 def check(stack: Any, pipelines: Sequence[str]) -> None:
     """Raises StackLacksComponents when `stack` lacks what `pipelines` need, with the commands that add it."""
-    from stacks.state import state_dir
+    from core.state import state_dir
 
     components = components_of(stack)
     if problems(stack.name, components, pipelines):

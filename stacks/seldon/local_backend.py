@@ -48,7 +48,7 @@ class LocalSeldonBackend(DeploymentBackend):
         log: Callable[[str], None] = print,
     ):
         if root is None:
-            from stacks.state import state_dir
+            from core.state import state_dir
 
             root = state_dir() / "seldon-local"
         self.host = host

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Dict, Iterable, Optional
 
 from stacks.services.process import HOST, ManagedProcess, ServiceError, services_dir
-from stacks.state import state_dir
+from core.state import state_dir
 
 SECRET = "server_stack_postgres"
 ROLE = "mlflow"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from core import process
-from stacks.state import private_dir, state_dir
+from core.state import private_dir, state_dir
 
 HOST = "127.0.0.1"
 

@@ -23,7 +23,7 @@ import requests
 
 from core import process
 from stacks.services.process import HOST, ManagedProcess, ServiceError, port_open, services_dir
-from stacks.state import private_dir
+from core.state import private_dir
 
 DEFAULT_PORT = 8237
 DASHBOARD_USER = "default"  # the admin user ZenML creates with the local store

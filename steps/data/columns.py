@@ -251,15 +251,3 @@ def prepare_target(df: pd.DataFrame, target: str, task: str) -> Tuple[pd.DataFra
         raise TargetError(f"target {target!r} is missing in all {len(df)} rows; pass --target with a labelled column")
     detect_task(df.loc[keep, target], task)  # a single class left after dropping is an error too
     return df.loc[keep].reset_index(drop=True), n_dropped
-
-
-def normalize_missing(df: pd.DataFrame) -> pd.DataFrame:
-    """One marker for a missing value: NaN. Text columns can hold None, which scikit-learn's imputers do not treat
-    as missing (the encoder would learn None as a category) while serving receives JSON null for it; after this,
-    training, offline evaluation and the endpoint all impute the same way."""
-    text = [c for c in df.columns if df[c].dtype == object]
-    if not text:
-        return df
-    out = df.copy()
-    out[text] = out[text].where(out[text].notna(), np.nan)
-    return out

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as pdt
 
-from steps.whylogs_env import why  # noqa: F401  (applies the numpy/analytics shims before whylogs.core)
+from core.whylogs_env import why  # noqa: F401  (applies the numpy/analytics shims before whylogs.core)
 from whylogs.core import DatasetProfile, DatasetProfileView, DatasetSchema
 from whylogs.core.preprocessing import NumpyView, PreprocessedColumn
 

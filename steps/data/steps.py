@@ -11,7 +11,7 @@ from zenml import log_metadata, step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
 from core.config import DataSection, SplitSection, ValidationSection
-from steps import names
+from core import names
 from steps.data.rows import SplitManifest
 from steps.data.schema import DataSchema
 from steps.data.validation import ValidationReport
@@ -30,7 +30,8 @@ def ingest_data(
     `validation.leakage_threshold` are named as possible leakage. `source_fingerprint` is the content hash of a file
     source, passed in so that a changed file is never served from the step cache.
     """
-    from steps.data.columns import detect_task, normalize_missing, plan_features, prepare_target
+    from steps.data.columns import detect_task, plan_features, prepare_target
+    from core.frames import normalize_missing
     from steps.data.fingerprint import fingerprint_frame
     from steps.data.leakage import find_leaks
     from steps.data.sources import load_dataset

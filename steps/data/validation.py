@@ -19,7 +19,7 @@ from pandas.api import types as ptypes
 
 from materializers.report_base import Report, html_page
 from steps.data.columns import FeaturePlan
-from steps.whylogs_env import why  # noqa: F401  (applies the numpy shim before whylogs.core is imported)
+from core.whylogs_env import why  # noqa: F401  (applies the numpy shim before whylogs.core is imported)
 from whylogs.core.constraints import ConstraintsBuilder, MetricConstraint, MetricsSelector
 from whylogs.core.constraints.factories import (
     column_has_zero_count_types,

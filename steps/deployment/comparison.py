@@ -32,7 +32,7 @@ class ComparisonSet:
 def split_of(model_version: Any) -> SplitManifest:
     """The split manifest linked to a ZenML model version; rebuilt from its train/holdout sets for versions trained
     before manifests existed."""
-    from steps import names
+    from core import names
 
     manifest = model_version.get_artifact(names.SPLIT_MANIFEST)
     if manifest is not None:

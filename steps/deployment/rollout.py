@@ -75,7 +75,7 @@ def zenml_model_version(ref: ModelRef) -> Any:
 
 def training_artifacts(ref: ModelRef) -> Tuple[Any, pd.DataFrame, DataSchema]:
     """(ZenML model version, holdout, data schema) of the training run that registered `ref`."""
-    from steps import names
+    from core import names
 
     model_version = zenml_model_version(ref)
     return (model_version, model_version.get_artifact(names.HOLDOUT_SET).load(),
@@ -134,7 +134,7 @@ def deploy_version(
 ) -> DeploymentRecord:
     """Serves `ref` behind the stable URL of `deployment_name`; the old model keeps serving on failure."""
     from stacks.seldon.spec import ModelDeploymentSpec
-    from stacks.state import state_dir
+    from core.state import state_dir
     from steps.deployment.parity import check_parity
 
     deployer = active_deployer()

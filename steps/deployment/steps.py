@@ -11,7 +11,7 @@ from zenml import step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
 from core.config import GateSection, ServingSection
-from steps import names
+from core import names
 from steps.data.rows import RowLeakError, SplitManifest
 from steps.data.schema import DataSchema
 from steps.deployment.gate import Comparison, DeploymentDecision
@@ -76,7 +76,7 @@ def evaluate_candidates(
     challenger's holdout (for a retrain: the recent window) and the champion's holdout (the previous one)."""
     from steps.deployment.comparison import IncomparableModelsError, compare, comparison_sets, model_features, score
     from steps.deployment.registry import download_model, load_model
-    from stacks.state import state_dir
+    from core.state import state_dir
 
     uri = _tracking_uri()
     first, previous = comparison_sets(holdout_set, challenger_split, champion_holdout, champion_split)

@@ -11,7 +11,7 @@ from typing_extensions import Annotated
 from zenml import log_metadata, step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
-from steps import names
+from core import names
 from steps.data.schema import DataSchema
 from steps.data.validation import ValidationReport
 
@@ -55,7 +55,7 @@ def predict_offline(
     batch: pd.DataFrame, schema: DataSchema, model_name: str, model_version: str, gate_passed: bool
 ) -> Annotated[pd.DataFrame, names.PREDICTIONS]:
     """Predictions of registered version `model_version` of `model_name`, loaded through skops (as deployed)."""
-    from stacks.state import state_dir
+    from core.state import state_dir
     from steps.deployment.registry import RegistryError, by_version, download_model, load_model
     from steps.deployment.rollout import tracking_uri
     from steps.inference.scoring import score_frame

@@ -27,7 +27,7 @@ from steps.monitoring.histograms import (  # noqa: F401  (NUMERIC, CATEGORICAL, 
     non_null,
     numeric_histograms,
 )
-from steps.whylogs_env import why  # noqa: F401  (applies the numpy/analytics shims before whylogs.core)
+from core.whylogs_env import why  # noqa: F401  (applies the numpy/analytics shims before whylogs.core)
 from whylogs.core import DatasetProfileView
 
 DEFAULT_NUMERIC_BINS = 10

@@ -12,7 +12,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from steps.whylogs_env import why  # noqa: F401  (applies the numpy/analytics shims before whylogs.core)
+from core.whylogs_env import why  # noqa: F401  (applies the numpy/analytics shims before whylogs.core)
 from whylogs.core.configs import FrequentItemsErrorType, SummaryConfig
 from whylogs.core.view.column_profile_view import ColumnProfileView
 

@@ -12,7 +12,7 @@ from zenml import step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
 from core.config import DriftSection, PolicySection
-from steps import names
+from core import names
 from steps.data.schema import DataSchema
 from steps.data.validation import ValidationReport
 from steps.evaluation.metrics import EvaluationReport

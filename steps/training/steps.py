@@ -12,7 +12,7 @@ from zenml import get_step_context, log_metadata, step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
 from core.config import TrainingSection
-from steps import names
+from core import names
 from steps.data.schema import DataSchema
 from steps.evaluation.metrics import EvaluationReport
 from steps.training.registered_model import RegisteredModel

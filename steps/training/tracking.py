@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional
 
 import pandas as pd
 
-from stacks.state import PROJECT_ROOT
+from core.state import PROJECT_ROOT
 
 CHALLENGER_ALIAS = "challenger"
 CHAMPION_ALIAS = "champion"

@@ -16,7 +16,7 @@ import pytest
 
 from pipelines.launch import load_training_config, prepare_environment, run_training
 from pipelines.predict import run_batch_inference
-from steps import names
+from core import names
 from steps.deployment.registry import RegistryError, by_version, download_model, load_model, promote
 
 pytestmark = pytest.mark.integration

@@ -130,7 +130,7 @@ def test_bad_batch_is_rejected_before_scoring(stack, champion, tmp_path):
 
 
 def _split_manifest(client, ref):
-    from steps import names
+    from core import names
 
     version = client.get_pipeline_run(ref.zenml_run_id).model_version
     return version.get_artifact(names.SPLIT_MANIFEST).load(), version
@@ -191,7 +191,7 @@ def test_rollback_restores_the_previous_champion(stack, champion):
 
 def test_simulation_detects_drift_retrains_and_draws_the_timeline(stack, champion, tmp_path):
     from pipelines.continuous_training import simulate
-    from steps import names
+    from core import names
 
     config = load_monitoring_config(None, {"simulation.rows_per_day": 1000, "simulation.drift_per_day": 0.5})
     outcome = simulate(config, MODEL, days=3, drift_from=1, out_dir=tmp_path, **QUIET)

@@ -6,7 +6,7 @@ import html
 import pytest
 
 from pipelines.launch import load_training_config, model_name_for, preflight_data, prepare_environment, run_training
-from steps import names
+from core import names
 from tests.steps.data.messy_tables import MESSY_DROPPED, MESSY_LEAK, TITANIC_FEATURES, messy_table
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from pipelines.launch import ensure_mlflow_experiment, load_training_config, prepare_environment, run_training
-from steps import names
+from core import names
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from steps.data.columns import TargetError, detect_task, normalize_missing, plan_features, prepare_target
+from steps.data.columns import TargetError, detect_task, plan_features, prepare_target
+from core.frames import normalize_missing
 from steps.data.sources import DataSourceError
 from tests.steps.data.messy_tables import (
     HOUSE_DROPPED, HOUSE_LEAK, TITANIC_DROPPED, TITANIC_FEATURES, house_prices, titanic_like,

@@ -4,11 +4,12 @@ import html
 
 import pytest
 
-from steps.data.columns import normalize_missing, plan_features
+from steps.data.columns import plan_features
+from core.frames import normalize_missing
 from steps.data.gate import check_training_data, training_advice
 from steps.data.schema import DataSchema
 from steps.data.validation import DataValidationError, ValidationReport, require_valid
-from steps.whylogs_env import why
+from core.whylogs_env import why
 from tests.steps.data.messy_tables import MESSY_LEAK, messy_table
 
 LEAK_WARNING = f"possible leakage: column '{MESSY_LEAK}' alone predicts 'Survived'"

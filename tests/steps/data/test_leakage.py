@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from steps.data.columns import normalize_missing, plan_features
+from steps.data.columns import plan_features
+from core.frames import normalize_missing
 from steps.data.leakage import LeakageFinding, find_leaks, single_feature_scores
 from steps.data.sources import load_dataset
 from tests.steps.data.messy_tables import HOUSE_LEAK, MESSY_LEAK, house_prices, messy_table

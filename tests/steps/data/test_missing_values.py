@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from steps.data.columns import normalize_missing
+from core.frames import normalize_missing
 from steps.training.model_factory import build_model
 
 

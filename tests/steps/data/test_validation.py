@@ -8,7 +8,7 @@ from steps.data.validation import (
     ColumnContract, ContractConfigError, DataContract, DataValidationError, ValidationReport, infer_contract,
     require_valid, training_contract, validate_batch_frame, validate_frame, validate_profile,
 )
-from steps.whylogs_env import why
+from core.whylogs_env import why
 
 
 def _failed(report):

@@ -6,7 +6,7 @@ import pytest
 
 from steps.data.generator import generate_batch
 from steps.data.profiling import load_profile, profile_counts, profile_frame, save_profile
-from steps.whylogs_env import why
+from core.whylogs_env import why
 
 # whylogs itself warns computing the variance of a column holding inf; the counts are what we check.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")

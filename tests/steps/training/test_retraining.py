@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from steps.data.columns import normalize_missing, plan_features
+from steps.data.columns import plan_features
+from core.frames import normalize_missing
 from steps.data.generator import TARGET, TIME_COLUMN, generate_batch
 from steps.data.rows import RowLeakError, SplitManifest, assert_unseen, row_fingerprints
 from steps.data.schema import DataSchema

@@ -1,7 +1,7 @@
 """Imports whylogs the one way that works in this environment.
 
 whylogs 1.6.4 still refers to `np.unicode_`, removed in numpy 2, and phones home unless told not to. Every module
-that needs whylogs imports it from here: `from steps.whylogs_env import why`.
+that needs whylogs imports it from here: `from core.whylogs_env import why`.
 """
 
 import logging
