@@ -38,30 +38,32 @@ class RegistryUnavailableError(RegistryError):
 
 
 RETIRED_TAG_VALUE = "rolled-back"
+NOTHING_CHANGED = "nothing was deployed, promoted or rolled back; the current champion keeps serving"
+UNRECORDED = ("the new version may already serve, but the registry's aliases do not say so yet: "
+              "run the same command again once MLflow answers, so that the aliases match what serves")
 
 
-def _redacted(uri: Optional[str]) -> str:
-    """The tracking URI for a message, without any credentials embedded in it."""
-    import mlflow
-
-    uri = uri or mlflow.get_tracking_uri()
-    return re.sub(r"//[^/@]+@", "//***@", str(uri))
+def _redacted(text: str) -> str:
+    """`text` without credentials embedded in URLs (MLflow's own messages repeat the URI they failed on)."""
+    return re.sub(r"//[^/@\s]+@", "//***@", text)
 
 
 @contextlib.contextmanager
-def _registry_call(what: str, tracking_uri: Optional[str]) -> Iterator[None]:
+def _registry_call(what: str, tracking_uri: Optional[str], consequence: str = NOTHING_CHANGED) -> Iterator[None]:
     """Any failure to talk to MLflow becomes a RegistryUnavailableError naming the registry and the way forward."""
     try:
         yield
     except RegistryError:
         raise
     except Exception as exc:  # noqa: BLE001 - HTTP, SQL and MLflow errors alike: the registry could not answer
-        raise RegistryUnavailableError(
-            f"the MLflow registry at {_redacted(tracking_uri)} could not be asked ({what}): "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}\n"
-            "nothing was deployed, promoted or rolled back; the current champion keeps serving. Start or reach MLflow "
-            "(server stack: `python run.py stack up server`; local: check the SQLite file is readable), then retry."
-        ) from exc
+        import mlflow
+
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise RegistryUnavailableError(_redacted(
+            f"the MLflow registry at {tracking_uri or mlflow.get_tracking_uri()} could not be asked ({what}): "
+            f"{type(exc).__name__}: {detail}\n{consequence}. Start or reach MLflow (server stack: "
+            "`python run.py stack up server`; local stack: check that the SQLite file is intact), then retry."
+        )) from None
 
 
 def _does_not_exist(exc: Exception) -> bool:
@@ -169,7 +171,7 @@ def load_model(model_dir: Path) -> Any:
 def promote(name: str, version: str, tracking_uri: Optional[str] = None) -> Optional[str]:
     """Makes `version` the champion; the champion it replaces becomes `previous-champion`. Returns that version."""
     current = by_alias(name, CHAMPION_ALIAS, tracking_uri)
-    with _registry_call(f"promotion of {name} v{version}", tracking_uri):
+    with _registry_call(f"promotion of {name} v{version}", tracking_uri, UNRECORDED):
         client = _client(tracking_uri)
         if current is not None and current.version != version:
             client.set_registered_model_alias(name, PREVIOUS_CHAMPION_ALIAS, current.version)
@@ -189,7 +191,7 @@ def roll_back(name: str, version: str, tracking_uri: Optional[str] = None) -> Op
     if retired is None:
         return None
     challenger = by_alias(name, CHALLENGER_ALIAS, tracking_uri)
-    with _registry_call(f"retirement of {name} v{retired}", tracking_uri):
+    with _registry_call(f"retirement of {name} v{retired}", tracking_uri, UNRECORDED):
         client = _client(tracking_uri)
         if challenger is not None and challenger.version == retired:
             client.delete_registered_model_alias(name, CHALLENGER_ALIAS)
