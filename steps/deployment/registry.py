@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
 
@@ -125,6 +126,7 @@ def download_model(ref: ModelRef, destination: Path, tracking_uri: Optional[str]
     if (target / COMPLETE_MARKER).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_downloads(target.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{ref.version}.download-", dir=target.parent))
     try:
         with _registry_call(f"download of {ref.name} v{ref.version}", tracking_uri):
@@ -143,6 +145,14 @@ def download_model(ref: ModelRef, destination: Path, tracking_uri: Optional[str]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _remove_abandoned_downloads(folder: Path, older_than: float = 3600.0) -> None:
+    """Staging folders of downloads killed half-way (never read, only cleaned); an hour old is surely abandoned."""
+    for stale in folder.glob(".*.download-*"):
+        with contextlib.suppress(OSError):
+            if time.time() - stale.stat().st_mtime > older_than:
+                shutil.rmtree(stale, ignore_errors=True)
 
 
 def _publish(staging: Path, target: Path) -> None:

@@ -3,7 +3,9 @@ downloads. Models are logged and registered with the training stage's own functi
 
 from __future__ import annotations
 
+import os
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +112,9 @@ def test_a_half_downloaded_model_folder_is_not_reused(registry, tmp_path):
     half = tmp_path / ref.name / ref.version
     half.mkdir(parents=True)
     (half / "MLmodel").write_text("artifact_path: model\n")  # what a download killed half-way leaves
+    abandoned = tmp_path / ref.name / f".{ref.version}.download-killed"  # a staging folder of a killed download
+    abandoned.mkdir()
+    os.utime(abandoned, (time.time() - 7200, time.time() - 7200))
     model_dir = download_model(ref, tmp_path, registry)
     assert model_dir == half and (model_dir / "model.skops").stat().st_size > 0
     assert (model_dir / COMPLETE_MARKER).is_file()
