@@ -40,7 +40,6 @@ from common import machine_note, markdown_table  # noqa: E402
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MODEL = "churn-classifier"
-ROW = {"age": 42, "income": 50000.0, "tenure_months": 12, "balance": 100.0, "job": "admin", "region": "north"}
 KILL_STAGES = {  # stage -> first output line of `run.py deploy` at which it is killed
     "env build": r"serving env: install pins",  # uv is installing the pinned packages
     "candidate start": r"started model .* on http",
@@ -103,7 +102,8 @@ class Bench:
 
     def aliases(self) -> Dict[str, str]:
         with sqlite3.connect(self.mlflow_db, timeout=60) as db:
-            return dict(db.execute("SELECT alias, version FROM registered_model_aliases WHERE name = ?", (MODEL,)))
+            rows = db.execute("SELECT alias, version FROM registered_model_aliases WHERE name = ?", (MODEL,))
+            return {alias: str(version) for alias, version in rows}
 
     def set_challenger(self, version: str) -> None:
         with sqlite3.connect(self.mlflow_db, timeout=60) as db:
@@ -118,7 +118,9 @@ class Bench:
         data = self.registry()
         port = data["ingress"].get("port")
         url = f"http://127.0.0.1:{port}/seldon/local/{MODEL}/api/v1.0/predictions"
-        request = urllib.request.Request(url, json.dumps({"jsonData": ROW}).encode(),
+        example = json.loads(next((self.state / "models" / MODEL).glob("*/input_example.json")).read_text())
+        row = dict(zip(example["columns"], example["data"][0]))
+        request = urllib.request.Request(url, json.dumps({"jsonData": row}).encode(),
                                          {"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=10) as resp:
@@ -254,14 +256,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="", help="comma-separated: kill, registry, concurrent (default: all)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary run state (and its daemons)")
+    parser.add_argument("--root", default="", help="reuse the run state of an earlier --keep run (skips training)")
     args = parser.parse_args()
     only = set(filter(None, args.only.split(","))) or {"kill", "registry", "concurrent"}
-    root = Path(tempfile.mkdtemp(prefix="reliability-deploy-"))
+    root = Path(args.root) if args.root else Path(tempfile.mkdtemp(prefix="reliability-deploy-"))
     bench = Bench(root)
     print(f"run state: {root}\n{machine_note()}", flush=True)
     results = []
     try:
-        setup(bench)
+        if not bench.mlflow_db.is_file():
+            setup(bench)
         plan = ([lambda s=s: scenario_kill(bench, s) for s in KILL_STAGES] if "kill" in only else [])
         plan += ([lambda w=w: scenario_registry_down(bench, w) for w in ("start", "switch")]
                  if "registry" in only else [])
