@@ -135,15 +135,16 @@ class Bench:
         live = {(entry.get("instance") or {}).get("pid"), data["ingress"].get("pid")}
         live_groups = {_pgid(pid) for pid in live if pid}
         daemon_groups, orphans = set(), []
+        me = {os.getpid(), *(p.pid for p in psutil.Process().parents())}  # the bench (its command line has --root)
         for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
             cmd = " ".join(proc.info["cmdline"] or [])
             cwd = proc.info["cwd"] or ""
-            if proc.pid == os.getpid() or not (str(self.root) in cmd or cwd.startswith(str(self.root))):
+            if proc.pid in me or not (str(self.root) in cmd or cwd.startswith(str(self.root))):
                 continue
             if "serving.launch" in cmd and str(self.root) in cmd:
                 daemon_groups.add(_pgid(proc.pid))
             if _pgid(proc.pid) not in live_groups:
-                orphans.append(proc.pid)
+                orphans.append(f"{proc.pid} {cmd[:100]}")
         return {"daemon_groups": sorted(g for g in daemon_groups if g), "orphans": orphans}
 
     def check(self) -> Dict:
@@ -151,6 +152,7 @@ class Bench:
         served = self.served_version()
         return {"served": served, "champion": aliases.get("champion"), "challenger": aliases.get("challenger"),
                 "daemons": len(procs["daemon_groups"]), "orphans": len(procs["orphans"]),
+                "orphan_list": procs["orphans"],
                 "consistent": served == aliases.get("champion") and len(procs["daemon_groups"]) == 1}
 
     def not_serving(self) -> str:

@@ -128,26 +128,31 @@ def run_deployment(config: DeploymentConfig, say: Callable[[str], None] = print)
 
 
 def rollback_champion(config: DeploymentConfig, say: Callable[[str], None] = print) -> Any:
-    """Serves the `previous-champion` again (parity-checked, blue/green) and makes it the champion."""
-    from steps.deployment.registry import RegistryError, by_alias, roll_back
+    """Serves the `previous-champion` again (parity-checked, blue/green) and makes it the champion; the version rolled
+    away from is retired. Holds the model's release lock, like a deployment run."""
     from steps.deployment.release_lock import release_lock
+
+    with release_lock(config.model.name, "rollback", say=say):
+        return _rollback_champion(config, say)
+
+
+def _rollback_champion(config: DeploymentConfig, say: Callable[[str], None]) -> Any:
+    from steps.deployment.registry import RegistryError, by_alias, roll_back
     from steps.deployment.rollout import deploy_version, mark_production, tracking_uri, training_artifacts
     from steps.training.tracking import PREVIOUS_CHAMPION_ALIAS
 
     uri = tracking_uri()
-    with release_lock(config.model.name, "rollback", say=say):
-        previous = by_alias(config.model.name, PREVIOUS_CHAMPION_ALIAS, uri)
-        if previous is None:
-            raise RegistryError(
-                f"model '{config.model.name}' has no '{PREVIOUS_CHAMPION_ALIAS}' version to roll back to")
-        model_version, holdout, schema = training_artifacts(previous)
-        say(f"rolling back to {previous.name} v{previous.version}")
-        settings = config.model_dump(mode="json")
-        record = deploy_version(previous, holdout, schema, settings["serving"], config.gate.parity_tolerance, uri)
-        retired = roll_back(config.model.name, previous.version, uri)  # the rolled-away-from version is retired
-        mark_production(config.model.name, str(model_version.id))
+    previous = by_alias(config.model.name, PREVIOUS_CHAMPION_ALIAS, uri)
+    if previous is None:
+        raise RegistryError(f"model '{config.model.name}' has no '{PREVIOUS_CHAMPION_ALIAS}' version to roll back to")
+    model_version, holdout, schema = training_artifacts(previous)
+    say(f"rolling back to {previous.name} v{previous.version}")
+    settings = config.model_dump(mode="json")
+    record = deploy_version(previous, holdout, schema, settings["serving"], config.gate.parity_tolerance, uri)
+    retired = roll_back(config.model.name, previous.version, uri)  # also retires the version rolled away from
+    mark_production(config.model.name, str(model_version.id))
     if retired:
-        say(f"v{retired} retired (tag deployment_status=rolled-back; no longer the challenger)")
+        say(f"v{retired} retired (deployment_status=rolled-back, no longer the challenger)")
     return record
 
 
