@@ -17,6 +17,7 @@ run is left over (anything under the run's state but the live daemon and nginx i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -155,6 +156,11 @@ class Bench:
                 "orphan_list": procs["orphans"],
                 "consistent": served == aliases.get("champion") and len(procs["daemon_groups"]) == 1}
 
+    def stop_orphans(self) -> None:
+        for group in {_pgid(int(entry.split()[0])) for entry in self.processes()["orphans"]} - {None}:
+            with contextlib.suppress(OSError):
+                os.killpg(group, signal.SIGKILL)
+
     def not_serving(self) -> str:
         serving = self.aliases().get("champion")
         return "1" if serving == "2" else "2"
@@ -275,6 +281,7 @@ def main() -> None:
         for step in plan:
             result = step()
             results.append(result)
+            bench.stop_orphans()  # recorded above; stopped so that the next scenario starts clean
             print(json.dumps({k: v for k, v in result.items() if k not in ("faulted", "next")} | {
                 "faulted_tail": result.get("faulted", {}).get("lines", [])[-3:]}, default=str), flush=True)
     finally:
