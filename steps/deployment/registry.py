@@ -63,7 +63,8 @@ def _registry_call(what: str, tracking_uri: Optional[str], consequence: str = NO
         raise RegistryUnavailableError(_redacted(
             f"the MLflow registry at {tracking_uri or mlflow.get_tracking_uri()} could not be asked ({what}): "
             f"{type(exc).__name__}: {detail}\n{consequence}. Start or reach MLflow (server stack: "
-            "`python run.py stack up server`; local stack: check that the SQLite file is intact), then retry."
+            "`python run.py stack up server`; local stack: check that the SQLite file is readable, intact and not "
+            "held by another process), then retry."
         )) from None
 
 
