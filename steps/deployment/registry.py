@@ -90,19 +90,22 @@ def by_alias(name: str, alias: str, tracking_uri: Optional[str] = None) -> Optio
     Any other failure (MLflow unreachable, a broken store) raises RegistryUnavailableError: a gate that took an
     unreachable registry for "no champion yet" would deploy without comparison."""
     with _registry_call(f"alias '{alias}' of model '{name}'", tracking_uri):
-        client = _client(tracking_uri)
-        try:
-            model = client.get_registered_model(name)
-        except Exception as exc:  # noqa: BLE001
-            if _does_not_exist(exc):
-                return None
-            raise
-        # Read from the model's alias table, not get_model_version_by_alias: a missing alias comes back from the
-        # latter as INVALID_PARAMETER_VALUE, indistinguishable from a bad request without parsing the message.
-        version_number = (model.aliases or {}).get(alias)
-        if version_number is None:
+        return _lookup(_client(tracking_uri), name, alias)
+
+
+def _lookup(client: Any, name: str, alias: str) -> Optional[ModelRef]:
+    try:
+        model = client.get_registered_model(name)
+    except Exception as exc:  # noqa: BLE001
+        if _does_not_exist(exc):
             return None
-        version = client.get_model_version(name, str(version_number))
+        raise
+    # Read from the model's alias table, not get_model_version_by_alias: a missing alias comes back from the latter
+    # as INVALID_PARAMETER_VALUE, indistinguishable from a bad request without parsing the message.
+    version_number = (model.aliases or {}).get(alias)
+    if version_number is None:
+        return None
+    version = client.get_model_version(name, str(version_number))
     return ModelRef(name, str(version.version), version.run_id or "", version.source, dict(version.tags or {}))
 
 
@@ -181,9 +184,9 @@ def load_model(model_dir: Path) -> Any:
 
 def promote(name: str, version: str, tracking_uri: Optional[str] = None) -> Optional[str]:
     """Makes `version` the champion; the champion it replaces becomes `previous-champion`. Returns that version."""
-    current = by_alias(name, CHAMPION_ALIAS, tracking_uri)
     with _registry_call(f"promotion of {name} v{version}", tracking_uri, UNRECORDED):
         client = _client(tracking_uri)
+        current = _lookup(client, name, CHAMPION_ALIAS)
         if current is not None and current.version != version:
             client.set_registered_model_alias(name, PREVIOUS_CHAMPION_ALIAS, current.version)
         client.set_registered_model_alias(name, CHAMPION_ALIAS, version)
@@ -201,9 +204,9 @@ def roll_back(name: str, version: str, tracking_uri: Optional[str] = None) -> Op
     retired = promote(name, version, tracking_uri)
     if retired is None:
         return None
-    challenger = by_alias(name, CHALLENGER_ALIAS, tracking_uri)
     with _registry_call(f"retirement of {name} v{retired}", tracking_uri, UNRECORDED):
         client = _client(tracking_uri)
+        challenger = _lookup(client, name, CHALLENGER_ALIAS)
         if challenger is not None and challenger.version == retired:
             client.delete_registered_model_alias(name, CHALLENGER_ALIAS)
         client.set_model_version_tag(name, retired, "deployment_status", RETIRED_TAG_VALUE)
