@@ -10,7 +10,7 @@ After each fault the next plain `run.py deploy` must complete, and then: exactly
 serves the stable URL, the stable URL answers with the version the `champion` alias names, and no process of the
 run is left over (anything under the run's state but the live daemon and nginx is an orphan).
 
-    python bench/reliability_deploy.py                  # all scenarios (~30 min on a busy 2-core machine)
+    python bench/reliability_deploy.py                  # all scenarios (~45 min with setup on a busy 2-core machine)
     python bench/reliability_deploy.py --only concurrent --keep
 """
 
