@@ -143,10 +143,13 @@ def run_deployment(
     from pipelines.selection import deployment_of
     from core import names
 
-    run = deployment_pipeline.with_options(execution_mode=ExecutionMode.FAIL_FAST)(
-        model_name=model_name, deployment_name=deployment_name or deployment_of(model_name), gate=config.gate,
-        serving=config.serving, version=version, alias=alias, force=force,
-    )
+    from steps.deployment.release_lock import release_lock
+
+    with release_lock(model_name, "deploy", say=say):  # gate -> deploy -> promote as one release
+        run = deployment_pipeline.with_options(execution_mode=ExecutionMode.FAIL_FAST)(
+            model_name=model_name, deployment_name=deployment_name or deployment_of(model_name), gate=config.gate,
+            serving=config.serving, version=version, alias=alias, force=force,
+        )
     summary = summarize_run(run, say)
     from zenml.client import Client
 
@@ -157,7 +160,15 @@ def run_deployment(
 
 
 def rollback_champion(config: DeploymentConfig, model_name: str, say: Callable[[str], None] = print) -> Any:
-    """Serves `model_name`'s `previous-champion` again (parity-checked, blue/green) and makes it the champion."""
+    """Serves `model_name`'s `previous-champion` again (parity-checked, blue/green) and makes it the champion; the
+    version rolled away from is retired. Holds the model's release lock, like a deployment run."""
+    from steps.deployment.release_lock import release_lock
+
+    with release_lock(model_name, "rollback", say=say):
+        return _rollback_champion(config, model_name, say)
+
+
+def _rollback_champion(config: DeploymentConfig, model_name: str, say: Callable[[str], None]) -> Any:
     from pipelines.selection import deployment_of
     from steps.deployment.registry import RegistryError, by_alias
     from steps.deployment.rollout import deploy_version, promote_served, tracking_uri, training_artifacts
@@ -172,7 +183,9 @@ def rollback_champion(config: DeploymentConfig, model_name: str, say: Callable[[
     say(f"rolling back {model_name} to v{previous.version}")
     record = deploy_version(previous, holdout, schema, config.serving, deployment_of(model_name),
                             config.gate.parity_tolerance, uri)
-    promote_served(record, str(model_version.id), uri)
+    retired = promote_served(record, str(model_version.id), uri, retire_previous=True)
+    if retired:
+        say(f"v{retired} retired (deployment_status=rolled-back, no longer the challenger)")
     return record
 
 

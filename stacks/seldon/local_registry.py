@@ -1,6 +1,9 @@
 """The local backend's deployment registry: one JSON file under the state dir, read-modify-written under a lock.
 
-Separate CLI invocations (deploy now, list or stop later) all see the same deployments through it.
+Separate CLI invocations (deploy now, list or stop later) all see the same deployments through it. Every write goes
+to a temporary file that is flushed to disk and renamed over the old one (then the folder is synced), so a crash or
+power loss leaves either the old or the new registry, never a torn one; the previous version is kept as
+`registry.json.bak` for the rare case the file is damaged anyway (disk fault, hand edit).
 """
 
 from __future__ import annotations
@@ -12,6 +15,12 @@ import os
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator
+
+from stacks.seldon.spec import DeploymentError
+
+
+class RegistryFileError(DeploymentError):
+    """registry.json cannot be read as a deployment registry."""
 
 
 class Registry:
@@ -32,11 +41,12 @@ class Registry:
     def update(self) -> Iterator[Dict[str, Any]]:
         """Yield the registry for editing; written back atomically when the block exits without error."""
         with self._locked():
-            data = self._load()
+            previous = self.path.read_bytes() if self.path.is_file() else None
+            data = self._parse(previous)
             yield data
-            tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-            os.replace(tmp, self.path)
+            if previous is not None:
+                _write_durably(self.root / "registry.json.bak", previous)
+            _write_durably(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
 
     @contextlib.contextmanager
     def deployment_lock(self, name: str, timeout: float = 600.0) -> Iterator[None]:
@@ -45,7 +55,24 @@ class Registry:
             yield
 
     def _load(self) -> Dict[str, Any]:
-        data = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        return self._parse(self.path.read_bytes() if self.path.is_file() else None)
+
+    def _parse(self, raw: "bytes | None") -> Dict[str, Any]:
+        if raw is None:
+            return {"ingress": {}, "deployments": {}}
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict) or not all(isinstance(data.get(k, {}), dict)
+                                                     for k in ("ingress", "deployments")):
+                raise ValueError("expected an object with 'ingress' and 'deployments' objects")
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            backup = self.root / "registry.json.bak"
+            recover = (f"restore the copy from before the last update: `cp {backup} {self.path}`"
+                       if backup.is_file() else
+                       f"move it aside (`mv {self.path} {self.path}.damaged`): the local deployments are then "
+                       "forgotten; stop their daemons by hand (`pgrep -af serving.launch`) and deploy again")
+            raise RegistryFileError(
+                f"the local deployment registry {self.path} is damaged ({exc}); {recover}") from None
         data.setdefault("ingress", {})
         data.setdefault("deployments", {})
         return data
@@ -70,3 +97,22 @@ class Registry:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_durably(path: Path, content: bytes) -> None:
+    """Write temp + fsync + rename + fsync of the folder: after return the new content survives a crash."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

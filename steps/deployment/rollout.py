@@ -90,15 +90,18 @@ def serving_version(deployment_name: str, model_name: str) -> Optional[str]:
     return info.model_version
 
 
-def promote_served(record: DeploymentRecord, zenml_model_version_id: str, tracking_uri: Optional[str]) -> Optional[str]:
-    """After `record`'s version took traffic: MLflow `champion` (the one it replaces becomes `previous-champion`),
-    ZenML stage `production` and the endpoint on the ZenML model version. Returns the previous champion version.
+def promote_served(
+    record: DeploymentRecord, zenml_model_version_id: str, tracking_uri: Optional[str], retire_previous: bool = False
+) -> Optional[str]:
+    """After `record`'s version took traffic: MLflow `champion` (the one it replaces becomes `previous-champion`, or
+    with `retire_previous`, as on a rollback, is retired: tagged rolled-back and no longer the challenger), ZenML
+    stage `production` and the endpoint on the ZenML model version. Returns the replaced version.
     The one promotion, used by the deployment pipeline and by rollback."""
     from zenml import log_metadata
 
-    from steps.deployment.registry import promote
+    from steps.deployment.registry import promote, roll_back
 
-    previous = promote(record.model_name, record.model_version, tracking_uri)
+    previous = (roll_back if retire_previous else promote)(record.model_name, record.model_version, tracking_uri)
     mark_production(record.model_name, zenml_model_version_id)
     log_metadata(metadata={"endpoint": record.url, "mlflow_version": record.model_version},
                  model_name=record.model_name, model_version=zenml_model_version_id)

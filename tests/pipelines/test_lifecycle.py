@@ -16,7 +16,7 @@ from pipelines.launch import (
     run_training,
 )
 from steps.deployment.endpoint_client import predict
-from steps.deployment.registry import by_alias, download_model, load_model
+from steps.deployment.registry import RegistryError, by_alias, download_model, load_model
 
 pytestmark = pytest.mark.integration
 
@@ -187,6 +187,11 @@ def test_rollback_restores_the_previous_champion(stack, champion):
     assert record.model_version == previous and _serving(stack).model_version == previous
     assert by_alias("churn-classifier", "champion", _uri(stack)).version == previous
     assert by_alias("churn-classifier", "previous-champion", _uri(stack)).version == current
+    # the version rolled away from is retired: the next plain deploy cannot bring it back
+    assert by_alias("churn-classifier", "challenger", _uri(stack)) is None
+    with pytest.raises(RegistryError, match="no 'challenger'"):
+        _deploy()
+    assert _serving(stack).model_version == previous
 
 
 def test_simulation_detects_drift_retrains_and_draws_the_timeline(stack, champion, tmp_path):
