@@ -19,6 +19,9 @@ os.environ["ZENML_REPOSITORY_PATH"] = str(SESSION_DIR / "repo")
 os.environ["MLOPS_STATE_DIR"] = str(SESSION_DIR / "state")
 os.environ["ZENML_CUSTOM_SOURCE_ROOT"] = str(PROJECT_ROOT)
 os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
+# scikit-learn's OpenMP threads spin against the serving daemons on a small CI machine (a retrain was seen stalled
+# for 40 minutes with the default on 2 busy cores); one thread keeps the suite's time predictable.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["WHYLOGS_NO_ANALYTICS"] = "1"
 # The pinned Seldon serving environment takes a minute to build: every test (and every session) shares one, in the
 # project's ignored run-state directory; the rest of the state stays per session.
