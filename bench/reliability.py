@@ -161,6 +161,7 @@ def valid_p99_rounds(client: Client, args) -> Tuple[float, List[float], int]:
 
 def bad_requests(args) -> int:
     from stacks.seldon.local_backend import LocalSeldonBackend
+    from serving.identity import ModelIdentity
     from stacks.seldon.spec import ModelDeploymentSpec
     from tests.serving.model_factory import train_and_save
 
@@ -169,8 +170,7 @@ def bad_requests(args) -> int:
                                  log=lambda m: print(m, file=sys.stderr))
     try:
         train_and_save(work / "model", args.estimator, "str", n_rows=2000)
-        info = backend.deploy(ModelDeploymentSpec(name="bench", model_uri=str(work / "model"), model_name="bench",
-                                                  model_version="1"))
+        info = backend.deploy(ModelDeploymentSpec(name="bench", model=ModelIdentity("bench", "1", uri=str(work / "model"))))
         pid = info.details["pid"]
         client = Client(info.url.rsplit("/api/v1.0/predictions", 1)[0])
         valid_p99(client, 200, args.valid_concurrency)  # warm-up

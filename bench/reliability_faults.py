@@ -129,6 +129,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
 
     from stacks.seldon.local_backend import LocalSeldonBackend
+    from serving.identity import ModelIdentity
     from stacks.seldon.spec import ModelDeploymentSpec
     from tests.serving.model_factory import train_and_save
 
@@ -137,8 +138,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     train_and_save(work / "model", "logreg", "str", n_rows=2000)
     backend = LocalSeldonBackend(root=work / "seldon-local", workers=args.workers, threads=2,
                                  log=lambda m: print(m, file=sys.stderr))
-    info = backend.deploy(ModelDeploymentSpec(name="faults", model_uri=str(work / "model"), model_name="faults",
-                                              model_version="1"))
+    info = backend.deploy(ModelDeploymentSpec(name="faults", model=ModelIdentity("faults", "1", uri=str(work / "model"))))
     supervisor = info.details["pid"]
     health = info.details["direct_url"].replace("/api/v1.0/predictions", "/health/status")
     load = Load(info.url, args.rate, args.threads, args.timeout)

@@ -119,6 +119,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         sys.exit("wrk not found: run .ci/deps-serving.sh (Debian package 'wrk')")
 
     from stacks.seldon.local_backend import LocalSeldonBackend
+    from serving.identity import ModelIdentity
     from stacks.seldon.spec import ModelDeploymentSpec
     from tests.serving.model_factory import make_frame, train_and_save
 
@@ -140,8 +141,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
         backend = LocalSeldonBackend(root=work / "seldon-local", workers=args.workers, threads=args.threads,
                                      log=lambda m: print(m, file=sys.stderr))
-        info = backend.deploy(ModelDeploymentSpec(name="bench", model_uri=str(work / "model"),
-                                                  model_name="bench", model_version="1"))
+        info = backend.deploy(ModelDeploymentSpec(name="bench", model=ModelIdentity("bench", "1", uri=str(work / "model"))))
         workers = args.workers or os.cpu_count()
         for label, url in ((f"project Seldon, stable URL via nginx ({workers}w x {args.threads}t)", info.url),):
             print(f"wrk {label} ...", file=sys.stderr)

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from serving.identity import ModelIdentity
+
 from serving import MODEL_CLASS
 
 SERVING_DIR = Path(__file__).resolve().parent
@@ -105,12 +107,7 @@ def model_parameters(**values: str) -> str:
 def microservice_command(
     python: Path,
     *,
-    model_uri: str,
-    model_name: str = "",
-    model_version: str = "",
-    run_id: str = "",
-    data_fingerprint: str = "",
-    git_commit: str = "",
+    model: ModelIdentity,
     http_port: int,
     metrics_port: int,
     workers: int = 1,
@@ -122,10 +119,7 @@ def microservice_command(
     metrics_unix_socket: str = "",
 ) -> Tuple[List[str], Dict[str, str]]:
     """argv and the variables that run the Seldon microservice for one model; gRPC stays off unless asked."""
-    params = model_parameters(
-        model_uri=model_uri, model_name=model_name, model_version=model_version, run_id=run_id,
-        data_fingerprint=data_fingerprint, git_commit=git_commit,
-    )
+    params = model_parameters(model_uri=model.uri, **model.parameters())
     argv = [
         str(python), "-m", "serving.launch", MODEL_CLASS,
         "--service-type", "MODEL",
@@ -147,10 +141,10 @@ def microservice_command(
         "PREDICTIVE_UNIT_METRICS_ENDPOINT": METRICS_PATH,
         # Custom metrics travel in each response's meta; strip them before the client sees the response.
         "INCLUDE_METRICS_IN_CLIENT_RESPONSE": "false",
-        "PREDICTIVE_UNIT_ID": model_name or "model",
-        "SELDON_DEPLOYMENT_ID": deployment_name or model_name or "model",
+        "PREDICTIVE_UNIT_ID": model.name or "model",
+        "SELDON_DEPLOYMENT_ID": deployment_name or model.name or "model",
         "PREDICTOR_ID": "default",
-        "PREDICTIVE_UNIT_IMAGE": f"local/{model_name or 'model'}:{model_version or '0'}",
+        "PREDICTIVE_UNIT_IMAGE": f"local/{model.name or 'model'}:{model.version or '0'}",
         # One BLAS/OpenMP thread per worker: workers already use every core, nested threads only contend.
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",

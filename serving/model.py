@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from serving.identity import ModelIdentity
 from serving.artifact import ModelArtifact, input_example
 from serving.request_guard import _seldon_error, make_guard
 from serving.schema import BadInput, InputSchema
@@ -42,20 +43,17 @@ class SeldonModel:
         data_fingerprint: str = "",
         git_commit: str = "",
     ):
-        self.model_uri = model_uri
-        self.model_name = model_name
-        self.model_version = str(model_version)
-        self.data_fingerprint = data_fingerprint
-        self.git_commit = git_commit
         # The signature is read eagerly (cheap, no unpickling): Seldon asks for metadata before load() runs.
         self.artifact = ModelArtifact.read(model_uri)
-        self.run_id = run_id or self.artifact.run_id
+        self.identity = ModelIdentity(name=model_name, version=model_version, uri=model_uri,
+                                      run_id=run_id or self.artifact.run_id, data_fingerprint=data_fingerprint,
+                                      git_commit=git_commit)
         self.schema = InputSchema(self.artifact.inputs)
         self.model = None
         self.classes: Optional[List[str]] = None
         self._transform = None  # numpy preprocessing (serving.fastpath), when it reproduces the pipeline exactly
         self._estimator = None
-        self._tags = {"model_name": self.model_name, "model_version": self.model_version}
+        self._tags = {"model_name": self.identity.name, "model_version": self.identity.version}
         self.model_error_handler = make_guard(self._count_rejected)
         # Seldon's metrics store, handed over by serving.launch; bodies rejected before predict_raw are counted here
         self.seldon_metrics = None
@@ -78,7 +76,7 @@ class SeldonModel:
             self._predict(probe, len(next(iter(probe.values()))))  # fail fast: the model must score its own example
         logger.info(
             "loaded %s version %s from %s (%s path)",
-            self.model_name, self.model_version, self.model_uri, "numpy" if self._transform else "pandas",
+            self.identity.name, self.identity.version, self.identity.uri, "numpy" if self._transform else "pandas",
         )
 
     def _compile(self, model) -> None:
@@ -199,8 +197,8 @@ class SeldonModel:
         out_shape = outputs[0].get("tensor-spec", {}).get("shape", [-1]) if outputs else [-1]
         n_out = out_shape[-1] if len(out_shape) > 1 else 1
         return {
-            "name": self.model_name,
-            "versions": [self.model_version],
+            "name": self.identity.name,
+            "versions": [self.identity.version],
             "platform": "seldon-sklearn-skops",
             "inputs": [
                 {"messagetype": "ndarray", "schema": {"names": self.schema.names, "shape": [len(self.schema.names)]}},
@@ -208,10 +206,10 @@ class SeldonModel:
             ],
             "outputs": [{"messagetype": "ndarray", "schema": {"shape": [-1, n_out]}}],
             "custom": {
-                "mlflow_run_id": self.run_id,
-                "data_fingerprint": self.data_fingerprint,
-                "git_commit": self.git_commit,
-                "model_uri": self.model_uri,
+                "mlflow_run_id": self.identity.run_id,
+                "data_fingerprint": self.identity.data_fingerprint,
+                "git_commit": self.identity.git_commit,
+                "model_uri": self.identity.uri,
                 "sklearn_version": self.artifact.sklearn_version,
                 "input_types": json.dumps({c.name: c.type for c in self.schema.columns}),
             },

@@ -19,6 +19,7 @@ from zenml.model_deployers.base_model_deployer import BaseModelDeployerFlavor, g
 from zenml.services import BaseService, ServiceConfig, ServiceState
 from zenml.services.service_status import ServiceStatus
 
+from serving.identity import ModelIdentity
 from stacks.seldon.backends import backend_options, make_backend
 from stacks.seldon.flavor import SeldonModelDeployerConfig, SeldonModelDeployerFlavor
 from stacks.seldon.service import SERVICE_TYPE, SeldonDeploymentService, SeldonDeploymentServiceConfig, service_name
@@ -101,13 +102,13 @@ class SeldonModelDeployer(BaseModelDeployer):
         client = Client()
         previous = self._services(spec.name)
         config = SeldonDeploymentServiceConfig(
-            name=spec.name, service_name=service_name(spec.name), model_name=spec.model_name,
-            model_version=str(spec.model_version), deployment_name=spec.name, model_uri=spec.model_uri,
-            run_id=spec.run_id, url=info.url, backend_options=backend_options(self.config), **_step_context(),
+            name=spec.name, service_name=service_name(spec.name), model_name=spec.model.name,
+            model_version=spec.model.version, deployment_name=spec.name, model_uri=spec.model.uri,
+            run_id=spec.model.run_id, url=info.url, backend_options=backend_options(self.config), **_step_context(),
         )
         response = client.create_service(
             config=config, service_type=SERVICE_TYPE,
-            model_version_id=get_model_version_id_if_exists(spec.model_name, str(spec.model_version)),
+            model_version_id=get_model_version_id_if_exists(spec.model.name, spec.model.version),
         )
         service = SeldonDeploymentService(
             uuid=response.id, config=config, admin_state=ServiceState.ACTIVE,
@@ -130,8 +131,8 @@ class SeldonModelDeployer(BaseModelDeployer):
     # -- BaseModelDeployer (generic ZenML API: `zenml model-deployer models ...`) ----------------------------------
     def perform_deploy_model(self, id: UUID, config: ServiceConfig, timeout: int = 300) -> BaseService:
         cfg = cast(SeldonDeploymentServiceConfig, config)
-        spec = self.default_spec(name=cfg.deployment_name, model_uri=cfg.model_uri, model_name=cfg.model_name,
-                                 model_version=cfg.model_version, run_id=cfg.run_id)
+        spec = self.default_spec(name=cfg.deployment_name, model=ModelIdentity(
+            name=cfg.model_name, version=cfg.model_version, uri=cfg.model_uri, run_id=cfg.run_id))
         info = self.backend().deploy(spec, timeout=timeout)
         cfg.url, cfg.backend_options = info.url, backend_options(self.config)
         return SeldonDeploymentService(uuid=id, config=cfg, admin_state=ServiceState.ACTIVE,

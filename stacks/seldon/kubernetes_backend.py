@@ -53,7 +53,7 @@ class KubernetesSeldonBackend(DeploymentBackend):
         """Serve `spec` at its stable URL; on failure the previous spec is restored and DeploymentError raised."""
         try:
             sd.check_name(spec.name, CANDIDATE_SUFFIX)
-            sd.model_uri_for_cluster(spec.model_uri)
+            sd.model_uri_for_cluster(spec.model.uri)
             sd.resource_requirements(spec.resources)
         except ValueError as exc:
             raise DeploymentError(f"deployment '{spec.name}': {exc}") from exc
@@ -71,13 +71,13 @@ class KubernetesSeldonBackend(DeploymentBackend):
         written = self.cluster.write(desired, current)
         logger.info("SeldonDeployment %s/%s %s (%s rollout of %s v%s); waiting until Available",
                     self.namespace, spec.name, "created" if current is None else "updated",
-                    desired["metadata"]["annotations"][sd.ROLLOUT_ANNOTATION], spec.model_name, spec.model_version)
+                    desired["metadata"]["annotations"][sd.ROLLOUT_ANNOTATION], spec.model.name, spec.model.version)
         try:
             ready = self.cluster.wait_available(spec.name, written, timeout, deadline)
         except DeploymentError as exc:
             raise DeploymentError(f"{exc} {self._undo(spec.name, current, timeout)}") from exc
         info = self._info(ready)
-        logger.info("Model %s v%s serving at %s", spec.model_name, spec.model_version, info.url)
+        logger.info("Model %s v%s serving at %s", spec.model.name, spec.model.version, info.url)
         return info
 
     def _managed(self, name: str) -> Optional[Dict[str, Any]]:
@@ -99,12 +99,12 @@ class KubernetesSeldonBackend(DeploymentBackend):
         try:
             self.cluster.wait_available(name, written, timeout)
             url = self.url(name)
-            logger.info("Verifying candidate %s v%s at %s", spec.model_name, spec.model_version, url)
+            logger.info("Verifying candidate %s v%s at %s", spec.model.name, spec.model.version, url)
             verify(url)
         except DeploymentError as exc:
             raise DeploymentError(f"{exc} '{spec.name}' was not changed.") from exc
         except Exception as exc:
-            raise DeploymentError(f"candidate {spec.model_name} v{spec.model_version} failed verification at "
+            raise DeploymentError(f"candidate {spec.model} failed verification at "
                                   f"{self.url(name)}: {exc}; '{spec.name}' was not changed") from exc
         finally:
             self._delete_quietly(name)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from core import process
 from core.process import Identity
+from serving.identity import ModelIdentity
 from stacks.seldon import local_process
 from stacks.seldon.local_checks import DAEMON_MARKER, HEALTH_PATH, PREDICT_PATH, check_candidate, local_model_dir
 from stacks.seldon.local_ingress import MARKER, NginxIngress, route_path
@@ -71,7 +72,7 @@ class LocalSeldonBackend(DeploymentBackend):
         if not DEPLOYMENT_NAME.fullmatch(spec.name):
             raise DeploymentError(f"deployment name {spec.name!r}: expected a DNS-1123 label "
                                   "(lowercase letters, digits and '-', at most 63 characters)")
-        model_dir = local_model_dir(spec.model_uri)
+        model_dir = local_model_dir(spec.model.uri)
         try:
             python = ensure_serving_env(log=self.log)
         except ServingEnvError as exc:
@@ -86,7 +87,7 @@ class LocalSeldonBackend(DeploymentBackend):
                 self._retire(spec.name)
         info = self.status(spec.name)
         assert info is not None
-        self.log(f"{spec.name}: serving {spec.model_name} v{spec.model_version} at {info.url}")
+        self.log(f"{spec.name}: serving {spec.model} at {info.url}")
         return info
 
     def status(self, name: str) -> Optional[DeploymentInfo]:
@@ -130,7 +131,7 @@ class LocalSeldonBackend(DeploymentBackend):
         entry = data["deployments"].get(name)
         if not entry:
             raise DeploymentError(f"no local deployment called {name!r}")
-        return self.deploy(ModelDeploymentSpec(**entry["spec"]), timeout=timeout)
+        return self.deploy(ModelDeploymentSpec.from_dict(entry["spec"]), timeout=timeout)
 
     def logs(self, name: str, tail: Optional[int] = None, follow: bool = False) -> Iterator[str]:
         """Lines of the serving daemon's log (the last `tail` lines if given); `follow` keeps reading new lines."""
@@ -156,7 +157,7 @@ class LocalSeldonBackend(DeploymentBackend):
         """Start a candidate and run its checks; on failure stop it and raise DeploymentError saying why."""
         for attempt in (1, 2):
             candidate = self._start(spec, model_dir, python)
-            self.log(f"{spec.name}: started model {spec.model_name} v{spec.model_version} on {candidate['url']} "
+            self.log(f"{spec.name}: started model {spec.model} on {candidate['url']} "
                      f"(pid {candidate['pid']}, log {candidate['log']})")
             try:
                 check_candidate(self.host, candidate, model_dir, timeout, verify)
@@ -176,7 +177,7 @@ class LocalSeldonBackend(DeploymentBackend):
                 if current and current.state == "active":
                     still = f"; version {current.model_version} is still serving at {current.url}"
                 raise DeploymentError(
-                    f"{spec.name}: model {spec.model_name} v{spec.model_version} failed its checks: {exc}{still}\n"
+                    f"{spec.name}: model {spec.model} failed its checks: {exc}{still}\n"
                     f"--- last lines of {candidate['log']} ---\n{log_tail}"
                 ) from exc
         raise AssertionError("unreachable")
@@ -194,7 +195,7 @@ class LocalSeldonBackend(DeploymentBackend):
                     self._stop_instance(stale)
                 candidate = self._spawn(spec, model_dir, python, data, spawned)
                 entry = data["deployments"].setdefault(spec.name,
-                                                       {"state": "pending", "spec": dataclasses.asdict(spec)})
+                                                       {"state": "pending", "spec": spec.to_dict()})
                 entry["candidate"] = candidate
         except BaseException:
             for identity in spawned:  # started, but the registry may not know it: stop it now
@@ -212,8 +213,7 @@ class LocalSeldonBackend(DeploymentBackend):
         log_file = self.root / "logs" / f"{spec.name}-{instance_id}.log"
         rest_socket, metrics_socket = self.ingress.socket_paths(instance_id)
         argv, env = microservice_command(
-            python, model_uri=str(model_dir), model_name=spec.model_name, model_version=spec.model_version,
-            run_id=spec.run_id, data_fingerprint=spec.data_fingerprint, git_commit=spec.git_commit,
+            python, model=dataclasses.replace(spec.model, uri=str(model_dir)),
             http_port=http_port, metrics_port=metrics_port, host=self.host, deployment_name=spec.name,
             workers=spec.workers or self.workers or os.cpu_count() or 1, threads=spec.threads or self.threads or 1,
             unix_socket=rest_socket, metrics_unix_socket=metrics_socket,
@@ -226,7 +226,7 @@ class LocalSeldonBackend(DeploymentBackend):
         return {
             "id": instance_id, "pid": identity.pid, "identity": identity.to_dict(), "http_port": http_port,
             "metrics_port": metrics_port, "log": str(log_file), "started_at": _now(),
-            "model_version": spec.model_version, "socket": rest_socket, "metrics_socket": metrics_socket,
+            "model_version": spec.model.version, "socket": rest_socket, "metrics_socket": metrics_socket,
             "url": f"http://{self.host}:{http_port}{PREDICT_PATH}",
         }
 
@@ -244,7 +244,7 @@ class LocalSeldonBackend(DeploymentBackend):
             if old:  # recorded before anything else can fail: a crash after the switch leaves no unknown daemon
                 entry.setdefault("retiring", []).append(old)
             entry.pop("candidate", None)
-            entry.update(instance=candidate, state="active", spec=dataclasses.asdict(spec), updated_at=_now(),
+            entry.update(instance=candidate, state="active", spec=spec.to_dict(), updated_at=_now(),
                          last_log=candidate["log"])
         return old
 
@@ -297,7 +297,7 @@ class LocalSeldonBackend(DeploymentBackend):
             self.ingress.remove_socket_dir_if_empty()
 
     def _info(self, name: str, entry: Dict[str, Any], ingress: Dict[str, Any]) -> DeploymentInfo:
-        spec = entry.get("spec", {})
+        model = ModelDeploymentSpec.from_dict(entry["spec"]).model if entry.get("spec") else ModelIdentity("", "")
         instance = entry.get("instance") or {}
         base = f"http://{self.host}:{ingress.get('port')}{route_path(name)}" if ingress.get("port") else ""
         state = entry.get("state", "failed")
@@ -312,8 +312,8 @@ class LocalSeldonBackend(DeploymentBackend):
                 state = "failed"
         details = {
             "backend": "local",
-            "model_uri": spec.get("model_uri", ""),
-            "run_id": spec.get("run_id", ""),
+            "model_uri": model.uri,
+            "run_id": model.run_id,
             "health_url": f"{base}{HEALTH_PATH}" if base else "",
             "metrics_url": f"{base}/prometheus" if base else "",
             "direct_url": instance.get("url", ""),
@@ -325,7 +325,7 @@ class LocalSeldonBackend(DeploymentBackend):
             details["problem"] = problem
         return DeploymentInfo(
             name=name, url=f"{base}{PREDICT_PATH}" if base else "", state=state,  # type: ignore[arg-type]
-            model_name=spec.get("model_name", ""), model_version=str(spec.get("model_version", "")), details=details,
+            model_name=model.name, model_version=model.version, details=details,
         )
 
 

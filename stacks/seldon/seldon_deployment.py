@@ -21,6 +21,7 @@ import dataclasses
 import re
 from typing import Any, Dict, List, Mapping, Optional
 
+from serving.identity import PARAMETERS as MODEL_PARAMETERS  # what identifies a served model; read back below
 from stacks.seldon.seldon_sizing import (  # noqa: F401 - DEFAULT_RESOURCES, quantity: re-exported for callers
     DEFAULT_RESOURCES, hpa_spec, pdb_spec, quantity, resource_requirements)
 from stacks.seldon.spec import ModelDeploymentSpec
@@ -49,8 +50,6 @@ MANAGED_BY = ("app.kubernetes.io/managed-by", "zenml-mlops")
 ROLE_LABEL = "mlops.zenml.io/role"  # on the SeldonDeployment: "endpoint" or "candidate"
 ROLLOUT_ANNOTATION = "mlops.zenml.io/rollout"
 
-# The model-class parameters that identify what is serving; read back by `predictor_models`.
-MODEL_PARAMETERS = ("model_name", "model_version", "run_id", "data_fingerprint", "git_commit")
 
 OBJECT_STORE_SCHEMES = ("s3://", "gs://")  # what Seldon's rclone storage initializer can fetch
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -151,9 +150,9 @@ def build_predictor(spec: ModelDeploymentSpec, options: ServingOptions, name: st
         "name": MODEL_CONTAINER,
         "type": "MODEL",
         "implementation": SERVER_IMPLEMENTATION,
-        "modelUri": model_uri_for_cluster(spec.model_uri),
+        "modelUri": model_uri_for_cluster(spec.model.uri),
         "endpoint": {"type": "REST"},
-        "parameters": [{"name": key, "type": "STRING", "value": str(getattr(spec, key))} for key in MODEL_PARAMETERS],
+        "parameters": [{"name": key, "type": "STRING", "value": value} for key, value in spec.model.parameters().items()],
     }
     if options.model_storage_secret:
         graph["envSecretRefName"] = options.model_storage_secret

@@ -10,26 +10,40 @@ import abc
 import dataclasses
 from typing import Any, Callable, Dict, List, Literal, Optional
 
+from serving.identity import ModelIdentity
+
 RolloutMode = Literal["replace", "canary", "shadow"]
+LEGACY_IDENTITY_KEYS = ("model_uri", "model_name", "model_version", "run_id", "data_fingerprint", "git_commit")
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelDeploymentSpec:
-    """One model to serve behind a named, stable endpoint."""
+    """One model version (`model.uri`: a local path or an object-store URI) to serve behind a named, stable
+    endpoint."""
 
     name: str  # deployment name, stable across redeploys (DNS-1123 label)
-    model_uri: str  # MLflow model directory: a local path or an object-store URI (s3://...)
-    model_name: str  # registered model name in the MLflow registry
-    model_version: str  # registered model version
-    run_id: str = ""  # MLflow run that produced the model
-    data_fingerprint: str = ""
-    git_commit: str = ""
+    model: ModelIdentity
     replicas: int = 1
     workers: Optional[int] = None  # None: backend picks (e.g. one per core)
     threads: Optional[int] = None
     resources: Dict[str, Any] = dataclasses.field(default_factory=dict)
     rollout: RolloutMode = "replace"
     canary_traffic_percent: int = 10  # share of traffic for the candidate in canary mode
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "ModelDeploymentSpec":
+        """The inverse of `to_dict`; also reads records written before the identity had its own type."""
+        data = dict(data)
+        model = data.pop("model", None)
+        if model is None:
+            flat = {key: data.pop(key, "") for key in LEGACY_IDENTITY_KEYS}
+            model = {"name": flat["model_name"], "version": flat["model_version"], "uri": flat["model_uri"],
+                     "run_id": flat["run_id"], "data_fingerprint": flat["data_fingerprint"],
+                     "git_commit": flat["git_commit"]}
+        return cls(model=ModelIdentity(**model), **data)
 
 
 @dataclasses.dataclass

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
 
+from serving.identity import ModelIdentity
 from steps.training.tracking import CHALLENGER_ALIAS, CHAMPION_ALIAS, PREVIOUS_CHAMPION_ALIAS
 
 
@@ -32,6 +33,12 @@ class ModelRef:
     @property
     def zenml_run_id(self) -> str:
         return self.tags.get("zenml_run_id", "")
+
+    def identity(self, uri: str) -> ModelIdentity:
+        """This version's identity, loaded from `uri` (a downloaded directory, or the artifact store's location)."""
+        return ModelIdentity(name=self.name, version=self.version, uri=uri, run_id=self.run_id,
+                             data_fingerprint=self.tags.get("data_fingerprint", ""),
+                             git_commit=self.tags.get("git_commit", ""))
 
 
 class RegistryUnavailableError(RegistryError):

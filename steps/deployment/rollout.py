@@ -156,10 +156,7 @@ def deploy_version(
                     parity["max_abs_diff"])
 
     spec = ModelDeploymentSpec(
-        name=deployment_name, model_uri=model_uri, model_name=ref.name, model_version=ref.version,
-        run_id=ref.run_id, data_fingerprint=ref.tags.get("data_fingerprint", ""),
-        git_commit=ref.tags.get("git_commit", ""), replicas=serving.replicas,
-        workers=serving.workers, threads=serving.threads, rollout=serving.rollout,
+        name=deployment_name, model=ref.identity(model_uri), replicas=serving.replicas, workers=serving.workers, threads=serving.threads, rollout=serving.rollout,
         canary_traffic_percent=serving.canary_traffic_percent,
     )
     info = deployer.deploy(spec, verify=verify, timeout=serving.timeout_seconds)

@@ -6,6 +6,7 @@ import dataclasses
 import html
 
 from materializers.report_base import Report, html_page
+from serving.identity import ModelIdentity
 
 
 @dataclasses.dataclass
@@ -22,6 +23,12 @@ class RegisteredModel(Report):
     data_fingerprint: str
     git_commit: str
     tracking_uri: str = ""
+
+    @property
+    def identity(self) -> ModelIdentity:
+        """The registered version as the deployer and the serving model class know it."""
+        return ModelIdentity(name=self.name, version=self.version, uri=self.model_uri, run_id=self.run_id,
+                             data_fingerprint=self.data_fingerprint, git_commit=self.git_commit)
 
     def to_html(self) -> str:
         body = (

@@ -91,6 +91,6 @@ def register_model(
                              primary_value=evaluation.primary_value, data_fingerprint=schema.fingerprint,
                              git_commit=tags["git_commit"], tracking_uri=mlflow.get_tracking_uri())
     log_metadata(metadata={"mlflow_model": registered, "data_fingerprint": schema.fingerprint}, infer_model=True)
-    logger.info("registered %s version %s as '%s' (MLflow run %s)", model_name, result.version, result.alias,
-                result.run_id)
+    logger.info("registered %s as '%s' (MLflow run %s, data %s)", result.identity, result.alias, result.run_id,
+                result.data_fingerprint[:19])
     return result

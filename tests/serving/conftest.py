@@ -14,6 +14,7 @@ import pytest
 
 from serving.environment import ENV_DIR_ENV, PROJECT_ROOT, ensure_serving_env, microservice_command
 from core import process
+from serving.identity import ModelIdentity
 from stacks.seldon import local_process
 from tests.serving.model_factory import train_and_save
 
@@ -75,8 +76,8 @@ class Microservice:
                  unix_socket: str = "", metrics_unix_socket: str = ""):
         self.http_port, self.metrics_port = local_process.pick_ports(2, (23000, 23999), ())
         argv, env = microservice_command(
-            python, model_uri=str(model_dir), model_name="test-model", model_version=version, run_id="run-123",
-            data_fingerprint="fp-abc", git_commit="deadbeef", http_port=self.http_port,
+            python, model=ModelIdentity("test-model", version, uri=str(model_dir), run_id="run-123",
+                                        data_fingerprint="fp-abc", git_commit="deadbeef"), http_port=self.http_port,
             metrics_port=self.metrics_port, workers=workers, threads=2, unix_socket=unix_socket,
             metrics_unix_socket=metrics_unix_socket,
         )

@@ -7,6 +7,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from serving.identity import ModelIdentity
 from stacks.seldon.spec import ModelDeploymentSpec
 from tests.stacks.kubernetes.crd_schema import SELDON_CRD
 from tests.stacks.kubernetes.fake_apiserver import FakeKubernetesApi
@@ -26,11 +27,11 @@ def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def model_spec(version: int = 1, **changes: Any) -> ModelDeploymentSpec:
     """The spec of registered version `version` of the `credit` model."""
-    spec = ModelDeploymentSpec(
-        name="credit", model_uri=f"s3://mlflow/1/run{version}/artifacts/model", model_name="credit-model",
-        model_version=str(version), run_id=f"run{version}", data_fingerprint=f"fp{version}", git_commit="abc123",
-    )
-    return dataclasses.replace(spec, **changes)
+    model = ModelIdentity(name="credit-model", version=str(version), uri=f"s3://mlflow/1/run{version}/artifacts/model",
+                          run_id=f"run{version}", data_fingerprint=f"fp{version}", git_commit="abc123")
+    if "model_uri" in changes:  # where the model lives is part of its identity
+        model = dataclasses.replace(model, uri=changes.pop("model_uri"))
+    return ModelDeploymentSpec(name="credit", model=model, **changes)
 
 
 def served_versions(fake: FakeKubernetesApi, name: str = "credit") -> list:

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from serving.identity import ModelIdentity
 from stacks.seldon import local_process
 from stacks.seldon.local_backend import LocalSeldonBackend
 from stacks.seldon.spec import DeploymentError, ModelDeploymentSpec
@@ -53,8 +54,7 @@ def backend(serving_python, tmp_path, monkeypatch):  # noqa: F811
 
 
 def spec(model_dirs: Path, version: str, name: str = "churn") -> ModelDeploymentSpec:
-    return ModelDeploymentSpec(name=name, model_uri=str(model_dirs / version), model_name="churn-model",
-                               model_version=version)
+    return ModelDeploymentSpec(name=name, model=ModelIdentity("churn-model", version, uri=str(model_dirs / version)))
 
 
 def predict(url: str, conn: http.client.HTTPConnection = None):
@@ -170,9 +170,9 @@ def test_two_deployments_get_separate_routes(backend, model_dirs):
 
 def test_a_remote_model_uri_or_a_bad_name_is_refused_with_a_clear_message(backend):
     with pytest.raises(DeploymentError, match="local model directories"):
-        backend.deploy(ModelDeploymentSpec(name="x", model_uri="s3://bucket/model", model_name="m", model_version="1"))
+        backend.deploy(ModelDeploymentSpec(name="x", model=ModelIdentity("m", "1", uri="s3://bucket/model")))
     with pytest.raises(DeploymentError, match="expected a DNS-1123 label"):
-        backend.deploy(ModelDeploymentSpec(name="Churn_Model", model_uri="/x", model_name="m", model_version="1"))
+        backend.deploy(ModelDeploymentSpec(name="Churn_Model", model=ModelIdentity("m", "1", uri="/x")))
 
 
 def test_a_candidate_left_by_an_interrupted_deploy_is_stopped(backend, model_dirs, serving_python):  # noqa: F811

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from serving.environment import PROJECT_ROOT
+from serving.identity import ModelIdentity
 from stacks.seldon import local_process
 from stacks.seldon.spec import DeploymentError
 from tests.serving.conftest import no_processes_left_behind, serving_python  # noqa: F401  (session fixtures)
@@ -86,8 +87,8 @@ def test_deploy_is_a_zenml_service_with_its_url(deployer, tmp_path):
     assert isinstance(deployer, SeldonModelDeployer)
     train_and_save(tmp_path / "m1", "logreg", "str", n_rows=300)
     train_and_save(tmp_path / "m2", "logreg", "int", n_rows=300)
-    info = deployer.deploy(deployer.default_spec(name="churn", model_uri=str(tmp_path / "m1"),
-                                                 model_name="churn-model", model_version="1", run_id="r1"))
+    info = deployer.deploy(deployer.default_spec(name="churn", model=ModelIdentity(
+        "churn-model", "1", uri=str(tmp_path / "m1"), run_id="r1")))
     assert info.state == "active"
 
     listing = zenml_cli("model-deployer", "models", "list")
@@ -102,8 +103,8 @@ def test_deploy_is_a_zenml_service_with_its_url(deployer, tmp_path):
     assert "loaded churn-model version 1" in zenml_cli("model-deployer", "models", "logs", uuid, "--tail", "50")
 
     # a redeploy keeps one service record, now for the new version, and the same URL
-    new = deployer.deploy(deployer.default_spec(name="churn", model_uri=str(tmp_path / "m2"),
-                                                model_name="churn-model", model_version="2"))
+    new = deployer.deploy(deployer.default_spec(name="churn", model=ModelIdentity(
+        "churn-model", "2", uri=str(tmp_path / "m2"))))
     assert new.url == info.url
     services = deployer.find_model_server(service_name="seldon-churn")
     assert [(s.config.model_version, s.prediction_url) for s in services] == [("2", info.url)]
@@ -128,5 +129,5 @@ def test_deploy_is_a_zenml_service_with_its_url(deployer, tmp_path):
 
 def test_local_backend_refuses_canary(deployer, tmp_path):
     with pytest.raises(DeploymentError, match="needs the kubernetes backend"):
-        deployer.deploy(deployer.default_spec(name="c", model_uri=str(tmp_path), model_name="m", model_version="1",
+        deployer.deploy(deployer.default_spec(name="c", model=ModelIdentity("m", "1", uri=str(tmp_path)),
                                               rollout="canary"))
