@@ -12,7 +12,9 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(VENV)/bin/uv pip sync --python $(VENV)/bin/python requirements.lock
+	# --compile-bytecode: no command pays for compiling MLflow/ZenML on first import (or on every import when the
+	# interpreter cannot write __pycache__), as the serving environment already does
+	$(VENV)/bin/uv pip sync --compile-bytecode --python $(VENV)/bin/python requirements.lock
 	touch $@
 
 # Debian packages: the tests use all of them; `make run` only needs the local ingress (nginx).
