@@ -16,13 +16,16 @@ def _say(message: str) -> None:
     click.echo(message)
 
 
-def _run(action: Callable[[], Any]) -> Any:
-    """Runs a command body; stack, spec and service problems print one red line (or list) and exit 1."""
-    from pipelines.launch import prepare_environment
+def _run(action: Callable[[], Any], prepare: bool = True) -> Any:
+    """Runs a command body; stack, spec and service problems print one red line (or list) and exit 1.
+    `prepare=False` for a body that loads neither ZenML nor whylogs (skips importing their settings)."""
     from stacks.services.process import ServiceError
     from stacks.spec import StackSpecError
 
-    prepare_environment()
+    if prepare:
+        from pipelines.launch import prepare_environment
+
+        prepare_environment()
     try:
         return action()
     except (StackSpecError, ServiceError) as exc:
@@ -43,14 +46,19 @@ def stack() -> None:
 def list_command() -> None:
     """The stacks this project ships, with the active one marked."""
 
-    def body() -> None:
-        from stacks.manage import list_stacks
+    from stacks.fast_paths import active_stack
+    from stacks.manage import list_stacks, stack_rows
 
-        for row in list_stacks():
+    def show_rows(rows: list) -> None:
+        for row in rows:
             marker = "*" if row["active"] else " "
             click.echo(f"{marker} {row['name']:<12} {row['description']}")
 
-    _run(body)
+    recorded = active_stack()  # None unless recorded and unchanged since: then ZenML is not needed
+    if recorded:
+        _run(lambda: show_rows(stack_rows(recorded)), prepare=False)
+    else:
+        _run(lambda: show_rows(list_stacks()))
 
 
 @stack.command("show")

@@ -7,7 +7,6 @@ local server keeps showing their runs) unless that server is gone.
 
 from __future__ import annotations
 
-import webbrowser
 from typing import Callable, Dict, List, Optional
 
 from stacks.spec import StackSpec, available_stacks, load_stack_spec
@@ -37,7 +36,11 @@ def list_stacks() -> List[Dict[str, str]]:
     from stacks.services import zenml_server
 
     zenml_server.disconnect_if_unreachable()
-    active = active_stack()
+    return stack_rows(active_stack())
+
+
+def stack_rows(active: Optional[str]) -> List[Dict[str, str]]:
+    """One row per stack spec, `active` marked (shared with the fast path, stacks/fast_paths.py)."""
     return [{"name": name, "description": spec(name).description, "active": name == active}
             for name in available_stacks()]
 
@@ -105,6 +108,9 @@ def use(name: str, say: Say = print) -> StackSpec:
     register_stack(name, activate=True, say=say)
     if zenml_server.connected():
         say(f"dashboard: {zenml_server.url()}")
+    from stacks.fast_paths import remember_active_stack
+
+    remember_active_stack(stack.name)  # lets read-only commands answer without ZenML while nothing changes
     return stack
 
 
@@ -135,5 +141,7 @@ def dashboard(port: Optional[int] = None, open_browser: bool = True, say: Say = 
     url = zenml_server.start(port, say)
     say(f"dashboard: {url}  (stop it with `python run.py stack down server` or `zenml logout --local`)")
     if open_browser:
+        import webbrowser
+
         webbrowser.open(url)
     return url
