@@ -76,23 +76,26 @@ def local_deployments(stack: Optional[str] = None) -> Optional[Tuple[str, List[A
 def _key(database: Path, stack: str) -> Dict[str, Any]:
     """Everything the recorded facts depend on, read without ZenML."""
     repository = find_repository()
-    config_dir = os.environ.get("ZENML_CONFIG_PATH")
-    if config_dir:
-        global_config = Path(config_dir).resolve() / "config.yaml"
-    else:
-        import click
-
-        global_config = Path(click.get_app_dir("zenml")) / "config.yaml"
     return {
         "project": str(PROJECT_ROOT),
         "environment": _environment(),
-        "global_config": _digest(global_config),
+        "global_config": _digest(_global_config()),
         "repository": str(repository) if repository else None,
         "repository_config": _digest(_repository_dir(repository) / "config.yaml") if repository else None,
         "database": [_stat(database), _stat(database.with_name(database.name + "-wal"))],
         "spec": _digest(STACKS_DIR / f"{stack}.yaml"),
         "code": [_digest(path) for path in CODE],
     }
+
+
+def _global_config() -> Path:
+    """ZenML's global config file (ZenML's `get_global_config_directory` rules)."""
+    config_dir = os.environ.get("ZENML_CONFIG_PATH")
+    if config_dir:
+        return Path(config_dir).resolve() / "config.yaml"
+    import click
+
+    return Path(click.get_app_dir("zenml")) / "config.yaml"
 
 
 def _environment() -> List[List[str]]:
@@ -131,7 +134,7 @@ def remember_active_stack(stack: str) -> None:
     record_active_stack(stack)
     _exit_refresh.update(path=cache_path(), environment=_environment())
     if not _exit_refresh.get("registered"):
-        atexit.register(_refresh_at_exit)
+        atexit.register(refresh_record)
         _exit_refresh["registered"] = True
 
 
@@ -155,6 +158,7 @@ def record_active_stack(stack: str) -> bool:
 
 
 def _read_zenml(stack: str) -> Optional[Dict[str, Any]]:
+    """The record as a fresh process would see things (this process's client caches its active stack)."""
     from zenml.client import Client
     from zenml.config.global_config import GlobalConfiguration
     from zenml.enums import StackComponentType
@@ -173,7 +177,10 @@ def _read_zenml(stack: str) -> Optional[Dict[str, Any]]:
         return None
     database = Path(url.removeprefix("sqlite:///"))
     key = _key(database, stack)  # before reading: a write in between makes the record stale, never wrong
-    active = client.active_stack_model
+    stack_id = _active_stack_id(repository)
+    if stack_id is None:
+        return None
+    active = client.get_stack(stack_id)  # from the store, not the client's cached model
     if active.name != stack:
         return None
     deployers = active.components.get(StackComponentType.MODEL_DEPLOYER) or []
@@ -186,8 +193,24 @@ def _read_zenml(stack: str) -> Optional[Dict[str, Any]]:
             "services": spec.services, "model_deployer": options}
 
 
-def _refresh_at_exit() -> None:
-    """Re-records after this process's own store writes, unless its environment or record changed meanwhile."""
+def _active_stack_id(repository: Path) -> Optional[str]:
+    """The active stack id a client started now would use: $ZENML_ACTIVE_STACK_ID, the repository's, the global."""
+    import yaml
+
+    from_env = os.environ.get("ZENML_ACTIVE_STACK_ID")
+    if from_env:
+        return from_env
+    for path in (_repository_dir(repository) / "config.yaml", _global_config()):
+        if path.is_file():
+            found = (yaml.safe_load(path.read_text()) or {}).get("active_stack_id")
+            if found:
+                return str(found)
+    return None
+
+
+def refresh_record() -> None:
+    """Re-records (at exit) after this process's own store writes, unless its environment changed or the record is
+    gone (a failed recording, or a test session's state removed)."""
     path = _exit_refresh.get("path")
     if path is None or not path.is_file() or _environment() != _exit_refresh.get("environment"):
         return
