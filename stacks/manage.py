@@ -65,12 +65,14 @@ def show(name: str) -> Dict[str, object]:
 
 def endpoints(stack: StackSpec) -> Dict[str, str]:
     """Where a user looks at a stack's local services, and how to get in (never the credentials themselves)."""
-    from stacks.services import mlflow_server, port
+    from stacks.services import port
 
     found = {}
     if "zenml" in stack.services:
         found["ZenML dashboard"] = f"http://127.0.0.1:{port(stack, 'zenml')}"
     if "mlflow" in stack.services:
+        from stacks.services import mlflow_server  # imports requests: only for a stack that runs MLflow
+
         found["MLflow UI"] = (f"{mlflow_server.url(port(stack, 'mlflow'))} (user {mlflow_server.ADMIN}, password: "
                               f"`zenml secret get {mlflow_server.SECRET}`)")
     return found
