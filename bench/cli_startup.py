@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PROJECT_ROOT, PYTHON, Measurement, check, machine_note, markdown_table, measure, summary  # noqa: E402
+from common import (  # noqa: E402
+    PROJECT_ROOT, PYTHON, Measurement, check, machine_note, markdown_table, measure, summary,
+)
 
 TARGETS = {"python run.py --help": 0.5, "python run.py deployments": 1.0, "python run.py stack list": 1.0}
 
