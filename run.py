@@ -66,7 +66,7 @@ def _start(stack: str | None) -> str:
     from pipelines.launch import prepare_environment, quiet_user_error_tracebacks, use_stack
 
     prepare_environment()
-    quiet_user_error_tracebacks(_user_errors())
+    quiet_user_error_tracebacks(_user_errors)
     _say_state_dir()
     name = use_stack(stack, _say)
     _say(f"stack: {name}")
