@@ -9,11 +9,11 @@ UV_VERSION := 0.13.9
 
 setup: $(VENV)/.installed
 
+# --compile-bytecode: no command pays for compiling ZenML/MLflow on first import (or on every import when the
+# interpreter cannot write __pycache__), as the serving environment already does.
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	# --compile-bytecode: no command pays for compiling MLflow/ZenML on first import (or on every import when the
-	# interpreter cannot write __pycache__), as the serving environment already does
 	$(VENV)/bin/uv pip sync --compile-bytecode --python $(VENV)/bin/python requirements.lock
 	touch $@
 
