@@ -9,10 +9,12 @@ UV_VERSION := 0.13.9
 
 setup: $(VENV)/.installed
 
+# --compile-bytecode: no command pays for compiling ZenML/MLflow on first import (or on every import when the
+# interpreter cannot write __pycache__), as the serving environment already does.
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(VENV)/bin/uv pip sync --python $(VENV)/bin/python requirements.lock
+	$(VENV)/bin/uv pip sync --compile-bytecode --python $(VENV)/bin/python requirements.lock
 	touch $@
 
 # Debian packages: the tests use all of them; `make run` only needs the local ingress (nginx).

@@ -46,13 +46,12 @@ def _user_errors() -> tuple:
 
 
 def _guarded(action: Callable[[], Any]) -> Any:
-    """Runs a command body, turning known user errors (also when raised inside a pipeline step) into one message."""
-    errors = _user_errors()
+    """Runs a command body, turning known user errors (also when raised inside a pipeline step) into one message.
+    The error types are imported only on failure: they pull in pandas and scikit-learn."""
     try:
         return action()
-    except errors as exc:
-        _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - a step failure wraps the user's error; find it
+        errors = _user_errors()
         cause = exc
         while cause is not None and not isinstance(cause, errors):
             cause = cause.__cause__ or cause.__context__
@@ -61,13 +60,18 @@ def _guarded(action: Callable[[], Any]) -> Any:
         _fail(str(cause))
 
 
-def _start(stack: str | None) -> str:
-    from pipelines.launch import pipelines_for, prepare_environment, quiet_user_error_tracebacks, use_stack
+def _say_state_dir() -> None:
     from core.state import state_dir
 
-    prepare_environment()
-    quiet_user_error_tracebacks(_user_errors())
     _say(f"run state: {state_dir()}  (ZenML store: `zenml status`; never committed)")
+
+
+def _start(stack: str | None) -> str:
+    from pipelines.launch import pipelines_for, prepare_environment, quiet_user_error_tracebacks, use_stack
+
+    prepare_environment()
+    quiet_user_error_tracebacks(_user_errors)
+    _say_state_dir()
     name = use_stack(stack, _say, pipelines_for(*_invoked_command()))
     _say(f"stack: {name}")
     return name
@@ -319,23 +323,34 @@ def deployments(ctx: click.Context, stop_name, stack) -> None:
         return
 
     def body() -> None:
+        from stacks.fast_paths import local_deployments
+
+        fast = None if stop_name else local_deployments(ctx.obj["stack"])  # None: ZenML must answer
+        if fast:
+            _say_state_dir()
+            _say(f"stack: {fast[0]}")
+            _show_deployments(fast[1])
+            return
         deployer = _deployer(ctx)
         if stop_name:
             deployer.delete(stop_name)
             _say(f"deleted deployment '{stop_name}'")
             return
-        rows = deployer.list_deployments()
-        if not rows:
-            _say("no deployments")
-        for info in rows:
-            problem = info.details.get("problem", "")
-            _say(f"{info.name:24} {info.model_name} v{info.model_version:6} {info.state:8} {info.url}"
-                 + (f"  ({problem})" if problem else ""))
-        down = [i.name for i in rows if i.state != "active"]
-        if down:
-            _say(f"bring one back: python run.py deployments start {down[0]}")
+        _show_deployments(deployer.list_deployments())
 
     _guarded(body)
+
+
+def _show_deployments(rows: list) -> None:
+    if not rows:
+        _say("no deployments")
+    for info in rows:
+        problem = info.details.get("problem", "")
+        _say(f"{info.name:24} {info.model_name} v{info.model_version:6} {info.state:8} {info.url}"
+             + (f"  ({problem})" if problem else ""))
+    down = [i.name for i in rows if i.state != "active"]
+    if down:
+        _say(f"bring one back: python run.py deployments start {down[0]}")
 
 
 def _deployer(ctx: click.Context) -> Any:

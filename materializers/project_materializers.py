@@ -1,8 +1,8 @@
 """ZenML materializers for the project's own artifact types.
 
 - every `Report` dataclass: JSON on disk, its `to_html()` as the dashboard visualization;
-- whylogs profiles (DatasetProfileView): whylogs' binary format plus an HTML column summary (ZenML's own whylogs
-  materializer is not usable: its integration pins whylogs~=1.0.5);
+- whylogs profiles: in materializers/whylogs_profile.py, registered by the steps that return profiles, so that a
+  pipeline's DAG compiles without importing whylogs (importable from here too, for artifacts saved before);
 - scikit-learn models: skops, loaded back under a type allowlist, never pickle;
 - pandas DataFrames: ZenML's parquet materializer, except that a missing text value comes back as NaN (parquet hands
   back None, which scikit-learn's imputers would not treat as missing).
@@ -11,7 +11,6 @@ Importing this module registers them.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from typing import Any, Dict, Type
@@ -19,7 +18,7 @@ from typing import Any, Dict, Type
 from zenml.enums import ArtifactType, VisualizationType
 from zenml.materializers.base_materializer import BaseMaterializer
 
-from materializers.report_base import Report, html_page
+from materializers.report_base import Report
 
 REPORT_FILE = "report.json"
 REPORT_HTML = "report.html"
@@ -55,74 +54,6 @@ class ReportMaterializer(BaseMaterializer):
         if isinstance(metrics, dict):
             summary.update({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
         return summary
-
-
-def _whylogs_view_type() -> type:
-    from core.whylogs_env import why  # noqa: F401  (numpy shim before whylogs internals load)
-    from whylogs.core import DatasetProfileView
-
-    return DatasetProfileView
-
-
-class WhylogsProfileMaterializer(BaseMaterializer):
-    """whylogs DatasetProfileView: whylogs' own binary format, with an HTML summary per column."""
-
-    ASSOCIATED_TYPES = (_whylogs_view_type(),)
-    ASSOCIATED_ARTIFACT_TYPE = ArtifactType.STATISTICS
-    FILE = "profile.bin"
-
-    def load(self, data_type: Type[Any]) -> Any:
-        with self.artifact_store.open(os.path.join(self.uri, self.FILE), "rb") as f:
-            return data_type.deserialize(f.read())
-
-    def save(self, data: Any) -> None:
-        with self.artifact_store.open(os.path.join(self.uri, self.FILE), "wb") as f:
-            f.write(data.serialize())
-
-    def save_visualizations(self, data: Any) -> Dict[str, VisualizationType]:
-        path = os.path.join(self.uri, "profile.html")
-        with self.artifact_store.open(path, "w") as f:
-            f.write(profile_summary_html(data))
-        return {path: VisualizationType.HTML}
-
-    def extract_metadata(self, data: Any) -> Dict[str, Any]:
-        columns = data.get_columns()
-        n = next(iter(columns.values())).get_metric("counts").n.value if columns else 0
-        return {"columns": len(columns), "rows": int(n)}
-
-
-def profile_summary_html(view: Any) -> str:
-    """One row per column: count, nulls, inferred types, distinct estimate, mean and range."""
-    frame = view.to_pandas()
-    wanted = {
-        "counts/n": "rows",
-        "counts/null": "nulls",
-        "types/integral": "ints",
-        "types/fractional": "floats",
-        "types/string": "strings",
-        "cardinality/est": "distinct (est.)",
-        "distribution/mean": "mean",
-        "distribution/min": "min",
-        "distribution/max": "max",
-    }
-    present = [c for c in wanted if c in frame.columns]
-    head = "".join(f"<th>{wanted[c]}</th>" for c in present)
-    rows = []
-    for column, values in frame[present].iterrows():
-        cells = "".join(f"<td>{_fmt(values[c])}</td>" for c in present)
-        rows.append(f"<tr><th>{html.escape(str(column))}</th>{cells}</tr>")
-    body = f"<table><tr><th>column</th>{head}</tr>{''.join(rows)}</table>"
-    return html_page("whylogs profile", body)
-
-
-def _fmt(value: Any) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return html.escape(str(value))
-    if number != number:  # NaN: metric not applicable to this column
-        return ""
-    return f"{int(number)}" if number.is_integer() else f"{number:.4g}"
 
 
 class SkopsModelMaterializer(BaseMaterializer):
@@ -182,3 +113,12 @@ def _faithful_pandas_materializer() -> type:
 
 
 FaithfulPandasMaterializer = _faithful_pandas_materializer()
+
+
+def __getattr__(name: str) -> Any:
+    # Profiles saved before the whylogs materializer moved name it by this module's path.
+    if name in ("WhylogsProfileMaterializer", "profile_summary_html"):
+        from materializers import whylogs_profile
+
+        return getattr(whylogs_profile, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,18 +27,22 @@ def prepare_environment() -> None:
 class _DropUserErrorTraceback(logging.Filter):
     """Keeps the one-line message but drops the traceback when a step failed on a user error (bad data, config)."""
 
-    def __init__(self, user_errors: tuple) -> None:
+    def __init__(self, user_errors: tuple | Callable[[], tuple]) -> None:
         super().__init__()
         self.user_errors = user_errors
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], self.user_errors):
-            record.exc_info, record.exc_text = None, None
+        if record.exc_info:
+            errors = self.user_errors() if callable(self.user_errors) else self.user_errors
+            if isinstance(record.exc_info[1], errors):
+                record.exc_info, record.exc_text = None, None
         return True
 
 
-def quiet_user_error_tracebacks(user_errors: tuple) -> None:
-    """ZenML's local orchestrator logs every step failure with its traceback; a user error needs one line."""
+def quiet_user_error_tracebacks(user_errors: tuple | Callable[[], tuple]) -> None:
+    """ZenML's local orchestrator logs every step failure with its traceback; a user error needs one line.
+    `user_errors` may be a function returning the types, called only when a failure is logged (the types' modules
+    import pandas and scikit-learn, which a command that runs no step does not need)."""
     logging.getLogger("zenml.orchestrators.local.local_orchestrator").addFilter(_DropUserErrorTraceback(user_errors))
 
 

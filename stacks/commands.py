@@ -16,13 +16,16 @@ def _say(message: str) -> None:
     click.echo(message)
 
 
-def _run(action: Callable[[], Any]) -> Any:
-    """Runs a command body; stack, spec and service problems print one red line (or list) and exit 1."""
-    from pipelines.launch import prepare_environment
+def _run(action: Callable[[], Any], prepare: bool = True) -> Any:
+    """Runs a command body; stack, spec and service problems print one red line (or list) and exit 1.
+    `prepare=False` for a body that loads neither ZenML nor whylogs (skips importing their settings)."""
     from stacks.services.process import ServiceError
     from stacks.spec import StackSpecError
 
-    prepare_environment()
+    if prepare:
+        from pipelines.launch import prepare_environment
+
+        prepare_environment()
     try:
         return action()
     except (StackSpecError, ServiceError) as exc:
@@ -43,16 +46,28 @@ def stack() -> None:
 def list_command() -> None:
     """Every registered ZenML stack and the project's specs; * marks the active one."""
 
-    def body() -> None:
-        from stacks.manage import list_stacks
+    from stacks import fast_paths
 
-        for row in list_stacks():
+    def show_rows(rows: list) -> None:
+        for row in rows:
             marker = "*" if row["active"] else " "
             runs = ", ".join(row["ready_for"]) or "none of the pipelines (`stack show` says what it lacks)"
             state = "" if row["registered"] else "; not registered yet"
             click.echo(f"{marker} {row['name']:<12} {row['origin']:<8} {row['description']}  [runs: {runs}{state}]")
 
-    _run(body)
+    def full_listing() -> None:
+        from stacks.manage import list_stacks, remember_active
+
+        rows = list_stacks()
+        show_rows(rows)
+        remember_active()  # the listing may have registered flavors: record after the store writes
+        fast_paths.remember_stack_rows(rows)
+
+    cached = fast_paths.stack_rows()  # None unless recorded and nothing changed since: then ZenML is not needed
+    if cached is not None:
+        _run(lambda: show_rows(cached), prepare=False)
+    else:
+        _run(full_listing)
 
 
 @stack.command("show")

@@ -33,6 +33,15 @@ def active_stack() -> Optional[str]:
         return None
 
 
+def remember_active() -> None:
+    """Records ZenML's active stack for the read-only fast paths (stacks/fast_paths.py), if it is recordable."""
+    from stacks.fast_paths import remember_active_stack
+
+    name = active_stack()
+    if name:
+        remember_active_stack(name)
+
+
 def list_stacks() -> List[Dict[str, object]]:
     """Every registered ZenML stack and every project spec: name, origin, description, what it can run, active."""
     from zenml.client import Client
@@ -127,7 +136,7 @@ def _show_registered(name: str) -> Dict[str, object]:
 
 def endpoints(stack: StackSpec) -> Dict[str, str]:
     """Where a user looks at a stack's local services, and how to get in (never the credentials themselves)."""
-    from stacks.services import mlflow_server, port
+    from stacks.services import port
 
     found = {}
     if "zenml" in stack.services:
@@ -136,6 +145,8 @@ def endpoints(stack: StackSpec) -> Dict[str, str]:
         found["ZenML dashboard"] = (f"http://127.0.0.1:{port(stack, 'zenml')} (user {zenml_server.DASHBOARD_USER}, "
                                     f"password in {zenml_server.password_file()})")
     if "mlflow" in stack.services:
+        from stacks.services import mlflow_server  # imports requests: only for a stack that runs MLflow
+
         found["MLflow UI"] = (f"{mlflow_server.url(port(stack, 'mlflow'))} (user {mlflow_server.ADMIN}, password: "
                               f"`zenml secret get {mlflow_server.SECRET}`)")
     return found
@@ -174,6 +185,9 @@ def prepare(name: str, say: Say = print) -> StackSpec:
     register_stack(name, activate=False, say=say)
     if zenml_server.connected():
         say(f"dashboard: {zenml_server.url()}")
+    from stacks.fast_paths import remember_active_stack
+
+    remember_active_stack(stack.name)  # lets read-only commands answer without ZenML while nothing changes
     return stack
 
 
@@ -228,5 +242,7 @@ def dashboard(port: Optional[int] = None, open_browser: bool = True, say: Say = 
     say(f"dashboard: {url}  (user {zenml_server.DASHBOARD_USER}, password in {zenml_server.password_file()}; "
         f"stop it with `python run.py stack down server`)")
     if open_browser:
+        import webbrowser
+
         webbrowser.open(url)
     return url

@@ -79,6 +79,8 @@ def profile_data(dataset: pd.DataFrame) -> Annotated[Any, names.DATA_PROFILE]:
     """whylogs profile of the dataset, through the stack's data validator (the monitoring reference)."""
     from zenml.client import Client
 
+    import materializers.whylogs_profile  # noqa: F401  (registers the profile materializer for this output)
+
     validator = Client().active_stack.data_validator
     if validator is not None:
         return validator.data_profiling(dataset)

@@ -19,14 +19,6 @@ from pandas.api import types as ptypes
 
 from materializers.report_base import Report, html_page
 from steps.data.columns import FeaturePlan
-from core.whylogs_env import why  # noqa: F401  (applies the numpy shim before whylogs.core is imported)
-from whylogs.core.constraints import ConstraintsBuilder, MetricConstraint, MetricsSelector
-from whylogs.core.constraints.factories import (
-    column_has_zero_count_types,
-    distinct_number_in_range,
-    is_in_range,
-    null_percentage_below_number,
-)
 
 KINDS = ("numeric", "categorical")
 WHYLOGS_TYPES = ("integral", "fractional", "boolean", "string", "object", "tensor")
@@ -243,11 +235,11 @@ class _Plan:
     """Constraints to evaluate, each with how to report it, plus checks decided without a profile metric."""
 
     def __init__(self) -> None:
-        self.constraints: List[MetricConstraint] = []
+        self.constraints: List[Any] = []  # whylogs MetricConstraint
         self.meta: Dict[str, tuple] = {}  # constraint name -> (column, check, expected, found(summary))
         self.direct: List[Dict[str, Any]] = []
 
-    def add(self, constraint: MetricConstraint, column: str, check: str, expected: str, found) -> None:
+    def add(self, constraint: Any, column: str, check: str, expected: str, found) -> None:
         self.constraints.append(constraint)
         self.meta[constraint.name] = (column, check, expected, found)
 
@@ -256,6 +248,14 @@ class _Plan:
 
 
 def _column_checks(plan: _Plan, c: ColumnContract, contract: DataContract) -> None:
+    from core.whylogs_env import why  # noqa: F401  (applies the numpy shim before whylogs.core is imported)
+    from whylogs.core.constraints.factories import (
+        column_has_zero_count_types,
+        distinct_number_in_range,
+        is_in_range,
+        null_percentage_below_number,
+    )
+
     name = c.name
     if c.allowed_types is not None:
         plan.add(column_has_zero_count_types(name, [t for t in WHYLOGS_TYPES if t not in c.allowed_types]),
@@ -278,6 +278,9 @@ def _column_checks(plan: _Plan, c: ColumnContract, contract: DataContract) -> No
 def validate_profile(view: Any, contract: DataContract, *, check_target: bool = True) -> ValidationReport:
     """Validates a whylogs DatasetProfileView against `contract`; target checks are skipped if `check_target` is
     False (unlabelled batches)."""
+    from core.whylogs_env import why  # noqa: F401  (whylogs is imported here, not when a pipeline imports this module)
+    from whylogs.core.constraints import ConstraintsBuilder, MetricConstraint, MetricsSelector
+
     if isinstance(contract, dict):
         contract = DataContract.from_dict(contract)
     profiled = view.get_columns()
@@ -321,6 +324,8 @@ def validate_profile(view: Any, contract: DataContract, *, check_target: bool = 
 
 def validate_frame(df: pd.DataFrame, contract: DataContract, *, check_target: bool = True) -> ValidationReport:
     """Profiles `df` with whylogs and validates the profile (convenience for callers holding a DataFrame)."""
+    from core.whylogs_env import why
+
     return validate_profile(why.log(df).view(), contract, check_target=check_target)
 
 

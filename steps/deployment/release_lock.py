@@ -37,7 +37,7 @@ class ReleaseLockTimeout(RegistryError):  # a RegistryError: the CLI reports it 
 
 
 def lock_path(model_name: str) -> Path:
-    from stacks.state import state_dir
+    from core.state import state_dir
 
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_name)[:100] or "_"
     folder = state_dir() / "locks"

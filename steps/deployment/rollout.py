@@ -21,12 +21,16 @@ class NoDeployerError(RuntimeError):
 
 
 def active_deployer() -> Any:
+    """The active stack's model deployer, instantiated on its own: instantiating the whole stack would import MLflow
+    for the experiment tracker, seconds that `deployments`, `predict` and `monitoring up` do not need."""
     from zenml.client import Client
+    from zenml.enums import StackComponentType
+    from zenml.stack import StackComponent
 
-    deployer = Client().active_stack.model_deployer
-    if deployer is None:
+    deployers = Client().active_stack_model.components.get(StackComponentType.MODEL_DEPLOYER)
+    if not deployers:
         raise NoDeployerError("the active stack has no model deployer; use a stack with one (e.g. `local`)")
-    return deployer
+    return StackComponent.from_model(deployers[0])
 
 
 def scrape_targets() -> list:

@@ -31,6 +31,8 @@ def fetch_champion_reference(
     """The serving champion's training artifacts, through its ZenML model version in stage `production`."""
     from zenml import Model
 
+    import materializers.whylogs_profile  # noqa: F401  (registers the profile materializer for this output)
+
     version = Model(name=model_name, version=names.PRODUCTION_STAGE)
     logger.info("reference: %s, ZenML model version in stage '%s'", model_name, names.PRODUCTION_STAGE)
     return (
@@ -62,6 +64,7 @@ def batch_quality_gate(report: ValidationReport) -> Annotated[bool, "batch_quali
 
 @step
 def profile_batch(batch: pd.DataFrame, schema: DataSchema, gate_passed: bool) -> Annotated[Any, names.BATCH_PROFILE]:
+    import materializers.whylogs_profile  # noqa: F401  (registers the profile materializer for this output)
     from steps.data.profiling import profile_frame
 
     return profile_frame(batch[[c for c in batch.columns if c != schema.target]])

@@ -73,8 +73,11 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     evaluation = _artifact(local_stack, summary["run_id"], names.EVALUATION_REPORT)
     assert evaluation.load().metrics["roc_auc"] == pytest.approx(run.data.metrics["holdout_roc_auc"])
     assert any(v.type == "html" for v in evaluation.visualizations)
-    profile = _artifact(local_stack, summary["run_id"], names.DATA_PROFILE).load()
-    assert "monthly_charges" in profile.get_columns()
+    profile_artifact = _artifact(local_stack, summary["run_id"], names.DATA_PROFILE)
+    assert "monthly_charges" in profile_artifact.load().get_columns()
+    # the project's whylogs materializer (binary profile + HTML summary), not ZenML's cloudpickle fallback
+    assert profile_artifact.materializer.import_path == "materializers.whylogs_profile.WhylogsProfileMaterializer"
+    assert any(v.type == "html" for v in profile_artifact.visualizations)
     model_version = local_stack.get_pipeline_run(summary["run_id"]).model_version
     assert model_version.model.name == config.model.name
     linked = set(model_version.data_artifact_ids) | set(model_version.model_artifact_ids)

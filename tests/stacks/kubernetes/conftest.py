@@ -31,7 +31,7 @@ def model_spec(version: int = 1, **changes: Any) -> ModelDeploymentSpec:
                           run_id=f"run{version}", data_fingerprint=f"fp{version}", git_commit="abc123")
     if "model_uri" in changes:  # where the model lives is part of its identity
         model = dataclasses.replace(model, uri=changes.pop("model_uri"))
-    return ModelDeploymentSpec(name="credit", model=model, **changes)
+    return ModelDeploymentSpec(**{"name": "credit", "model": model, **changes})
 
 
 def served_versions(fake: FakeKubernetesApi, name: str = "credit") -> list:
