@@ -185,9 +185,7 @@ def prepare(name: str, say: Say = print) -> StackSpec:
     register_stack(name, activate=False, say=say)
     if zenml_server.connected():
         say(f"dashboard: {zenml_server.url()}")
-    from stacks.fast_paths import remember_active_stack
-
-    remember_active_stack(stack.name)  # lets read-only commands answer without ZenML while nothing changes
+    remember_active()  # lets read-only commands answer without ZenML while nothing changes
     return stack
 
 
@@ -199,6 +197,7 @@ def use(name: str, say: Say = print) -> Optional[StackSpec]:
     if name in available_stacks():
         stack = prepare(name, say)
         Client().activate_stack(name)
+        remember_active()
         return stack
     from stacks.registration import ensure_repository
     from stacks.requirements import PIPELINES, ready_for
@@ -207,6 +206,7 @@ def use(name: str, say: Say = print) -> Optional[StackSpec]:
     ensure_repository()
     registered = find(name)  # raises StackSpecError naming where stacks come from
     Client().activate_stack(name)
+    remember_active()
     unready = [p for p in PIPELINES if p not in ready_for(components_of(registered))]
     if unready:
         say(f"note: stack '{name}' cannot run the {', '.join(unready)} pipeline(s) yet: "

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from stacks import fast_paths
+from serving.identity import ModelIdentity
 from stacks.seldon.spec import ModelDeploymentSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,8 +47,8 @@ def registry_entries(recorded):
     backend = make_backend(dict(fast_paths.current_record()["model_deployer"]))
     with backend.registry.update() as data:
         for name, state, version in (("churn", "stopped", "3"), ("iris", "active", "1")):
-            spec = ModelDeploymentSpec(name=name, model_uri=f"/models/{name}", model_name=f"{name}-model",
-                                       model_version=version, run_id=f"run-{name}")
+            spec = ModelDeploymentSpec(name=name, model=ModelIdentity(f"{name}-model", version, uri=f"/models/{name}",
+                                                                      run_id=f"run-{name}"))
             data["deployments"][name] = {"state": state, "spec": dataclasses.asdict(spec),
                                          "updated_at": "2026-12-01T00:00:00+00:00",
                                          "instance": {"pid": 999999, "url": "http://127.0.0.1:1/x"}}
