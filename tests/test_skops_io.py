@@ -47,7 +47,9 @@ def test_registration_refuses_a_model_outside_the_allowlist(tmp_path):
     model, X, task = malicious_model()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
-        with mlflow.start_run():
+        # An experiment of this store: the process may still point at another test's active experiment.
+        experiment = mlflow.create_experiment("skops-refusal", artifact_location=(tmp_path / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment):
             with pytest.raises(UntrustedModelError, match=REFUSED):
                 log_model_and_register(model, X.head(5), task, "evil-model", tags={})
         assert mlflow.MlflowClient().search_registered_models() == [], "nothing may be registered"

@@ -90,12 +90,13 @@ def test_deploy_and_rollback_take_the_release_lock_first(command, tmp_path, monk
 
     prepare_environment()
     config = load_deployment_config(None, {})
-    proc = _hold(config.model.name, tmp_path / "log", 60.0)
+    model = "lock-model"
+    proc = _hold(model, tmp_path / "log", 60.0)
     try:
         assert proc.stdout.readline().strip() == "held"
         monkeypatch.setattr(lock_module, "WAIT_SECONDS", 0.5)
-        with pytest.raises(ReleaseLockTimeout, match=f"model '{config.model.name}'.*pid {proc.pid}"):
-            (run_deployment if command == "deploy" else rollback_champion)(config, say=lambda _: None)
+        with pytest.raises(ReleaseLockTimeout, match=f"model '{model}'.*pid {proc.pid}"):
+            (run_deployment if command == "deploy" else rollback_champion)(config, model, say=lambda _: None)
     finally:
         proc.kill()
         proc.wait()
