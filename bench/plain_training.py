@@ -89,7 +89,7 @@ def train_plain(rows: int, seed: int, config_path: str | None = None) -> Dict[st
         return tune(model, train[plan.features], train[plan.target], plan.task, grid, method=search.method,
                     cv_folds=search.cv_folds, n_iter=search.n_iter, scoring=search.scoring, seed=training.seed)
 
-    model, search_report = stages.run("train_search", fit)
+    model, search_report, _ = stages.run("train_search", fit)
 
     def holdout_eval():
         y_pred, y_proba, classes = predict_with(model, holdout[plan.features], plan.task)

@@ -29,15 +29,18 @@ def train_model(
 
     from steps.training.model_factory import build_model, search_space
     from steps.training.search import tune
+    from steps.training.tracking import log_candidate_runs
 
     model = build_model(schema.numeric, schema.categorical, schema.task, training["estimator"],
                         training["params"], training["seed"])
     search = training["search"]  # the validated TrainingSection: every key present, defaults only in config.py
     grid = search_space(search["space"], training["estimator"], schema.task)
     X, y = train_set[schema.features], train_set[schema.target]
-    fitted, report = tune(model, X, y, schema.task, grid, method=search["method"], cv_folds=search["cv_folds"],
-                          n_iter=search["n_iter"], scoring=search["scoring"], seed=training["seed"])
+    fitted, report, fit_seconds = tune(model, X, y, schema.task, grid, method=search["method"],
+                                       cv_folds=search["cv_folds"], n_iter=search["n_iter"],
+                                       scoring=search["scoring"], seed=training["seed"])
     logger.info("search: best %s=%.4f with %s", report.scoring, report.best_score, report.best_params)
+    log_candidate_runs(report, fit_seconds)
     mlflow.log_params({"estimator": training["estimator"], "task": schema.task, "n_train_rows": len(train_set),
                        "features": ",".join(schema.features)[:500], "cv_folds": report.cv_folds,
                        **{f"param.{k}": v for k, v in report.best_params.items()}})

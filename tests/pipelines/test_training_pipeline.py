@@ -52,6 +52,17 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     assert run.data.params["estimator"] == "hist_gradient_boosting"
     assert run.data.params["param.max_depth"] in {"2", "3"}
     assert 0.6 < run.data.metrics["holdout_roc_auc"] <= 1.0
+    # Every CV candidate is a child run of the training run, with its params and each CV score; the parent keeps
+    # the chosen model.
+    children = ml.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    assert sorted(c.data.params["max_depth"] for c in children) == ["2", "3"]
+    for child in children:
+        assert {"cv_roc_auc_mean", "cv_roc_auc_std", "cv_accuracy_mean", "mean_fit_seconds", "rank"} <= set(
+            child.data.metrics)
+    (chosen,) = [c for c in children if c.data.tags["chosen"] == "true"]
+    assert chosen.data.params["max_depth"] == run.data.params["param.max_depth"]
+    assert chosen.data.metrics["cv_roc_auc_mean"] == pytest.approx(run.data.metrics["cv_roc_auc"])
+    assert version.run_id == run.info.run_id != chosen.info.run_id  # the registered model is the parent's
     tags = run.data.tags
     for key in ("git_commit", "git_dirty", "data_fingerprint", "zenml_run_id", "config_hash", "version.zenml",
                 "version.scikit-learn"):
