@@ -53,19 +53,14 @@ def train_model(
 def evaluate_model(
     model: Pipeline, holdout_set: pd.DataFrame, schema: DataSchema
 ) -> Tuple[Annotated[EvaluationReport, names.EVALUATION_REPORT], Annotated[pd.DataFrame, names.HOLDOUT_PREDICTIONS]]:
-    """Task-appropriate holdout metrics, logged to MLflow and to the ZenML model version."""
-    import mlflow
+    """Holdout metrics, calibration, figures, permutation importance and slices, logged to MLflow and to the ZenML
+    model version."""
+    from steps.evaluation.holdout import evaluate_holdout, log_evaluation
 
-    from steps.evaluation.metrics import evaluate, predict_with
-
-    y_pred, y_proba, classes = predict_with(model, holdout_set[schema.features], schema.task)
-    report = evaluate(holdout_set[schema.target], y_pred, schema.task, y_proba, classes)
-    mlflow.log_metrics({f"holdout_{k}": v for k, v in report.metrics.items()})
+    report, predictions = evaluate_holdout(model, holdout_set, schema.features, schema.categorical, schema.target,
+                                           schema.task)
+    log_evaluation(report)
     log_metadata(metadata={"holdout": report.metrics}, infer_model=True)
-    predictions = pd.DataFrame({"prediction": y_pred})
-    if y_proba is not None:
-        for i, cls in enumerate(classes):
-            predictions[f"proba_{cls}"] = y_proba[:, i]
     logger.info("holdout: %s", ", ".join(f"{k}={v:.4f}" for k, v in report.metrics.items()))
     return report, predictions
 

@@ -1,5 +1,7 @@
 """The training pipeline end to end on small data, in isolated ZenML and MLflow state (see tests/conftest.py)."""
 
+from pathlib import Path
+
 import mlflow
 import pandas as pd
 import pytest
@@ -63,6 +65,15 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     assert chosen.data.params["max_depth"] == run.data.params["param.max_depth"]
     assert chosen.data.metrics["cv_roc_auc_mean"] == pytest.approx(run.data.metrics["cv_roc_auc"])
     assert version.run_id == run.info.run_id != chosen.info.run_id  # the registered model is the parent's
+    # The evaluation figures and tables sit in the run's artifacts, next to the model.
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    logged = Path(url2pathname(urlparse(run.info.artifact_uri).path)) / "evaluation"
+    assert {p.name for p in logged.iterdir()} == {
+        "confusion_matrix.png", "roc_curve.png", "pr_curve.png", "calibration_curve.png",
+        "permutation_importance.png", "permutation_importance.json", "slices.json"}
+    assert 0 <= run.data.metrics["holdout_ece"] <= 1 and "holdout_brier_score" in run.data.metrics
     tags = run.data.tags
     for key in ("git_commit", "git_dirty", "data_fingerprint", "zenml_run_id", "config_hash", "version.zenml",
                 "version.scikit-learn"):
@@ -84,6 +95,9 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     evaluation = _artifact(local_stack, summary["run_id"], names.EVALUATION_REPORT)
     assert evaluation.load().metrics["roc_auc"] == pytest.approx(run.data.metrics["holdout_roc_auc"])
     assert any(v.type == "html" for v in evaluation.visualizations)
+    loaded = evaluation.load()
+    assert {r["feature"] for r in loaded.importance} == set(run.data.params["features"].split(","))
+    assert loaded.slices and all(s["rows"] >= loaded.min_slice_rows for s in loaded.slices)
     profile = _artifact(local_stack, summary["run_id"], names.DATA_PROFILE).load()
     assert "monthly_charges" in profile.get_columns()
     model_version = local_stack.get_pipeline_run(summary["run_id"]).model_version
