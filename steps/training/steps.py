@@ -14,6 +14,7 @@ import materializers.project_materializers  # noqa: F401  (registers the project
 from steps import names
 from steps.data.schema import DataSchema
 from steps.evaluation.metrics import EvaluationReport
+from steps.evaluation.model_card import ModelCardReport
 from steps.training.registered_model import RegisteredModel
 from steps.training.search import SearchReport
 
@@ -91,3 +92,19 @@ def register_model(
     logger.info("registered %s version %s as '%s' (MLflow run %s)", model_name, result.version, result.alias,
                 result.run_id)
     return result
+
+
+@step
+def write_model_card(
+    registered: RegisteredModel, schema: DataSchema, evaluation: EvaluationReport, search_report: SearchReport
+) -> Annotated[ModelCardReport, names.MODEL_CARD]:
+    """The version's model card (intended use from the ZenML model, i.e. the config's `model:` block), attached to
+    the MLflow model version; its HTML view is the card in the dashboard."""
+    from steps.evaluation.model_card import INTENDED_USE_FIELDS, attach_card, build_card
+
+    zenml_model = get_step_context().model
+    intended_use = {k: getattr(zenml_model, k, None) for k in INTENDED_USE_FIELDS}
+    card = build_card(intended_use, registered, schema, evaluation, search_report)
+    attach_card(card, registered.tracking_uri)
+    logger.info("model card of %s version %s attached to the MLflow model version", card.name, card.version)
+    return card

@@ -103,7 +103,15 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     model_version = local_stack.get_pipeline_run(summary["run_id"]).model_version
     assert model_version.model.name == config.model.name
     linked = set(model_version.data_artifact_ids) | set(model_version.model_artifact_ids)
-    assert {names.EVALUATION_REPORT, names.DATA_PROFILE, names.MODEL, names.SPLIT_MANIFEST} <= linked
+    assert {names.EVALUATION_REPORT, names.DATA_PROFILE, names.MODEL, names.SPLIT_MANIFEST, names.MODEL_CARD} <= linked
+
+    # The model card: an artifact with an HTML view in the dashboard, and the MLflow model version's description.
+    card = _artifact(local_stack, summary["run_id"], names.MODEL_CARD)
+    assert any(v.type == "html" for v in card.visualizations)
+    card = card.load()
+    assert card.version == registered.version and card.intended_use["ethics"] == config.model.ethics
+    assert card.worst_slices and card.importance and card.data["fingerprint"] == tags["data_fingerprint"]
+    assert ml.get_model_version(config.model.name, registered.version).description == card.to_markdown()
 
     # What the version trained on is recorded with it, and no holdout row is a training row.
     import numpy as np
@@ -151,7 +159,7 @@ def test_uncached_runs_are_reproducible(local_stack):
 def test_cached_rerun_skips_every_step(local_stack):
     _train({"data.seed": 9})
     _, rerun = _train({"data.seed": 9})
-    assert len(rerun["cached_steps"]) == 8
+    assert len(rerun["cached_steps"]) == 9
 
 
 def test_time_split_holds_out_the_most_recent_rows(local_stack, tmp_path):
