@@ -161,8 +161,8 @@ def decide(
     and beat the champion by `min_improvement`. On `previous` (the champion's holdout minus the challenger's
     training rows) it may not lose more than `max_previous_loss`. `force` waives both comparisons with the champion
     (never the thresholds). With `max_slice_loss` set, no categorical slice of `recent` with `min_slice_rows` rows
-    may lose more than that to the champion's same slice (the failure names the slice). When the candidate is the champion, it is served again if its endpoint does not serve it
-    (`serving_version`: stopped, crashed, rebooted).
+    may lose more than that to the champion's same slice (the failure names the slice). When the candidate is the
+    champion, it is served again if its endpoint does not serve it (`serving_version`: stopped, crashed, rebooted).
     """
     where = f" on the {recent.name}" if recent else ""
     reasons, failures = _thresholds(challenger_metrics, min_metrics, where)
