@@ -149,7 +149,10 @@ def test_uncached_runs_are_reproducible(local_stack):
     _, second = _train({"enable_cache": False, "data.seed": 5})
     a = _artifact(local_stack, first["run_id"], names.EVALUATION_REPORT).load()
     b = _artifact(local_stack, second["run_id"], names.EVALUATION_REPORT).load()
-    assert a.metrics == b.metrics
+    assert a.metrics == b.metrics and a == b  # importance and slices included
+    assert a.importance and a.slices
+    search = [_artifact(local_stack, r["run_id"], names.SEARCH_REPORT).load() for r in (first, second)]
+    assert search[0] == search[1]
     pa = _artifact(local_stack, first["run_id"], names.HOLDOUT_PREDICTIONS).load()
     pb = _artifact(local_stack, second["run_id"], names.HOLDOUT_PREDICTIONS).load()
     pd.testing.assert_frame_equal(pa, pb)
