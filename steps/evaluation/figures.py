@@ -53,7 +53,7 @@ def _calibration(ax: Any, report: Any) -> None:
             label=f"ECE {report.metrics.get('ece', float('nan')):.3f}")
     kind = "positive class" if report.task == "binary" else "top label"
     ax.set(xlabel=f"predicted probability ({kind})", ylabel="observed frequency", title="Calibration curve",
-           xlim=(0, 1), ylim=(0, 1))
+           xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
     ax.legend(loc="upper left")
 
 
