@@ -116,7 +116,9 @@ def _train_options(func: Callable) -> Callable:
 def _training(ctx: click.Context, config_path, data, target, task, rows, seed, model_name, drop_columns, no_cache,
               stack):
     """Loads and checks the training config, starts the stack, runs training. Returns the config used."""
-    from pipelines.launch import load_training_config, model_name_for, preflight_data, preflight_model, run_training
+    from pipelines.launch import (
+        load_training_config, model_name_for, preflight_data, preflight_model, run_training, user_data_card,
+    )
 
     overrides = _overrides(**{"data.source": data, "data.target": target, "data.task": task, "data.n_rows": rows,
                               "model.name": model_name or (model_name_for(data) if data else None)})
@@ -126,6 +128,8 @@ def _training(ctx: click.Context, config_path, data, target, task, rows, seed, m
         overrides["data.drop_columns"] = list(drop_columns)
     if no_cache:
         overrides["enable_cache"] = False
+    if data and not config_path:
+        overrides.update(user_data_card(data, target))
     config = load_training_config(config_path, overrides)
     preflight_model(config)
     source_fingerprint = preflight_data(config)

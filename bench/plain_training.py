@@ -30,7 +30,7 @@ from steps.data.fingerprint import fingerprint_frame  # noqa: E402
 from steps.data.profiling import profile_frame  # noqa: E402
 from steps.data.sources import load_dataset  # noqa: E402
 from steps.data.validation import infer_contract, require_valid, training_contract, validate_profile  # noqa: E402
-from steps.evaluation.metrics import evaluate, predict_with  # noqa: E402
+from steps.evaluation.holdout import evaluate_holdout  # noqa: E402
 from steps.training.model_factory import build_model, search_space  # noqa: E402
 from steps.training.search import tune  # noqa: E402
 from steps.training.split import split_frame  # noqa: E402
@@ -89,11 +89,10 @@ def train_plain(rows: int, seed: int, config_path: str | None = None) -> Dict[st
         return tune(model, train[plan.features], train[plan.target], plan.task, grid, method=search.method,
                     cv_folds=search.cv_folds, n_iter=search.n_iter, scoring=search.scoring, seed=training.seed)
 
-    model, search_report = stages.run("train_search", fit)
+    model, search_report, _ = stages.run("train_search", fit)
 
-    def holdout_eval():
-        y_pred, y_proba, classes = predict_with(model, holdout[plan.features], plan.task)
-        return evaluate(holdout[plan.target], y_pred, plan.task, y_proba, classes)
+    def holdout_eval():  # the pipeline's own evaluation: metrics, calibration, permutation importance, slices
+        return evaluate_holdout(model, holdout, plan.features, plan.categorical, plan.target, plan.task)[0]
 
     report = stages.run("evaluate", holdout_eval)
     blob = stages.run("serialise_skops", lambda: dumps(model))

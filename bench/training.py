@@ -42,6 +42,7 @@ STEP_STAGES = {
     "train_model": ["train_search"],
     "evaluate_model": ["evaluate"],
     "register_model": ["serialise_skops"],
+    "write_model_card": [],
 }
 _STEP_STARTED = re.compile(r"Step `?(\w+)`? has started")
 _STEP_FINISHED = re.compile(r"Step `?(\w+)`? has finished in `?([\dhms.]+)")

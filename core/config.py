@@ -90,6 +90,9 @@ class GateSection(_Section):
     min_improvement: float = Field(0.0, ge=0.0)  # margin over the champion on the primary metric
     max_previous_loss: float = Field(0.05, ge=0.0)  # largest primary-metric loss allowed on the previous holdout
     min_comparison_rows: int = Field(30, ge=1)  # fewer rows unseen by both models: no fair comparison, no deploy
+    # largest primary-metric loss to the champion allowed on any categorical slice; None: slices are not gated
+    max_slice_loss: Optional[float] = Field(None, ge=0.0)
+    min_slice_rows: int = Field(30, ge=1)  # slices with fewer comparison rows are noise: never gated
     parity_tolerance: float = Field(1e-6, ge=0.0)
 
 

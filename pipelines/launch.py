@@ -126,6 +126,15 @@ def model_name_for(source: str) -> str | None:
     return f"{slug}-model"
 
 
+def user_data_card(source: str, target: Optional[str]) -> Dict[str, Any]:
+    """Model-card overrides for `train --data`: the shipped card describes the churn demo, not the user's table."""
+    return {"model.description": f"Trained with `run.py train --data {source}` (target {target or 'from the source'}).",
+            "model.tags": [], "model.audience": "", "model.use_cases": "",
+            "model.limitations": "Describe intended use and limitations in a training config's model block "
+                                 "(run.py train --config).",
+            "model.ethics": ""}
+
+
 def load_deployment_config(path: str | None, overrides: Dict[str, Any]) -> DeploymentConfig:
     return load_config(path or "deployment", DeploymentConfig, overrides)
 

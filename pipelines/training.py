@@ -1,10 +1,11 @@
-"""Training pipeline: ingest -> profile -> validate (gate) -> split -> train -> evaluate -> register challenger."""
+"""Training pipeline: ingest -> profile -> validate (gate) -> split -> train -> evaluate -> register challenger ->
+model card."""
 
 from zenml import pipeline
 
 from core.config import DataSection, SplitSection, TrainingSection, ValidationSection
 from steps.data.steps import data_quality_gate, ingest_data, profile_data, split_dataset, validate_data
-from steps.training.steps import evaluate_model, register_model, train_model
+from steps.training.steps import evaluate_model, register_model, train_model, write_model_card
 
 
 @pipeline
@@ -24,6 +25,7 @@ def training_pipeline(
     report = validate_data(profile, schema, validation)
     passed = data_quality_gate(report)
     train_set, holdout_set, _ = split_dataset(dataset, schema, passed, split)
-    model, _ = train_model(train_set, schema, training)
+    model, search = train_model(train_set, schema, training)
     evaluation, _ = evaluate_model(model, holdout_set, schema)
-    register_model(model, holdout_set, schema, evaluation, config_digest, model_name)
+    registered = register_model(model, holdout_set, schema, evaluation, config_digest, model_name)
+    write_model_card(registered, schema, evaluation, search)

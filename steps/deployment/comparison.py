@@ -82,13 +82,18 @@ def model_features(model: Any, frame: pd.DataFrame, schema: DataSchema) -> list:
 
 
 def score(model: Any, frame: pd.DataFrame, schema: DataSchema) -> Any:
-    """The model's EvaluationReport on `frame` (None for an empty frame), on the features the model was fitted on."""
+    """The model's EvaluationReport on `frame` (None for an empty frame), on the features the model was fitted on,
+    with its primary metric per value of each categorical column (every slice: the gate applies its own minimum)."""
     from steps.evaluation.metrics import evaluate, predict_with
+    from steps.evaluation.slices import slice_metrics
 
     if frame.empty:
         return None
     y_pred, y_proba, classes = predict_with(model, frame[model_features(model, frame, schema)], schema.task)
-    return evaluate(frame[schema.target], y_pred, schema.task, y_proba, classes)
+    report = evaluate(frame[schema.target], y_pred, schema.task, y_proba, classes)
+    slices = slice_metrics(frame, [c for c in schema.categorical if c in frame.columns], frame[schema.target],
+                           y_pred, y_proba, schema.task, classes, min_rows=1)
+    return dataclasses.replace(report, slices=slices, min_slice_rows=1)
 
 
 def compare(subset: ComparisonSet, challenger: Any, champion: Optional[Any], schema: DataSchema) -> Comparison:
@@ -96,4 +101,5 @@ def compare(subset: ComparisonSet, challenger: Any, champion: Optional[Any], sch
     new = score(challenger, subset.frame, schema)
     old = score(champion, subset.frame, schema) if champion is not None else None
     return Comparison(name=subset.name, rows=len(subset.frame), excluded=subset.excluded,
-                      challenger=new.metrics if new else {}, champion=old.metrics if old else None)
+                      challenger=new.metrics if new else {}, champion=old.metrics if old else None,
+                      challenger_slices=new.slices if new else [], champion_slices=old.slices if old else None)

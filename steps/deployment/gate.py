@@ -18,6 +18,9 @@ class Comparison:
     excluded: int  # held-out rows left out because the other model trained on them
     challenger: Dict[str, float]
     champion: Optional[Dict[str, float]] = None
+    # primary metric per categorical slice (feature, value, rows, score), each model on the same rows
+    challenger_slices: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+    champion_slices: Optional[List[Dict[str, Any]]] = None
 
     def describe(self) -> str:
         left_out = f", {self.excluded} left out because the other model trained on them" if self.excluded else ""
@@ -40,6 +43,7 @@ class DeploymentDecision(Report):
     reasons: List[str]
     comparisons: List[Comparison] = dataclasses.field(default_factory=list)
     max_previous_loss: float = 0.0
+    max_slice_loss: Optional[float] = None
     failures: List[str] = dataclasses.field(default_factory=list)  # the reasons that block the deployment
 
     @classmethod
@@ -113,6 +117,25 @@ def _previous_holdout(previous: Comparison, primary_metric: str, tolerance: floa
                   f"tolerance {tolerance} ({previous.rows} rows)")
 
 
+def _slices(recent: Comparison, primary_metric: str, margin: float, min_rows: int) -> tuple[List[str], List[str]]:
+    """(reasons, failures): no slice with `min_rows` rows may lose more than `margin` to the champion's same slice."""
+    champion = {(s["feature"], s["value"]): s for s in recent.champion_slices or []}
+    pairs = [(s, champion[(s["feature"], s["value"])]) for s in recent.challenger_slices
+             if s["rows"] >= min_rows and s["score"] is not None
+             and champion.get((s["feature"], s["value"]), {}).get("score") is not None]
+    if not pairs:
+        return [f"slices: none with {min_rows}+ rows scored for both models on the {recent.name}; not compared"], []
+    failures = [
+        f"slice {new['feature']}={new['value']} ({new['rows']} rows): challenger {new['score']:.4f} loses "
+        f"{old['score'] - new['score']:.4f} to champion {old['score']:.4f} on {primary_metric}, more than the slice "
+        f"margin {margin}" for new, old in pairs if old["score"] - new["score"] > margin]
+    if failures:
+        return failures, failures
+    new, old = min(pairs, key=lambda p: (p[0]["score"] - p[1]["score"], p[0]["feature"], p[0]["value"]))
+    return [f"slices: none of {len(pairs)} with {min_rows}+ rows loses more than {margin} on {primary_metric} "
+            f"(closest: {new['feature']}={new['value']}, {new['score'] - old['score']:+.4f})"], []
+
+
 def decide(
     challenger_version: str,
     challenger_metrics: Dict[str, float],
@@ -128,6 +151,8 @@ def decide(
     previous: Optional[Comparison] = None,
     max_previous_loss: float = 0.0,
     min_rows: int = 1,
+    max_slice_loss: Optional[float] = None,
+    min_slice_rows: int = 1,
 ) -> DeploymentDecision:
     """All metrics are higher-is-better. The first deployment needs the thresholds only.
 
@@ -135,8 +160,9 @@ def decide(
     training rows: for a retrain, the most recent labelled window); the challenger must meet the thresholds there
     and beat the champion by `min_improvement`. On `previous` (the champion's holdout minus the challenger's
     training rows) it may not lose more than `max_previous_loss`. `force` waives both comparisons with the champion
-    (never the thresholds). When the candidate is the champion, it is served again if its endpoint does not serve it
-    (`serving_version`: stopped, crashed, rebooted).
+    (never the thresholds). With `max_slice_loss` set, no categorical slice of `recent` with `min_slice_rows` rows
+    may lose more than that to the champion's same slice (the failure names the slice). When the candidate is the
+    champion, it is served again if its endpoint does not serve it (`serving_version`: stopped, crashed, rebooted).
     """
     where = f" on the {recent.name}" if recent else ""
     reasons, failures = _thresholds(challenger_metrics, min_metrics, where)
@@ -166,6 +192,10 @@ def decide(
         if previous is not None:
             passed, reason = _previous_holdout(previous, primary_metric, max_previous_loss, min_rows)
             (reasons if passed else failures).append(reason)
+        if max_slice_loss is not None and recent is not None:
+            slice_reasons, slice_failures = _slices(recent, primary_metric, max_slice_loss, min_slice_rows)
+            reasons += [r for r in slice_reasons if r not in slice_failures]
+            failures += slice_failures
     elif champion_version is not None:
         reasons.append(f"champion v{champion_version} not compared (--force; it needs columns the comparison rows "
                        "lack): the thresholds decide")
@@ -178,5 +208,5 @@ def decide(
         primary_metric=primary_metric, challenger_metrics=challenger_metrics,
         champion_metrics=champion_metrics or {}, min_metrics=min_metrics, min_improvement=min_improvement,
         reasons=reasons, comparisons=[c for c in (recent, previous) if c is not None],
-        max_previous_loss=max_previous_loss, failures=failures,
+        max_previous_loss=max_previous_loss, max_slice_loss=max_slice_loss, failures=failures,
     )

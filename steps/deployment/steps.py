@@ -136,6 +136,8 @@ def decide_deployment(
         previous=comparisons[1] if len(comparisons) > 1 else None,
         max_previous_loss=gate.max_previous_loss,
         min_rows=gate.min_comparison_rows,
+        max_slice_loss=gate.max_slice_loss,
+        min_slice_rows=gate.min_slice_rows,
     )
     for reason in decision.reasons:
         logger.info("gate: %s", reason)

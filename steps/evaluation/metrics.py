@@ -1,10 +1,9 @@
-"""Holdout evaluation: task-appropriate metrics and the pictures people want (confusion matrix, ROC, residuals)."""
+"""Holdout evaluation: task-appropriate metrics, calibration and the curves behind the pictures people want."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import io
+import html
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -12,14 +11,20 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from materializers.report_base import Report, html_page
+from steps.evaluation.calibration import brier_score, expected_calibration_error, reliability
 
 # The metric each task is judged by (gates, champion/challenger comparison); higher is better for all of them.
 PRIMARY_METRIC = {"binary": "roc_auc", "multiclass": "f1_macro", "regression": "r2"}
 
 
+# Metrics where lower is better (everything else in a report's `metrics` is higher-is-better).
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss", "brier_score", "ece"})
+WORST_SLICES_SHOWN = 10
+
+
 @dataclasses.dataclass
 class EvaluationReport(Report):
-    """Holdout metrics of one model, with curve data for the dashboard."""
+    """Holdout metrics of one model, with curve data, importance and slices for the dashboard and MLflow."""
 
     title = "Holdout evaluation"
     task: str
@@ -30,60 +35,51 @@ class EvaluationReport(Report):
     confusion_matrix: List[List[int]] = dataclasses.field(default_factory=list)
     roc_curve: Dict[str, List[float]] = dataclasses.field(default_factory=dict)  # fpr, tpr (binary)
     residuals: Dict[str, List[float]] = dataclasses.field(default_factory=dict)  # predicted, residual (sample)
+    pr_curve: Dict[str, List[float]] = dataclasses.field(default_factory=dict)  # precision, recall (binary)
+    # mean_predicted, fraction_positive, count per probability bin (positive class; top label for multiclass)
+    calibration_curve: Dict[str, List[float]] = dataclasses.field(default_factory=dict)
+    importance: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # feature, mean, std; largest first
+    slices: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # feature, value, rows, score; worst first
+    min_slice_rows: int = 0
 
     @property
     def primary_value(self) -> float:
         return self.metrics[self.primary_metric]
 
     def to_html(self) -> str:
+        from steps.evaluation.figures import close, png_base64, report_figures
+
         rows = "".join(
             f"<tr><th>{k}{' (primary)' if k == self.primary_metric else ''}</th><td>{v:.4f}</td></tr>"
             for k, v in self.metrics.items()
         )
-        images = "".join(f"<img src='data:image/png;base64,{png}'/>" for png in self._plots())
-        body = f"<p>{self.task} task, {self.n_rows} holdout rows.</p><table>{rows}</table>{images}"
+        figures = report_figures(self)
+        images = "".join(f"<img alt='{name}' src='data:image/png;base64,{png_base64(fig)}'/>"
+                         for name, fig in figures.items())
+        close(figures)
+        body = (f"<p>{self.task} task, {self.n_rows} holdout rows.</p><table>{rows}</table>{images}"
+                f"{self._slices_html()}{self._importance_html()}")
         return html_page(self.title, body)
 
-    def _plots(self) -> List[str]:
-        import matplotlib
+    def _slices_html(self) -> str:
+        if not self.slices:
+            return ""
+        shown = [s for s in self.slices if s["score"] is not None][:WORST_SLICES_SHOWN]
+        rows = "".join(
+            f"<tr><td>{html.escape(s['feature'])}</td><td>{html.escape(s['value'])}</td><td>{s['rows']}</td>"
+            f"<td>{s['score']:.4f}</td><td>{s['score'] - self.primary_value:+.4f}</td></tr>" for s in shown)
+        return (f"<h3>Worst slices</h3><p>{self.primary_metric} per value of each categorical feature with at least "
+                f"{self.min_slice_rows} holdout rows, worst first ({len(self.slices)} slices).</p>"
+                f"<table><tr><th>feature</th><th>value</th><th>rows</th><th>{self.primary_metric}</th>"
+                f"<th>vs overall</th></tr>{rows}</table>")
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        panels = []
-        if self.confusion_matrix:
-            panels.append("confusion")
-        if self.roc_curve:
-            panels.append("roc")
-        if self.residuals:
-            panels.append("residuals")
-        if not panels:
-            return []
-        fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2))
-        axes = np.atleast_1d(axes)
-        for ax, panel in zip(axes, panels):
-            if panel == "confusion":
-                cm = np.array(self.confusion_matrix)
-                ax.imshow(cm, cmap="Blues")
-                ax.set_xticks(range(len(self.classes)), [str(c) for c in self.classes])
-                ax.set_yticks(range(len(self.classes)), [str(c) for c in self.classes])
-                for (i, j), v in np.ndenumerate(cm):
-                    ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black")
-                ax.set(xlabel="predicted", ylabel="actual", title="Confusion matrix")
-            elif panel == "roc":
-                ax.plot(self.roc_curve["fpr"], self.roc_curve["tpr"], label=f"AUC {self.metrics.get('roc_auc', 0):.3f}")
-                ax.plot([0, 1], [0, 1], "--", color="grey")
-                ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve")
-                ax.legend(loc="lower right")
-            else:
-                ax.scatter(self.residuals["predicted"], self.residuals["residual"], s=6, alpha=0.5)
-                ax.axhline(0, color="grey", linestyle="--")
-                ax.set(xlabel="predicted", ylabel="actual - predicted", title="Residuals")
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90)
-        plt.close(fig)
-        return [base64.b64encode(buffer.getvalue()).decode()]
+    def _importance_html(self) -> str:
+        if not self.importance:
+            return ""
+        rows = "".join(f"<tr><td>{html.escape(r['feature'])}</td><td>{r['mean']:.4f} ± {r['std']:.4f}</td></tr>"
+                       for r in self.importance)
+        return (f"<h3>Permutation importance</h3><p>Drop in {self.primary_metric} on the holdout when a column is "
+                f"shuffled.</p><table><tr><th>feature</th><th>importance</th></tr>{rows}</table>")
 
 
 def _curve_sample(values: np.ndarray, max_points: int = 400) -> List[float]:
@@ -119,15 +115,24 @@ def evaluate(
         "recall_macro": float(skm.recall_score(y_true, y_pred, average="macro", zero_division=0)),
     }
     roc: Dict[str, List[float]] = {}
+    pr: Dict[str, List[float]] = {}
+    calibration: Dict[str, List[float]] = {}
     if y_proba is not None and len(np.unique(y_true)) > 1:
         if task == "binary":
-            positive = y_proba[:, 1]
-            metrics["roc_auc"] = float(skm.roc_auc_score(y_true == classes[1], positive))
+            positive, is_positive = y_proba[:, 1], y_true == classes[1]
+            metrics["roc_auc"] = float(skm.roc_auc_score(is_positive, positive))
+            metrics["average_precision"] = float(skm.average_precision_score(is_positive, positive))
             metrics["log_loss"] = float(skm.log_loss(y_true, y_proba, labels=classes))
-            fpr, tpr, _ = skm.roc_curve(y_true == classes[1], positive)
+            fpr, tpr, _ = skm.roc_curve(is_positive, positive)
             roc = {"fpr": _curve_sample(fpr), "tpr": _curve_sample(tpr)}
+            precision, recall, _ = skm.precision_recall_curve(is_positive, positive)
+            pr = {"precision": _curve_sample(precision), "recall": _curve_sample(recall)}
         else:
             metrics["roc_auc_ovr"] = float(skm.roc_auc_score(y_true, y_proba, multi_class="ovr", labels=classes))
+    if y_proba is not None and len(y_true):
+        metrics["brier_score"] = brier_score(y_true, y_proba, classes)
+        metrics["ece"] = expected_calibration_error(y_true, y_proba, classes)
+        calibration = reliability(y_true, y_proba, classes)
     cm = skm.confusion_matrix(y_true, y_pred, labels=classes)
     return EvaluationReport(
         task=task,
@@ -137,6 +142,8 @@ def evaluate(
         classes=[c.item() if hasattr(c, "item") else c for c in classes],
         confusion_matrix=cm.tolist(),
         roc_curve=roc,
+        pr_curve=pr,
+        calibration_curve=calibration,
     )
 
 

@@ -15,10 +15,9 @@ from typing import Any, ClassVar, Dict, List, Optional
 import numpy as np
 
 from materializers.report_base import Report, html_page
-from steps.evaluation.metrics import evaluate
+from steps.evaluation.metrics import LOWER_IS_BETTER, evaluate
 
 # Metrics where a larger value is worse; for every other metric a drop is reference - current.
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
 
 
 @dataclass

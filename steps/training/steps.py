@@ -15,6 +15,7 @@ from core.config import TrainingSection
 from core import names
 from steps.data.schema import DataSchema
 from steps.evaluation.metrics import EvaluationReport
+from steps.evaluation.model_card import ModelCardReport
 from steps.training.registered_model import RegisteredModel
 from steps.training.search import SearchReport
 
@@ -30,15 +31,18 @@ def train_model(
 
     from steps.training.model_factory import build_model, search_space
     from steps.training.search import tune
+    from steps.training.tracking import log_candidate_runs
 
     model = build_model(schema.numeric, schema.categorical, schema.task, training.estimator, training.params,
                         training.seed)
     search = training.search
     grid = search_space(search.space, training.estimator, schema.task)
     X, y = train_set[schema.features], train_set[schema.target]
-    fitted, report = tune(model, X, y, schema.task, grid, method=search.method, cv_folds=search.cv_folds,
-                          n_iter=search.n_iter, scoring=search.scoring, seed=training.seed)
+    fitted, report, fit_seconds = tune(model, X, y, schema.task, grid, method=search.method,
+                                       cv_folds=search.cv_folds, n_iter=search.n_iter, scoring=search.scoring,
+                                       seed=training.seed)
     logger.info("search: best %s=%.4f with %s", report.scoring, report.best_score, report.best_params)
+    log_candidate_runs(report, fit_seconds)
     mlflow.log_params({"estimator": training.estimator, "task": schema.task, "n_train_rows": len(train_set),
                        "features": ",".join(schema.features)[:500], "cv_folds": report.cv_folds,
                        **{f"param.{k}": v for k, v in report.best_params.items()}})
@@ -51,19 +55,14 @@ def train_model(
 def evaluate_model(
     model: Pipeline, holdout_set: pd.DataFrame, schema: DataSchema
 ) -> Tuple[Annotated[EvaluationReport, names.EVALUATION_REPORT], Annotated[pd.DataFrame, names.HOLDOUT_PREDICTIONS]]:
-    """Task-appropriate holdout metrics, logged to MLflow and to the ZenML model version."""
-    import mlflow
+    """Holdout metrics, calibration, figures, permutation importance and slices, logged to MLflow and to the ZenML
+    model version."""
+    from steps.evaluation.holdout import evaluate_holdout, log_evaluation
 
-    from steps.evaluation.metrics import evaluate, predict_with
-
-    y_pred, y_proba, classes = predict_with(model, holdout_set[schema.features], schema.task)
-    report = evaluate(holdout_set[schema.target], y_pred, schema.task, y_proba, classes)
-    mlflow.log_metrics({f"holdout_{k}": v for k, v in report.metrics.items()})
+    report, predictions = evaluate_holdout(model, holdout_set, schema.features, schema.categorical, schema.target,
+                                           schema.task)
+    log_evaluation(report)
     log_metadata(metadata={"holdout": report.metrics}, infer_model=True)
-    predictions = pd.DataFrame({"prediction": y_pred})
-    if y_proba is not None:
-        for i, cls in enumerate(classes):
-            predictions[f"proba_{cls}"] = y_proba[:, i]
     logger.info("holdout: %s", ", ".join(f"{k}={v:.4f}" for k, v in report.metrics.items()))
     return report, predictions
 
@@ -94,3 +93,19 @@ def register_model(
     logger.info("registered %s as '%s' (MLflow run %s, data %s)", result.identity, result.alias, result.run_id,
                 result.data_fingerprint[:19])
     return result
+
+
+@step
+def write_model_card(
+    registered: RegisteredModel, schema: DataSchema, evaluation: EvaluationReport, search_report: SearchReport
+) -> Annotated[ModelCardReport, names.MODEL_CARD]:
+    """The version's model card (intended use from the ZenML model, i.e. the config's `model:` block), attached to
+    the MLflow model version; its HTML view is the card in the dashboard."""
+    from steps.evaluation.model_card import INTENDED_USE_FIELDS, attach_card, build_card
+
+    zenml_model = get_step_context().model
+    intended_use = {k: getattr(zenml_model, k, None) for k in INTENDED_USE_FIELDS}
+    card = build_card(intended_use, registered, schema, evaluation, search_report)
+    attach_card(card, registered.tracking_uri)
+    logger.info("model card of %s version %s attached to the MLflow model version", card.name, card.version)
+    return card

@@ -6,7 +6,8 @@ import hashlib
 import importlib.metadata
 import json
 import subprocess
-from typing import Any, Dict, Optional
+import time
+from typing import Any, Dict, List, Optional
 
 import pandas as pd
 
@@ -61,6 +62,43 @@ def lineage_tags(*, data_fingerprint: str, config_digest: str, zenml_run_id: str
     }
     tags.update({f"version.{k}": v for k, v in package_versions().items()})
     return tags
+
+
+CANDIDATE_RUN_PREFIX = "candidate"
+
+
+def log_candidate_runs(report: Any, fit_seconds: List[float]) -> List[str]:
+    """One MLflow child run of the active run per search candidate (params, mean and std of each CV score, mean
+    fit seconds, rank), so MLflow's compare view shows every trial; the chosen one is tagged `chosen=true`.
+    Returns the child run ids in candidate order. The parent run keeps the chosen model."""
+    import mlflow
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+    parent = mlflow.active_run()
+    if parent is None:
+        raise RuntimeError("no active MLflow run: the step must run with the stack's MLflow experiment tracker")
+    client = mlflow.MlflowClient()
+    now = int(time.time() * 1000)
+    ids = []
+    for i, candidate in enumerate(report.candidates):
+        chosen = i == report.best_index
+        run = client.create_run(parent.info.experiment_id, run_name=f"{CANDIDATE_RUN_PREFIX}-{i:03d}",
+                                tags={MLFLOW_PARENT_RUN_ID: parent.info.run_id})
+        metrics = {"rank": candidate["rank"], "mean_fit_seconds": fit_seconds[i] if i < len(fit_seconds) else None}
+        for name, score in candidate["scores"].items():
+            metrics.update({f"cv_{name}_mean": score["mean"], f"cv_{name}_std": score["std"]})
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None],
+            params=[Param(k, str(v)) for k, v in sorted(candidate["params"].items())],
+            tags=[RunTag("chosen", str(chosen).lower()), RunTag("scoring", report.scoring)],
+        )
+        client.set_terminated(run.info.run_id)
+        ids.append(run.info.run_id)
+    if report.candidates:
+        mlflow.set_tag("chosen_candidate", f"{CANDIDATE_RUN_PREFIX}-{report.best_index:03d}")
+    return ids
 
 
 def model_save_args(model: Any, input_example: pd.DataFrame, task: str) -> Dict[str, Any]:

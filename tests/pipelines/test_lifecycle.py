@@ -103,6 +103,9 @@ def test_weak_challenger_is_refused_and_champion_keeps_serving(stack, champion):
     info = _serving(stack)
     assert info.state == "active" and info.model_version == serving_before
     assert by_alias("churn-classifier", "champion", _uri(stack)).version == serving_before
+    # With the slice gate on, the refusal also names the categorical slices the challenger loses.
+    sliced = run_deployment(load_deployment_config(None, {"gate.max_slice_loss": 0.0}), MODEL, **QUIET)["decision"]
+    assert not sliced.deploy and any(f.startswith("slice contract_type=") for f in sliced.failures), sliced.failures
 
 
 def test_monitoring_flags_drift_only_when_there_is_drift(stack, champion):

@@ -1,5 +1,7 @@
 """The training pipeline end to end on small data, in isolated ZenML and MLflow state (see tests/conftest.py)."""
 
+from pathlib import Path
+
 import mlflow
 import pandas as pd
 import pytest
@@ -52,6 +54,26 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     assert run.data.params["estimator"] == "hist_gradient_boosting"
     assert run.data.params["param.max_depth"] in {"2", "3"}
     assert 0.6 < run.data.metrics["holdout_roc_auc"] <= 1.0
+    # Every CV candidate is a child run of the training run, with its params and each CV score; the parent keeps
+    # the chosen model.
+    children = ml.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    assert sorted(c.data.params["max_depth"] for c in children) == ["2", "3"]
+    for child in children:
+        assert {"cv_roc_auc_mean", "cv_roc_auc_std", "cv_accuracy_mean", "mean_fit_seconds", "rank"} <= set(
+            child.data.metrics)
+    (chosen,) = [c for c in children if c.data.tags["chosen"] == "true"]
+    assert chosen.data.params["max_depth"] == run.data.params["param.max_depth"]
+    assert chosen.data.metrics["cv_roc_auc_mean"] == pytest.approx(run.data.metrics["cv_roc_auc"])
+    assert version.run_id == run.info.run_id != chosen.info.run_id  # the registered model is the parent's
+    # The evaluation figures and tables sit in the run's artifacts, next to the model.
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    logged = Path(url2pathname(urlparse(run.info.artifact_uri).path)) / "evaluation"
+    assert {p.name for p in logged.iterdir()} == {
+        "confusion_matrix.png", "roc_curve.png", "pr_curve.png", "calibration_curve.png",
+        "permutation_importance.png", "permutation_importance.json", "slices.json"}
+    assert 0 <= run.data.metrics["holdout_ece"] <= 1 and "holdout_brier_score" in run.data.metrics
     tags = run.data.tags
     for key in ("git_commit", "git_dirty", "data_fingerprint", "zenml_run_id", "config_hash", "version.zenml",
                 "version.scikit-learn"):
@@ -73,6 +95,9 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     evaluation = _artifact(local_stack, summary["run_id"], names.EVALUATION_REPORT)
     assert evaluation.load().metrics["roc_auc"] == pytest.approx(run.data.metrics["holdout_roc_auc"])
     assert any(v.type == "html" for v in evaluation.visualizations)
+    loaded = evaluation.load()
+    assert {r["feature"] for r in loaded.importance} == set(run.data.params["features"].split(","))
+    assert loaded.slices and all(s["rows"] >= loaded.min_slice_rows for s in loaded.slices)
     profile_artifact = _artifact(local_stack, summary["run_id"], names.DATA_PROFILE)
     assert "monthly_charges" in profile_artifact.load().get_columns()
     # the project's whylogs materializer (binary profile + HTML summary), not ZenML's cloudpickle fallback
@@ -81,7 +106,15 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     model_version = local_stack.get_pipeline_run(summary["run_id"]).model_version
     assert model_version.model.name == config.model.name
     linked = set(model_version.data_artifact_ids) | set(model_version.model_artifact_ids)
-    assert {names.EVALUATION_REPORT, names.DATA_PROFILE, names.MODEL, names.SPLIT_MANIFEST} <= linked
+    assert {names.EVALUATION_REPORT, names.DATA_PROFILE, names.MODEL, names.SPLIT_MANIFEST, names.MODEL_CARD} <= linked
+
+    # The model card: an artifact with an HTML view in the dashboard, and the MLflow model version's description.
+    card = _artifact(local_stack, summary["run_id"], names.MODEL_CARD)
+    assert any(v.type == "html" for v in card.visualizations)
+    card = card.load()
+    assert card.version == registered.version and card.intended_use["ethics"] == config.model.ethics
+    assert card.worst_slices and card.importance and card.data["fingerprint"] == tags["data_fingerprint"]
+    assert ml.get_model_version(config.model.name, registered.version).description == card.to_markdown()
 
     # What the version trained on is recorded with it, and no holdout row is a training row.
     import numpy as np
@@ -119,7 +152,10 @@ def test_uncached_runs_are_reproducible(local_stack):
     _, second = _train({"enable_cache": False, "data.seed": 5})
     a = _artifact(local_stack, first["run_id"], names.EVALUATION_REPORT).load()
     b = _artifact(local_stack, second["run_id"], names.EVALUATION_REPORT).load()
-    assert a.metrics == b.metrics
+    assert a.metrics == b.metrics and a == b  # importance and slices included
+    assert a.importance and a.slices
+    search = [_artifact(local_stack, r["run_id"], names.SEARCH_REPORT).load() for r in (first, second)]
+    assert search[0] == search[1]
     pa = _artifact(local_stack, first["run_id"], names.HOLDOUT_PREDICTIONS).load()
     pb = _artifact(local_stack, second["run_id"], names.HOLDOUT_PREDICTIONS).load()
     pd.testing.assert_frame_equal(pa, pb)
@@ -129,7 +165,7 @@ def test_uncached_runs_are_reproducible(local_stack):
 def test_cached_rerun_skips_every_step(local_stack):
     _train({"data.seed": 9})
     _, rerun = _train({"data.seed": 9})
-    assert len(rerun["cached_steps"]) == 8
+    assert len(rerun["cached_steps"]) == 9
 
 
 def test_time_split_holds_out_the_most_recent_rows(local_stack, tmp_path):

@@ -90,3 +90,37 @@ def test_decision_shows_both_comparisons():
     assert "recent window: 300 rows neither model trained on" in html
     assert "previous holdout: 1000 rows neither model trained on, 12 left out" in html
     assert "<td>0.7900</td><td>0.7500</td>" in html and "<td>0.8200</td><td>0.8300</td>" in html
+
+
+def _sliced(challenger_slices, champion_slices, new=0.85, old=0.80):
+    from steps.deployment.gate import Comparison
+
+    return Comparison("challenger holdout", 500, 0, {"roc_auc": new}, {"roc_auc": old},
+                      challenger_slices=challenger_slices, champion_slices=champion_slices)
+
+
+def _slice(value, rows, score, feature="contract"):
+    return {"feature": feature, "value": value, "rows": rows, "score": score}
+
+
+def test_a_challenger_better_on_average_but_worse_on_a_slice_is_refused_naming_the_slice():
+    recent = _sliced([_slice("monthly", 200, 0.70), _slice("yearly", 300, 0.95), _slice("weekly", 10, 0.1)],
+                     [_slice("monthly", 200, 0.80), _slice("yearly", 300, 0.82), _slice("weekly", 10, 0.9)])
+    args = ("2", {"roc_auc": 0.85}, "roc_auc", {}, 0.01, "1", {"roc_auc": 0.80})
+    off = decide(*args, recent=recent)  # the slice gate is off by default: the average decides
+    assert off.deploy and not any("slice" in r for r in off.reasons)
+    on = decide(*args, recent=recent, max_slice_loss=0.05, min_slice_rows=30)
+    assert not on.deploy
+    assert on.failures == ["slice contract=monthly (200 rows): challenger 0.7000 loses 0.1000 to champion 0.8000 on "
+                           "roc_auc, more than the slice margin 0.05"]  # 'weekly' has too few rows to count
+    assert DeploymentDecision.from_json(on.to_json()) == on and "contract=monthly" in on.to_html()
+    tolerant = decide(*args, recent=recent, max_slice_loss=0.2, min_slice_rows=30)
+    assert tolerant.deploy and "slices: none of 2 with 30+ rows loses more than 0.2 on roc_auc (closest: " \
+        "contract=monthly, -0.1000)" in tolerant.reasons
+
+
+def test_slices_without_a_score_for_both_models_are_not_compared():
+    recent = _sliced([_slice("monthly", 200, None)], [_slice("monthly", 200, 0.8)])
+    decision = decide("2", {"roc_auc": 0.85}, "roc_auc", {}, 0.01, "1", {"roc_auc": 0.80}, recent=recent,
+                      max_slice_loss=0.0, min_slice_rows=30)
+    assert decision.deploy and any(r.startswith("slices: none with 30+ rows scored") for r in decision.reasons)

@@ -14,8 +14,30 @@ def test_binary_metrics_and_curves():
     assert report.metrics["accuracy"] == 4 / 6
     assert report.confusion_matrix == [[2, 1], [1, 2]]
     assert report.roc_curve["fpr"][0] == 0.0 and report.roc_curve["tpr"][-1] == 1.0
+    assert report.pr_curve["recall"][0] == 1.0 and report.metrics["average_precision"] > 0
+    assert report.metrics["brier_score"] == np.mean((proba[:, 1] - y) ** 2)
+    assert 0 <= report.metrics["ece"] <= 1 and sum(report.calibration_curve["count"]) == 6
     html = report.to_html()
-    assert "data:image/png;base64," in html and "roc_auc (primary)" in html
+    assert html.count("data:image/png;base64,") == 4 and "roc_auc (primary)" in html
+
+
+def test_figures_cover_what_the_report_holds():
+    from steps.evaluation.figures import close, report_figures
+
+    y = np.array([0, 0, 1, 1])
+    report = evaluate(y, y, "binary", np.eye(2)[y], [0, 1])
+    report.importance = [{"feature": "x", "mean": 0.3, "std": 0.01}]
+    report.slices = [{"feature": "segment", "value": "a&b", "rows": 40, "score": 0.5}]
+    figures = report_figures(report)
+    assert list(figures) == ["confusion_matrix", "roc_curve", "pr_curve", "calibration_curve",
+                             "permutation_importance"]
+    close(figures)
+    html = report.to_html()
+    assert "Worst slices" in html and "a&amp;b" in html and "-0.5000" in html and "Permutation importance" in html
+    regression = evaluate(np.arange(5.0), np.arange(5.0), "regression")
+    figures = report_figures(regression)
+    assert list(figures) == ["residuals"]
+    close(figures)
 
 
 def test_report_round_trips_through_json():

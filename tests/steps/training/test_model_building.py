@@ -59,7 +59,7 @@ def test_search_uses_only_training_data_and_is_seeded(churn):
     results = []
     for _ in range(2):
         model = build_model(plan.numeric, plan.categorical, "binary", "random_forest", {"n_estimators": 20}, seed=5)
-        fitted, report = tune(model, train[plan.features], train[TARGET], "binary", grid, cv_folds=3, seed=5)
+        fitted, report, _ = tune(model, train[plan.features], train[TARGET], "binary", grid, cv_folds=3, seed=5)
         results.append((report.best_score, fitted.predict_proba(holdout[plan.features])))
         assert len(report.candidates) == 2 and report.scoring == "roc_auc"
     assert results[0][0] == results[1][0]

@@ -37,7 +37,7 @@ class Trained:
         self.split = SplitManifest.build(self.train, self.holdout, method, time_column)
         model = build_model(plan.numeric, plan.categorical, "binary", "hist_gradient_boosting", {}, 42)
         grid = search_space({"max_depth": [3]}, "hist_gradient_boosting", "binary")
-        self.model, _ = tune(model, self.train[plan.features], self.train[TARGET], "binary", grid, method="grid",
+        self.model, _, _ = tune(model, self.train[plan.features], self.train[TARGET], "binary", grid, method="grid",
                              cv_folds=2, n_iter=1, scoring=None, seed=42)
 
 
@@ -131,3 +131,21 @@ def test_nothing_new_to_learn_is_an_error(champion):
         assemble(champion.train, champion.split, [generate_batch(100, seed=9).drop(columns=[TARGET])], TARGET, 0.3)
     with pytest.raises(RetrainingError, match="too few"):
         assemble(champion.train, champion.split, [champion.holdout.head(1)], TARGET, 0.3)
+
+
+def test_both_models_are_scored_per_slice_on_the_same_rows_and_the_slice_gate_names_losses(champion, retrained):
+    _, challenger = retrained
+    decision, _ = _gate(champion, challenger)
+    recent = decision.comparisons[0]
+    keys = [(s["feature"], s["value"], s["rows"]) for s in recent.challenger_slices]
+    assert keys and sorted(keys) == sorted((s["feature"], s["value"], s["rows"]) for s in recent.champion_slices)
+    assert {k[0] for k in keys} == set(challenger.schema.categorical)
+    assert sum(s["rows"] for s in recent.challenger_slices if s["feature"] == keys[0][0]) == recent.rows
+    champion_score = {(s["feature"], s["value"]): s["score"] for s in recent.champion_slices}
+    losing = sorted(f"{s['feature']}={s['value']}" for s in recent.challenger_slices if s["rows"] >= 30
+                    and s["score"] is not None and champion_score[(s["feature"], s["value"])] is not None
+                    and s["score"] < champion_score[(s["feature"], s["value"])] - 0.01)
+    strict = decide("2", recent.challenger, "roc_auc", MIN_METRICS, 0.005, "1", recent.champion, recent=recent,
+                    max_slice_loss=0.01, min_slice_rows=30)
+    named = sorted(f.split(" ")[1] for f in strict.failures if f.startswith("slice "))
+    assert named == losing and strict.deploy == (not losing)
