@@ -13,6 +13,10 @@ Configured by the environment the deployer sets (serving stands alone, it reads 
   SERVING_RECORD_SAMPLE              fraction of requests recorded, 0..1 (default 1)
   SERVING_PREDICTION_LOG_HOURS       prediction-log retention (default 168)
   SERVING_PREDICTION_LOG_MB          prediction-log size cap per worker, oldest files go first (default 256)
+  SERVING_RECORD_WRITE_SECONDS       how often an open window's profile is rewritten (default 30; a closed window
+                                     is written at once)
+Writing a profile, not profiling, is the main cost: seldon-core pins protobuf<4, whose pure-Python serializer takes
+~0.4 s per profile on this model, so an open window is rewritten every WRITE seconds, not every flush.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class RecorderSettings:
     sample: float = 1.0
     log_retention_hours: float = 168.0
     log_max_mb: float = 256.0
+    write_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env=os.environ) -> Optional["RecorderSettings"]:
@@ -57,7 +62,8 @@ class RecorderSettings:
         values = {}
         for key, name in (("window_seconds", "SERVING_RECORD_WINDOW_SECONDS"), ("sample", "SERVING_RECORD_SAMPLE"),
                           ("log_retention_hours", "SERVING_PREDICTION_LOG_HOURS"),
-                          ("log_max_mb", "SERVING_PREDICTION_LOG_MB")):
+                          ("log_max_mb", "SERVING_PREDICTION_LOG_MB"),
+                          ("write_seconds", "SERVING_RECORD_WRITE_SECONDS")):
             if env.get(name):
                 try:
                     values[key] = float(env[name])
@@ -82,6 +88,7 @@ class Recorder:
         self._pending_rows = 0
         self.dropped_rows = 0
         self._profiles: Dict[float, Any] = {}  # window start -> this worker's DatasetProfile
+        self._unwritten: Dict[float, float] = {}  # window start -> when its profile was last written
         self._pid = None  # the process the flusher runs in (gunicorn forks workers after the model is built)
         self._worker = ""
 
@@ -115,7 +122,7 @@ class Recorder:
             self._worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
             self._pending, self._pending_rows, self._profiles = [], 0, {}
         threading.Thread(target=self._loop, name="profile-recorder", daemon=True).start()
-        atexit.register(self.flush)
+        atexit.register(self.flush, final=True)
 
     def _loop(self) -> None:
         while True:
@@ -125,12 +132,11 @@ class Recorder:
             except Exception:  # never let recording take the worker down; say why and keep serving
                 logger.exception("recording: flush failed")
 
-    def flush(self) -> None:
-        """Profile the buffered rows into their windows, write the profiles and the prediction log."""
+    def flush(self, final: bool = False) -> None:
+        """Profile the buffered rows into their windows and append the prediction log; write the profiles of
+        windows that closed, and of the open one every `write_seconds` (or now, when `final`)."""
         with self._lock:
             pending, self._pending, self._pending_rows = self._pending, [], 0
-        if not pending:
-            return
         width = self.settings.window_seconds
         by_window: Dict[float, List[tuple]] = {}
         for item in pending:
@@ -138,11 +144,24 @@ class Recorder:
         for start, items in sorted(by_window.items()):
             self._profile(start, items)
             self._log(start, items)
-        # Windows more than one window old are complete; their files stay, their sketches leave memory.
-        latest = max(self._profiles)
-        for start in [s for s in self._profiles if s < latest - width]:
+            self._unwritten.setdefault(start, time.monotonic())
+        now, current = time.monotonic(), time.time() // width * width
+        for start, since in sorted(self._unwritten.items()):
+            if final or start < current or now - since >= self.settings.write_seconds:
+                self._write(start)
+                del self._unwritten[start]
+        # Windows that closed a window ago are complete: their files stay, their sketches leave memory.
+        for start in [s for s in self._profiles if s < current - width and s not in self._unwritten]:
             del self._profiles[start]
-        self._enforce_retention()
+        if pending:
+            self._enforce_retention()
+
+    def _write(self, start: float) -> None:
+        path = self.settings.directory / live_store.PROFILES / live_store.window_name(start) / f"{self._worker}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        self._profiles[start].view().write(str(tmp))
+        os.replace(tmp, path)
 
     def _profile(self, start: float, items: List[tuple]) -> None:
         import pandas as pd
@@ -156,11 +175,6 @@ class Recorder:
             stamp = datetime.fromtimestamp(start, tz=timezone.utc)
             profile = self._profiles[start] = DatasetProfile(dataset_timestamp=stamp)
         profile.track(pandas=frame)
-        path = self.settings.directory / live_store.PROFILES / live_store.window_name(start) / f"{self._worker}.bin"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        profile.view().write(str(tmp))
-        os.replace(tmp, path)
 
     def _prediction_columns(self, items: List[tuple]) -> Dict[str, List[Any]]:
         """Columns named as batch monitoring names them: `prediction` (class label or value), `proba_<class>`."""
@@ -174,17 +188,17 @@ class Recorder:
         return out
 
     def _log(self, start: float, items: List[tuple]) -> None:
-        lines = []
+        lines, names = [], self.features
         for t, ids, columns, values in items:
-            rows = values.tolist()
-            for i, pid in enumerate(ids):
-                features = {name: _json_value(columns[name][i]) for name in self.features}
+            scores = values.tolist()
+            best = values.argmax(axis=1).tolist()
+            # NaN (a missing value) is written as JSON's NaN extension, which Python's json reads back.
+            for pid, row, score, b in zip(ids, zip(*(columns[n] for n in names)), scores, best):
+                record = {"id": pid, "t": t, "features": dict(zip(names, row))}
                 if self.classes is None:
-                    record = {"id": pid, "t": t, "features": features, "prediction": rows[i][0]}
+                    record["prediction"] = score[0]
                 else:
-                    best = max(range(len(rows[i])), key=rows[i].__getitem__)
-                    record = {"id": pid, "t": t, "features": features, "prediction": self.classes[best],
-                              "scores": rows[i]}
+                    record["prediction"], record["scores"] = self.classes[b], score
                 lines.append(json.dumps(record))
         name = f"{live_store.window_name(start)}-{self._worker}.jsonl"
         path = self.settings.directory / live_store.PREDICTIONS / name
@@ -205,6 +219,3 @@ class Recorder:
             if total > budget or live_store.window_start(path.name) < cutoff:
                 path.unlink(missing_ok=True)
 
-
-def _json_value(value: Any) -> Any:
-    return None if isinstance(value, float) and value != value else value

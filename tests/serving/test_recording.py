@@ -28,7 +28,7 @@ def recording(models, microservice_factory, tmp_path_factory):
     record_dir = tmp_path_factory.mktemp("live")
     model_dir, _, _ = models["hgb_str"]
     ms = microservice_factory(model_dir, workers=2, record_dir=str(record_dir),
-                              env={"SERVING_RECORD_WINDOW_SECONDS": "3"})
+                              env={"SERVING_RECORD_WINDOW_SECONDS": "3", "SERVING_RECORD_WRITE_SECONDS": "1"})
     frame = make_frame(200, seed=3)
     answers = [ms.post(_payload(frame.iloc[i:i + 1])) for i in range(150)]
     answers.append(ms.post(_payload(frame.iloc[150:200])))
