@@ -1,10 +1,14 @@
-"""Batch monitoring pipeline: validate -> profile -> drift vs the champion's training data -> score through the
-endpoint -> prediction drift -> decay (when labelled) -> decision -> Prometheus."""
+"""Monitoring pipeline: validate -> profile -> drift vs the champion's training data -> score through the
+endpoint -> prediction drift -> decay (when labelled) -> decision -> Prometheus.
+
+Two sources, one pipeline: a batch (a file or the generator), or live traffic (`batch_source={"live": ...}`): the
+windows the endpoint recorded, already profiled and scored by the endpoint itself, with labels fed back."""
 
 from typing import Any, Dict
 
 from zenml import pipeline
 
+from steps.monitoring.live_steps import load_live_traffic
 from steps.monitoring.steps import (
     load_batch,
     batch_quality_gate,
@@ -23,13 +27,16 @@ from steps.monitoring.steps import (
 @pipeline(enable_cache=False)
 def monitoring_pipeline(model_name: str, batch_source: Dict[str, Any], monitoring: Dict[str, Any]) -> None:
     """Watches one batch; a batch that fails validation is rejected before it is scored."""
-    batch, n_rows = load_batch(batch_source)
     schema, reference_profile, reference_predictions, reference_evaluation = fetch_champion_reference(model_name)
-    report = validate_batch(batch, schema)
-    passed = batch_quality_gate(report)
-    profile = profile_batch(batch, schema, passed)
+    if "live" in batch_source:
+        batch, predictions, profile, n_rows = load_live_traffic(batch_source["live"], schema)
+        batch_quality_gate(validate_batch(batch, schema))
+    else:
+        batch, n_rows = load_batch(batch_source)
+        passed = batch_quality_gate(validate_batch(batch, schema))
+        profile = profile_batch(batch, schema, passed)
+        predictions = score_batch(batch, schema, monitoring["deployment_name"], passed)
     drift = detect_feature_drift(reference_profile, profile, schema, monitoring["drift"])
-    predictions = score_batch(batch, schema, monitoring["deployment_name"], passed)
     prediction_drift = detect_prediction_drift(reference_predictions, predictions, schema, monitoring["drift"])
     decay = measure_decay(batch, predictions, schema, reference_evaluation, monitoring["max_drop"])
     decision = decide_action(drift, prediction_drift, decay, monitoring["policy"])

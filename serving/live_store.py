@@ -5,6 +5,7 @@ One directory per deployment (the run-state dir locally, a volume on Kubernetes)
                                         predictions), rewritten as the window fills
   predictions/<window>-<worker>.jsonl   the prediction log: id, time, features, prediction (bounded, rotated)
   feedback/<day>-<writer>.jsonl         labels fed back (Seldon's feedback API or `run.py feedback`)
+  recording.json                        what is recorded: features, classes in output order, window length
 Windows are named by their UTC start (`20260102T101500Z`), so names sort in time order. Every worker writes its own
 files, so nothing is shared between processes; readers merge the workers' profiles with whylogs' own `merge`.
 Imported by the serving environment and the main environment alike: numpy, pandas and whylogs only (the main
@@ -25,6 +26,7 @@ os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "1")
 PROFILES = "profiles"
 PREDICTIONS = "predictions"
 FEEDBACK = "feedback"
+DESCRIPTION = "recording.json"
 WINDOW_FORMAT = "%Y%m%dT%H%M%SZ"
 PREDICTION_COLUMN = "prediction"  # the column name batch monitoring gives the predicted class / value
 PROBA_PREFIX = "proba_"
@@ -91,8 +93,23 @@ def read_jsonl(paths: Sequence[Path]) -> Iterator[Dict[str, Any]]:
                 continue
 
 
-def prediction_records(directory: Path) -> Iterator[Dict[str, Any]]:
-    return read_jsonl(sorted((Path(directory) / PREDICTIONS).glob("*.jsonl")))
+def prediction_records(directory: Path, names: Optional[Sequence[str]] = None) -> Iterator[Dict[str, Any]]:
+    """Prediction-log records, of the windows `names` only when given."""
+    paths = sorted((Path(directory) / PREDICTIONS).glob("*.jsonl"))
+    if names is not None:
+        wanted = set(names)
+        paths = [p for p in paths if p.name[: len("20260102T101500Z")] in wanted]
+    return read_jsonl(paths)
+
+
+def write_description(directory: Path, description: Dict[str, Any]) -> None:
+    """What the endpoint records (features, classes in output order, window length), for readers."""
+    write_atomic(Path(directory) / DESCRIPTION, json.dumps(description).encode())
+
+
+def read_description(directory: Path) -> Dict[str, Any]:
+    path = Path(directory) / DESCRIPTION
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def feedback_records(directory: Path) -> Iterator[Dict[str, Any]]:

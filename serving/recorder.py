@@ -121,6 +121,8 @@ class Recorder:
             self._pid = os.getpid()
             self._worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
             self._pending, self._pending_rows, self._profiles = [], 0, {}
+        live_store.write_description(self.settings.directory, {
+            "features": self.features, "classes": self.classes, "window_seconds": self.settings.window_seconds})
         threading.Thread(target=self._loop, name="profile-recorder", daemon=True).start()
         atexit.register(self.flush, final=True)
 
