@@ -462,6 +462,27 @@ def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, l
 
 
 @cli.command()
+@click.option("--data", required=True, help="CSV/Parquet file with prediction ids and their true labels.")
+@click.option("--id-column", default="prediction_id", show_default=True,
+              help="Column holding the ids the endpoint returned (response meta.tags.prediction_ids).")
+@click.option("--target", required=True, help="Column holding the true label (or value).")
+@_MODEL_OPTION
+@click.option("--stack", default=None)
+@click.pass_context
+def feedback(ctx: click.Context, data, id_column, target, model_name, stack) -> None:
+    """Labels arrived: join them to what the endpoint served and show realized performance per window."""
+
+    def body() -> None:
+        from pipelines.live_monitoring import record_labels
+        from pipelines.selection import choose_model
+
+        _start(stack or (ctx.obj or {}).get("stack"))
+        record_labels(choose_model(model_name), data, id_column, target, _say)
+
+    _guarded(body)
+
+
+@cli.command()
 @click.option("--days", type=int, default=8, show_default=True)
 @click.option("--drift-from", type=int, default=3, show_default=True, help="First day with injected drift.")
 @click.option("--out", "out_dir", default=None, help="Directory for the timeline PNG (default: the run state).")

@@ -29,8 +29,8 @@ def monitoring_pipeline(model_name: str, batch_source: Dict[str, Any], monitorin
     """Watches one batch; a batch that fails validation is rejected before it is scored."""
     schema, reference_profile, reference_predictions, reference_evaluation = fetch_champion_reference(model_name)
     if "live" in batch_source:
-        batch, predictions, profile, n_rows = load_live_traffic(batch_source["live"], schema)
-        batch_quality_gate(validate_batch(batch, schema))
+        batch, features, predictions, profile, n_rows = load_live_traffic(batch_source["live"], schema)
+        batch_quality_gate(validate_batch(features, schema))  # labels arrive late: most rows have none yet
     else:
         batch, n_rows = load_batch(batch_source)
         passed = batch_quality_gate(validate_batch(batch, schema))

@@ -85,7 +85,7 @@ class LiveTraffic:
     labelled: int
 
 
-def _label(value: Any, classes: Sequence[Any]) -> Any:
+def as_label(value: Any, classes: Sequence[Any]) -> Any:
     """A fed-back label in the type of the schema's classes (JSON numbers may arrive as 1.0 for class 1)."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -93,11 +93,21 @@ def _label(value: Any, classes: Sequence[Any]) -> Any:
     return by_text.get(str(value), value)
 
 
+def typed_labels(values: Sequence[Any], classes: Sequence[Any] = ()) -> pd.Series:
+    """Labels with gaps, typed so that the labelled subset is what sklearn expects (int classes stay int)."""
+    series = pd.Series(list(values), dtype=object)
+    if not classes:
+        return series.astype(float)
+    if all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in classes):
+        return series.astype("Int64")
+    return series
+
+
 def labels_by_id(directory: Path, classes: Sequence[Any] = ()) -> Dict[str, Any]:
     """Prediction id -> label; a later label for the same id replaces an earlier one."""
     out = {}
     for record in live_store.feedback_records(directory):
-        out[str(record["id"])] = _label(record["truth"], classes) if classes else record["truth"]
+        out[str(record["id"])] = as_label(record["truth"], classes) if classes else record["truth"]
     return out
 
 
@@ -110,9 +120,7 @@ def served_traffic(directory: Path, windows: Sequence[str], features: Sequence[s
                                "checked (rotated away? see SERVING_PREDICTION_LOG_HOURS / _MB)")
     labels = labels_by_id(directory, classes)
     batch = pd.DataFrame([r["features"] for r in records], columns=list(features))
-    batch[target] = pd.Series([labels.get(r["id"]) for r in records], dtype=object)
-    if batch[target].notna().all():
-        batch[target] = batch[target].infer_objects()
+    batch[target] = typed_labels([labels.get(r["id"]) for r in records], classes)
     predictions = pd.DataFrame({"prediction": pd.Series([r["prediction"] for r in records], dtype=object)})
     served_classes = live_store.read_description(directory).get("classes")
     if served_classes and "scores" in records[0]:

@@ -23,9 +23,11 @@ logger = logging.getLogger(__name__)
 @step(enable_cache=False)
 def load_live_traffic(
     live_source: Dict[str, Any], schema: DataSchema
-) -> Tuple[Annotated[pd.DataFrame, "batch"], Annotated[pd.DataFrame, names.BATCH_PREDICTIONS],
-           Annotated[Any, names.BATCH_PROFILE], Annotated[int, "batch_rows"]]:
-    """Served rows (labels joined where fed back), their predictions, and the windows' merged whylogs profile."""
+) -> Tuple[Annotated[pd.DataFrame, "batch"], Annotated[pd.DataFrame, "served_features"],
+           Annotated[pd.DataFrame, names.BATCH_PREDICTIONS], Annotated[Any, names.BATCH_PROFILE],
+           Annotated[int, "batch_rows"]]:
+    """Served rows (labels joined where fed back; most are not, yet), the same rows without labels for validation,
+    their predictions, and the windows' merged whylogs profile."""
     from pathlib import Path
 
     from serving import live_store
@@ -40,4 +42,5 @@ def load_live_traffic(
     logger.info("live traffic: %d windows (%s .. %s), %d rows profiled, %d in the prediction log, %d labelled",
                 len(windows), windows[0], windows[-1], profile.get_column(schema.features[0])
                 .get_metric("counts").n.value, len(traffic.batch), traffic.labelled)
-    return traffic.batch, traffic.predictions, profile, len(traffic.batch)
+    features = traffic.batch[list(schema.features)]
+    return traffic.batch, features, traffic.predictions, profile, len(traffic.batch)

@@ -124,3 +124,49 @@ def test_monitor_live_flags_the_shifted_features_and_not_the_stable_ones(live):
 
     everything = run_live_monitoring(config, MODEL, since="1h", **QUIET)
     assert len(everything["batch"]) == before + len(calm) + len(stormy)
+
+
+def test_labels_through_the_feedback_api_and_a_file_give_realized_performance(live, tmp_path):
+    from pipelines.live_monitoring import record_labels
+    from steps.monitoring.realized import realized_by_window
+
+    info, directory, schema = live
+    time.sleep(WINDOW - time.time() % WINDOW + 0.2)  # a window of its own
+    frame = drifting_stream(400, seed=33, shifted=False)
+    ids, predicted = _send(info, frame[schema.features], rows_per_request=10)
+    truth = frame[schema.target].tolist()
+    window_of = {}
+
+    def served():
+        records = list(live_store.prediction_records(directory))
+        window_of.update({r["id"]: r for r in records})
+        return all(i in window_of for i in ids)
+
+    assert wait_for(served, timeout=30)
+    _settle(directory, 0)  # and the window's profile is written
+    half = len(ids) // 2
+    feedback_url = info.url.replace("/predictions", "/feedback")
+    for start in range(0, half, 50):
+        part = slice(start, min(start + 50, half))
+        reply = requests.post(feedback_url, json={"response": {"meta": {"tags": {"prediction_ids": ids[part]}}},
+                                                  "truth": {"data": {"ndarray": truth[part]}}}, timeout=30)
+        assert reply.status_code == 200, reply.text
+    labels_file = tmp_path / "labels.csv"
+    import pandas as pd
+
+    pd.DataFrame({"pid": ids[half:] + ["no-such-id"], "churned": truth[half:] + [1]}).to_csv(labels_file, index=False)
+    said = []
+    realized = record_labels(MODEL, str(labels_file), "pid", "churned", said.append)
+    assert any("1 ids match no prediction" in s for s in said), said
+    assert realized["labelled"].sum() == len(ids)
+    expected_accuracy = sum(str(p) == str(t) for p, t in zip(predicted, truth)) / len(ids)
+    weighted = (realized["accuracy"] * realized["labelled"]).sum() / realized["labelled"].sum()
+    assert weighted == pytest.approx(expected_accuracy)
+    assert {"roc_auc", "accuracy"} <= set(realized.columns)
+    assert realized.equals(realized_by_window(directory, schema.task, schema.classes))
+
+    with pytest.raises(Exception, match="no column 'label'"):
+        record_labels(MODEL, str(labels_file), "pid", "label", said.append)
+
+    outcome = run_live_monitoring(load_monitoring_config(None, {}), MODEL, since="1h", **QUIET)
+    assert outcome["decay"] is not None and outcome["decay"].n_rows == len(ids)
