@@ -26,6 +26,14 @@ def run_live_monitoring(
     say(f"live monitoring of '{deployment}': {len(windows)} window(s), {covered}, from {directory}")
     outcome = run_monitoring(config, model_name, {"live": {"directory": str(directory), "windows": windows}}, say)
     write_checkpoint(directory, windows, checked_at)
+    from steps.monitoring.realized import realized_by_window
+
+    schema = champion_schema(model_name)
+    realized = realized_by_window(directory, schema.task, schema.classes)
+    if not realized.empty:
+        say("realized performance per window (labels fed back):\n"
+            + realized.to_string(index=False, float_format="%.4f"))
+    outcome["realized"] = realized
     return outcome
 
 
