@@ -34,7 +34,32 @@ def run_live_monitoring(
         say("realized performance per window (labels fed back):\n"
             + realized.to_string(index=False, float_format="%.4f"))
     outcome["realized"] = realized
+    outcome["estimated"] = _estimates(model_name, directory, schema, say)
     return outcome
+
+
+def _estimates(model_name: str, directory: Any, schema: Any, say: Callable[[str], None]) -> Any:
+    """CBPE per window (binary classifiers): estimated accuracy and ROC AUC before labels arrive."""
+    import pandas as pd
+    from zenml.client import Client
+    from zenml.enums import ModelStages
+
+    from steps import names
+    from steps.monitoring.estimated import estimated_by_window, holdout_calibration
+
+    if schema.task != "binary":
+        return pd.DataFrame()
+    version = Client().get_model_version(model_name, ModelStages.PRODUCTION)
+    holdout, predictions = (version.get_artifact(a) for a in (names.HOLDOUT_SET, names.HOLDOUT_PREDICTIONS))
+    if holdout is None or predictions is None:
+        return pd.DataFrame()
+    calibration = holdout_calibration(holdout.load(), predictions.load(), schema.target, schema.classes)
+    estimated = estimated_by_window(directory, calibration, schema.classes)
+    if not estimated.empty:
+        say(f"estimated performance per window (CBPE, calibrated on the holdout: Brier "
+            f"{calibration.brier_before:.4f} -> {calibration.brier_after:.4f}):\n"
+            + estimated.to_string(index=False, float_format="%.4f"))
+    return estimated
 
 
 def champion_schema(model_name: str) -> Any:

@@ -170,3 +170,6 @@ def test_labels_through_the_feedback_api_and_a_file_give_realized_performance(li
 
     outcome = run_live_monitoring(load_monitoring_config(None, {}), MODEL, since="1h", **QUIET)
     assert outcome["decay"] is not None and outcome["decay"].n_rows == len(ids)
+    estimated = outcome["estimated"]  # CBPE per window, beside the realized figures
+    assert not estimated.empty and estimated["est_accuracy"].between(0.5, 1.0).all()
+    assert (estimated["accuracy_lower"] <= estimated["est_accuracy"]).all()
