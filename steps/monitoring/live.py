@@ -120,7 +120,8 @@ def served_traffic(directory: Path, windows: Sequence[str], features: Sequence[s
                                "checked (rotated away? see SERVING_PREDICTION_LOG_HOURS / _MB)")
     labels = labels_by_id(directory, classes)
     batch = pd.DataFrame([r["features"] for r in records], columns=list(features))
-    batch[target] = typed_labels([labels.get(r["id"]) for r in records], classes)
+    if any(r["id"] in labels for r in records):  # else no target column at all: nothing labelled yet
+        batch[target] = typed_labels([labels.get(r["id"]) for r in records], classes)
     predictions = pd.DataFrame({"prediction": pd.Series([r["prediction"] for r in records], dtype=object)})
     served_classes = live_store.read_description(directory).get("classes")
     if served_classes and "scores" in records[0]:
@@ -130,4 +131,4 @@ def served_traffic(directory: Path, windows: Sequence[str], features: Sequence[s
             predictions[f"{live_store.PROBA_PREFIX}{name}"] = scores[:, i]
     else:
         predictions["prediction"] = predictions["prediction"].astype(float)
-    return LiveTraffic(batch, predictions, int(batch[target].notna().sum()))
+    return LiveTraffic(batch, predictions, int(batch[target].notna().sum()) if target in batch else 0)
