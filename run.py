@@ -39,10 +39,11 @@ def _user_errors() -> tuple:
     from steps.deployment.parity import ParityError
     from steps.deployment.registry import RegistryError
     from steps.deployment.rollout import NoDeployerError
+    from steps.monitoring.live import LiveTrafficError
 
     return (ConfigError, ModelChoiceError, DataSourceError, StackSpecError, ModelConfigError, SplitError,
             DeploymentError, DataValidationError, ContractConfigError, EndpointError, ParityError, RegistryError,
-            NoDeployerError, RetrainingError, RowLeakError, IncomparableModelsError)
+            NoDeployerError, RetrainingError, RowLeakError, IncomparableModelsError, LiveTrafficError)
 
 
 def _guarded(action: Callable[[], Any]) -> Any:
@@ -430,17 +431,38 @@ def rollback(ctx: click.Context, config_path, model_name, stack) -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--config", "config_path", default=None, help="Monitoring config YAML.")
 @click.option("--retrain/--no-retrain", default=True, show_default=True, help="Retrain when the decision says so.")
+@click.option("--live", is_flag=True, help="Monitor what the endpoint served (recorded windows) instead of a batch.")
+@click.option("--since", default=None, help="With --live: the windows of the last 15m, 1h, 2d... (default: since "
+                                            "the last check).")
 @_MODEL_OPTION
 @click.option("--stack", default=None)
 @click.pass_context
-def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, model_name, stack) -> None:
-    """Validate, profile and score a batch; report drift and decay; retrain if needed."""
+def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, live, since, model_name, stack) -> None:
+    """Validate, profile and score a batch (or the endpoint's live traffic); report drift and decay; retrain if
+    needed."""
 
     def body() -> None:
         from pipelines.continuous_training import load_monitoring_config, retrain as retrain_model, run_monitoring
         from pipelines.selection import choose_model
 
         config = load_monitoring_config(config_path, {})
+        if since and not live:
+            _fail("--since selects recorded windows: use it with --live")
+        if live:
+            from pipelines.live_monitoring import run_live_monitoring
+            from steps.monitoring.live import parse_duration
+
+            if data:
+                _fail("--live monitors the endpoint's recorded traffic: leave out --data")
+            if since:
+                parse_duration(since)  # fail fast on a bad duration
+            _start(stack or (ctx.obj or {}).get("stack"))
+            outcome = run_live_monitoring(config, choose_model(model_name), since, _say)
+            if outcome["decision"].action == "retrain":
+                _say("retraining needs labels: feed them back (`python run.py feedback --data labels.csv ...` or "
+                     "the endpoint's /api/v1.0/feedback), then retrain with `python run.py monitor --data <labelled "
+                     "batch>` or `python run.py train`")
+            return
         if data:
             from steps.data.sources import load_table
 
@@ -454,6 +476,27 @@ def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, m
         if outcome["decision"].action == "retrain" and retrain:
             retrain_model(config, name, [outcome["batch"]], _say)
             _show_endpoint(name)
+
+    _guarded(body)
+
+
+@cli.command()
+@click.option("--data", required=True, help="CSV/Parquet file with prediction ids and their true labels.")
+@click.option("--id-column", default="prediction_id", show_default=True,
+              help="Column holding the ids the endpoint returned (response meta.tags.prediction_ids).")
+@click.option("--target", required=True, help="Column holding the true label (or value).")
+@_MODEL_OPTION
+@click.option("--stack", default=None)
+@click.pass_context
+def feedback(ctx: click.Context, data, id_column, target, model_name, stack) -> None:
+    """Labels arrived: join them to what the endpoint served and show realized performance per window."""
+
+    def body() -> None:
+        from pipelines.live_monitoring import record_labels
+        from pipelines.selection import choose_model
+
+        _start(stack or (ctx.obj or {}).get("stack"))
+        record_labels(choose_model(model_name), data, id_column, target, _say)
 
     _guarded(body)
 

@@ -11,6 +11,10 @@ Results are a markdown table on stdout.
 
     python bench/serving.py --duration 15
     python bench/serving.py --estimator rf --mlflow-workers 2     # also MLflow with one worker per core
+    python bench/serving.py --recording                           # only: recording what is served, on vs off
+
+`--recording` measures the cost of profiling served traffic (serving/recorder.py): the same microservice with and
+without a record directory, single rows straight to its port (target: >= 90% of the throughput without).
 """
 
 from __future__ import annotations
@@ -114,9 +118,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads per Seldon worker")
     parser.add_argument("--mlflow-workers", type=int, nargs="*", default=[1],
                         help="MLflow serve worker counts to measure (default: its default, 1)")
+    parser.add_argument("--recording", action="store_true", help="only measure recording on vs off")
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         sys.exit("wrk not found: run .ci/deps-serving.sh (Debian package 'wrk')")
+    if args.recording:
+        return recording_overhead(args)
 
     from stacks.seldon.local_backend import LocalSeldonBackend
     from serving.identity import ModelIdentity
@@ -167,6 +174,45 @@ def main(argv: Optional[List[str]] = None) -> None:
             process.stop(server)
         if backend is not None:
             backend.delete("bench")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def recording_overhead(args) -> None:
+    """Single-row req/s and p99 of one microservice with recording off and on (features, predictions, ids, log)."""
+    from serving.environment import ensure_serving_env, microservice_command
+    from tests.serving.model_factory import make_frame, train_and_save
+
+    work = Path(tempfile.mkdtemp(prefix="bench-recording-"))
+    workers = args.workers or os.cpu_count() or 1
+    try:
+        python = ensure_serving_env(log=lambda m: print(m, file=sys.stderr))
+        train_and_save(work / "model", args.estimator, "str", n_rows=5000)
+        body = json.dumps({"data": {"names": COLUMNS, "ndarray": rows_of(make_frame(1, seed=11))}})
+        results = {}
+        for label, record_dir in (("recording off", ""), ("recording on (every request)", str(work / "live"))):
+            http_port, metrics_port = local_process.pick_ports(2, (26000, 26999), ())
+            argv, env = microservice_command(python, model_uri=str(work / "model"), model_name="bench",
+                                             model_version="1", http_port=http_port, metrics_port=metrics_port,
+                                             workers=workers, threads=args.threads, record_dir=record_dir)
+            pid = local_process.spawn(argv, env, work / f"{http_port}.log")
+            try:
+                local_process.wait_healthy(f"http://127.0.0.1:{http_port}/health/status", pid, 120.0)
+                url = f"http://127.0.0.1:{http_port}/api/v1.0/predictions"
+                wrk(url, body, args.connections, 3)  # warm-up
+                print(f"wrk {label} ...", file=sys.stderr)
+                results[label] = wrk(url, body, args.connections, args.duration)
+            finally:
+                local_process.stop_group(pid)
+        rows = [[name, f"{r['rps']:,.0f}", f"{r['p50']:.2f}", f"{r['p99']:.2f}", str(int(r["bad"]))]
+                for name, r in results.items()]
+        print(f"### Recording served traffic: {args.estimator} pipeline, single rows at {args.connections} "
+              f"connections, {workers} workers, wrk {args.duration}s each\n")
+        print(markdown_table(["Endpoint", "single-row req/s", "p50 ms", "p99 ms", "errors"], rows))
+        off, on = results.values()
+        print(f"\n- recording on: {100 * on['rps'] / off['rps']:.0f}% of the throughput without (target >= 90%), "
+              f"p99 {on['p99']:.1f} ms vs {off['p99']:.1f} ms")
+        print(f"- machine: {machine_note()}")
+    finally:
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -44,7 +44,7 @@ def run_monitoring(
         decision=output("decide_action", names.MONITORING_DECISION),
         drift=output("detect_feature_drift", names.DRIFT_REPORT),
         decay=output("measure_decay", names.DECAY_REPORT),
-        batch=output("load_batch", "batch"),
+        batch=output("load_live_traffic" if "live" in batch_source else "load_batch", "batch"),
     )
     decision = summary["decision"]
     say(f"monitoring decision: {decision.action}")

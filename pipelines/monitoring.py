@@ -1,5 +1,8 @@
-"""Batch monitoring pipeline: validate -> profile -> drift vs the champion's training data -> score through the
-endpoint -> prediction drift -> decay (when labelled) -> decision -> Prometheus."""
+"""Monitoring pipeline: validate -> profile -> drift vs the champion's training data -> score through the
+endpoint -> prediction drift -> decay (when labelled) -> decision -> Prometheus.
+
+Two sources, one pipeline: a batch (a file or the generator), or live traffic (`batch_source={"live": ...}`): the
+windows the endpoint recorded, already profiled and scored by the endpoint itself, with labels fed back."""
 
 from typing import Any, Dict
 
@@ -7,6 +10,7 @@ from zenml import pipeline
 
 from core.config import DriftSection, PolicySection
 
+from steps.monitoring.live_steps import load_live_traffic
 from steps.monitoring.steps import (
     load_batch,
     batch_quality_gate,
@@ -31,15 +35,19 @@ def monitoring_pipeline(
     max_drop: Dict[str, Dict[str, float]],
     policy: PolicySection,
 ) -> None:
-    """Watches one batch of `model_name` (scored by `deployment_name`); a batch that fails validation is rejected
-    before it is scored. The settings are the validated monitoring config sections."""
-    batch, n_rows = load_batch(batch_source)
+    """Watches one batch of `model_name` (scored by `deployment_name`), or the traffic its endpoint served
+    (`batch_source={"live": ...}`); a batch that fails validation is rejected before it is scored. The settings are
+    the validated monitoring config sections."""
     schema, reference_profile, reference_predictions, reference_evaluation = fetch_champion_reference(model_name)
-    report = validate_batch(batch, schema)
-    passed = batch_quality_gate(report)
-    profile = profile_batch(batch, schema, passed)
+    if "live" in batch_source:
+        batch, features, predictions, profile, n_rows = load_live_traffic(batch_source["live"], schema)
+        batch_quality_gate(validate_batch(features, schema))  # labels arrive late: most rows have none yet
+    else:
+        batch, n_rows = load_batch(batch_source)
+        passed = batch_quality_gate(validate_batch(batch, schema))
+        profile = profile_batch(batch, schema, passed)
+        predictions = score_batch(batch, schema, deployment_name, passed)
     drift = detect_feature_drift(reference_profile, profile, schema, drift_settings)
-    predictions = score_batch(batch, schema, deployment_name, passed)
     prediction_drift = detect_prediction_drift(reference_predictions, predictions, schema, drift_settings)
     decay = measure_decay(batch, predictions, schema, reference_evaluation, max_drop)
     decision = decide_action(drift, prediction_drift, decay, policy)

@@ -89,8 +89,8 @@ def ensure_serving_env(
             _run([sys.executable, "-m", "venv", str(target)], log, "create venv")
             _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "-r", str(requirements)], log,
                  "install pins")
-        _run([str(python), "-c", "import seldon_core.microservice, seldon_core.wrapper, sklearn, skops.io"], log,
-             "check imports")
+        imports = "import seldon_core.microservice, seldon_core.wrapper, sklearn, skops.io, whylogs"
+        _run([str(python), "-c", imports], log, "check imports")
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
@@ -117,8 +117,10 @@ def microservice_command(
     deployment_name: str = "",
     unix_socket: str = "",
     metrics_unix_socket: str = "",
+    record_dir: str = "",
 ) -> Tuple[List[str], Dict[str, str]]:
-    """argv and the variables that run the Seldon microservice for one model; gRPC stays off unless asked."""
+    """argv and environment that run the Seldon microservice for one model; gRPC stays off unless asked; with
+    `record_dir` the endpoint profiles what it serves there (serving/recorder.py)."""
     params = model_parameters(model_uri=model.uri, **model.parameters())
     argv = [
         str(python), "-m", "serving.launch", MODEL_CLASS,
@@ -150,5 +152,6 @@ def microservice_command(
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "PYTHONUNBUFFERED": "1",
+        "SERVING_RECORD_DIR": record_dir,
     }
     return argv, env

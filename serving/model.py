@@ -17,6 +17,7 @@ import numpy as np
 
 from serving.identity import ModelIdentity
 from serving.artifact import ModelArtifact, input_example
+from serving.recorder import Recorder, RecorderSettings
 from serving.request_guard import _seldon_error, make_guard
 from serving.schema import BadInput, InputSchema
 
@@ -28,6 +29,7 @@ ROWS_METRIC = "model_rows_total"
 ERRORS_METRIC = "model_request_errors_total"
 LATENCY_METRIC = "model_predict_latency_seconds"  # Seldon TIMER: we report ms, it exports a seconds histogram
 CLASS_METRIC = "model_predicted_class_total"
+FEEDBACK_METRIC = "model_feedback_labels_total"
 
 
 
@@ -54,7 +56,10 @@ class SeldonModel:
         self._transform = None  # numpy preprocessing (serving.fastpath), when it reproduces the pipeline exactly
         self._estimator = None
         self._tags = {"model_name": self.identity.name, "model_version": self.identity.version}
-        self.model_error_handler = make_guard(self._count_rejected)
+        # Recording what is served (serving.recorder) is on when the deployer gave it a directory.
+        self.recording = RecorderSettings.from_env()
+        self.recorder: Optional[Recorder] = None
+        self.model_error_handler = make_guard(self._count_rejected, feedback=self.recording is not None)
         # Seldon's metrics store, handed over by serving.launch; bodies rejected before predict_raw are counted here
         self.seldon_metrics = None
 
@@ -71,6 +76,8 @@ class SeldonModel:
         self.classes = [str(c) for c in model.classes_] if hasattr(model, "predict_proba") else None
         self.model = model
         self._compile(model)
+        if self.recording is not None:
+            self.recorder = Recorder(self.recording, self.schema.names, self.classes)
         probe = self._probe_columns()
         if probe is not None:
             self._predict(probe, len(next(iter(probe.values()))))  # fail fast: the model must score its own example
@@ -161,10 +168,31 @@ class SeldonModel:
             names = self.classes
         else:
             names = ["prediction"]
-        return {
-            "data": {"names": names, "ndarray": values.tolist()},
-            "meta": {"tags": dict(self._tags), "metrics": metrics},
-        }
+        meta: Dict[str, Any] = {"tags": dict(self._tags), "metrics": metrics}
+        if self.recorder is not None:
+            # The ids clients send back with labels (Seldon's feedback API, `run.py feedback`).
+            meta["puid"], meta["tags"]["prediction_ids"] = self.recorder.record(columns, n_rows, values)
+        return {"data": {"names": names, "ndarray": values.tolist()}, "meta": meta}
+
+    def send_feedback_raw(self, feedback) -> Any:
+        """Seldon's feedback API: labels for earlier predictions, joined later to the prediction log by id."""
+        from google.protobuf import json_format
+        from seldon_core.proto import prediction_pb2
+
+        from serving.feedback import parse_feedback
+
+        if self.recorder is None:
+            raise _seldon_error("feedback is not recorded: this endpoint was started without a record directory",
+                                status_code=404)
+        try:
+            labels = parse_feedback(json_format.MessageToDict(feedback))
+        except BadInput as exc:
+            self._count_rejected("bad_feedback")
+            raise _seldon_error(str(exc)) from None
+        self.recorder.feedback(labels)
+        reply = {"jsonData": {"received": len(labels)},
+                 "meta": {"metrics": [{"type": "COUNTER", "key": FEEDBACK_METRIC, "value": len(labels)}]}}
+        return json_format.ParseDict(reply, prediction_pb2.SeldonMessage())
 
     def _predict(self, columns: Dict[str, List[Any]], n_rows: int) -> np.ndarray:
         """Class probabilities (n_rows x n_classes) or regression values (n_rows x 1)."""

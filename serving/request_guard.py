@@ -8,8 +8,10 @@ public Flask APIs only:
 - a before-request check answers the prediction routes: POST, `application/json`, a JSON object. The body is decoded
   once, through Flask's cache, so Seldon's own `request.get_json()` reuses the result; a decoding failure of any kind
   (syntax, bad UTF-8, nesting deep enough to exhaust the recursion limit) is a 400 saying what went wrong;
-- Seldon's other payload routes (feedback, transform, route, aggregate) decode bodies outside any guard and this
-  model implements none of them: they answer 404 naming the routes it serves;
+- the feedback routes are served only when the model records what it serves (labels join its prediction log) and
+  then get exactly the prediction routes' checks; otherwise they, like Seldon's other payload routes (transform,
+  route, aggregate), which decode bodies outside any guard and which this model does not implement, answer 404
+  naming the routes it serves;
 - werkzeug HTTP errors (404, 405, ...) keep their status instead of Seldon's catch-all 500.
 The ingress in front (nginx locally) enforces the same limit: `stacks/seldon/local_ingress.py` reads it from here.
 Each rejection is reported to `on_reject(kind)`, so it is counted in the error metric.
@@ -25,8 +27,10 @@ MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 # How much of a refused body we still read so the client gets our answer rather than a connection reset.
 DRAIN_LIMIT = 4 * MAX_PAYLOAD_BYTES
 PREDICT_PATHS = ("/api/v1.0/predictions", "/api/v0.1/predictions", "/predict")
+FEEDBACK_PATHS = ("/api/v1.0/feedback", "/api/v0.1/feedback", "/send-feedback")
+FEEDBACK_ENDPOINT = "SendFeedback"
 # Seldon's endpoints (view function names) that decode a payload this model has no method for.
-UNSERVED_ENDPOINTS = frozenset({"SendFeedback", "TransformInput", "TransformOutput", "Route", "Aggregate"})
+UNSERVED_ENDPOINTS = frozenset({FEEDBACK_ENDPOINT, "TransformInput", "TransformOutput", "Route", "Aggregate"})
 BAD_DATA = "MICROSERVICE_BAD_DATA"
 
 
@@ -101,8 +105,9 @@ def _read_up_to(stream, limit: int, keep: bool = True) -> bytes:
     return b"".join(parts)
 
 
-def make_guard(on_reject: Callable[[str], None]):
-    """The blueprint Seldon registers as the model's error handler (see the module docstring)."""
+def make_guard(on_reject: Callable[[str], None], feedback: bool = False):
+    """The blueprint Seldon registers as the model's error handler (see the module docstring); `feedback` opens
+    the feedback routes (with the same body checks as predictions)."""
     from flask import Blueprint, request
     from werkzeug.exceptions import BadRequest, HTTPException
 
@@ -120,15 +125,20 @@ def make_guard(on_reject: Callable[[str], None]):
     def keep_http_status(exc: HTTPException):
         return _json_response(error_body(f"{exc.name}: {exc.description}", exc.code or 500), exc.code or 500)
 
+    unserved = UNSERVED_ENDPOINTS - {FEEDBACK_ENDPOINT} if feedback else UNSERVED_ENDPOINTS
+    guarded = PREDICT_PATHS + FEEDBACK_PATHS if feedback else PREDICT_PATHS
+
     @guard.before_app_request
     def check_body():
-        if request.endpoint in UNSERVED_ENDPOINTS:
-            raise reject("unsupported_route", f"{request.path} is not served by this model: send predictions "
-                                              f"to {PREDICT_PATHS[0]} (POST, application/json)", status=404)
-        if request.path not in PREDICT_PATHS or request.method == "OPTIONS":  # OPTIONS: CORS preflight
+        if request.endpoint in unserved:
+            served = f"{PREDICT_PATHS[0]}" + (f" and {FEEDBACK_PATHS[0]}" if feedback else "")
+            raise reject("unsupported_route", f"{request.path} is not served by this model: it serves {served} "
+                                              "(POST, application/json)", status=404)
+        if request.path not in guarded or request.method == "OPTIONS":  # OPTIONS: CORS preflight
             return None
         if request.method != "POST":
-            raise reject("method", f"{request.method} {request.path}: send predictions with POST", status=405)
+            what = "feedback" if request.path in FEEDBACK_PATHS else "predictions"
+            raise reject("method", f"{request.method} {request.path}: send {what} with POST", status=405)
         if "json" in request.args:
             raise reject("query_payload", "the 'json' query parameter is not accepted: send the payload as the "
                                           "request body (application/json)")

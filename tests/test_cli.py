@@ -57,3 +57,13 @@ def test_user_errors_get_one_clear_message(files, args, fragments):
 def test_help_lists_the_commands(tmp_path):
     code, output = run_cli("--help", cwd=tmp_path)
     assert code == 0 and "train" in output
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["monitor", "--since", "1h"], "--since selects recorded windows: use it with --live"),
+    (["monitor", "--live", "--since", "an hour"], "duration 'an hour': expected a number and a unit"),
+    (["monitor", "--live", "--data", "ok.csv"], "--live monitors the endpoint's recorded traffic"),
+])
+def test_live_monitoring_flags_are_checked_before_anything_runs(files, args, fragment):
+    code, output = run_cli(*args, cwd=files)
+    assert code == 1 and fragment in output and "Traceback" not in output, output

@@ -106,6 +106,10 @@ class LocalSeldonBackend(DeploymentBackend):
             data["deployments"].pop(name, None)
             self._stop_ingress_if_idle(data)
 
+    def live_dir(self, name: str) -> Path:
+        """Where the endpoint of `name` records what it serves (serving/live_store.py), across versions."""
+        return self.root / "live" / name
+
     # -- lifecycle beyond the ABC (ZenML service start/stop/logs) -------------------------------------------------
     def stop(self, name: str, timeout: float = 60.0) -> None:
         """Stop serving `name` but keep its record, so `start(name)` can bring the same model back."""
@@ -216,7 +220,7 @@ class LocalSeldonBackend(DeploymentBackend):
             python, model=dataclasses.replace(spec.model, uri=str(model_dir)),
             http_port=http_port, metrics_port=metrics_port, host=self.host, deployment_name=spec.name,
             workers=spec.workers or self.workers or os.cpu_count() or 1, threads=spec.threads or self.threads or 1,
-            unix_socket=rest_socket, metrics_unix_socket=metrics_socket,
+            unix_socket=rest_socket, metrics_unix_socket=metrics_socket, record_dir=str(self.live_dir(spec.name)),
         )
         supervised = [str(python), "-m", "core.supervise", "--listen", f"tcp:{self.host}:{http_port}",
                       "--listen", f"unix:{rest_socket}", "--ready-url", f"http://{self.host}:{http_port}{HEALTH_PATH}",
@@ -320,6 +324,7 @@ class LocalSeldonBackend(DeploymentBackend):
             "pid": instance.get("pid"),
             "log_file": instance.get("log") or entry.get("last_log", ""),
             "updated_at": entry.get("updated_at", ""),
+            "live_dir": str(self.live_dir(name)),
         }
         if problem:
             details["problem"] = problem

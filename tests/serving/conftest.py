@@ -73,14 +73,17 @@ class Microservice:
     """A real `seldon-core-microservice` process for one model, on free 127.0.0.1 ports."""
 
     def __init__(self, python: Path, model_dir: Path, log_dir: Path, workers: int = 1, version: str = "1",
-                 unix_socket: str = "", metrics_unix_socket: str = ""):
+                 unix_socket: str = "", metrics_unix_socket: str = "", record_dir: str = "",
+                 env: Dict[str, str] = None):
         self.http_port, self.metrics_port = local_process.pick_ports(2, (23000, 23999), ())
+        extra_env = env
         argv, env = microservice_command(
             python, model=ModelIdentity("test-model", version, uri=str(model_dir), run_id="run-123",
                                         data_fingerprint="fp-abc", git_commit="deadbeef"), http_port=self.http_port,
             metrics_port=self.metrics_port, workers=workers, threads=2, unix_socket=unix_socket,
-            metrics_unix_socket=metrics_unix_socket,
+            metrics_unix_socket=metrics_unix_socket, record_dir=record_dir,
         )
+        env.update(extra_env or {})
         self.log = log_dir / f"ms-{self.http_port}.log"
         self.process = process.spawn(argv, self.log, env=env, marker="serving.launch")
         self.pid = self.process.pid

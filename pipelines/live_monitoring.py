@@ -1,0 +1,110 @@
+"""`run.py monitor --live`: the monitoring pipeline on the traffic the model's endpoint recorded."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional
+
+from core.config import MonitoringConfig
+
+
+def run_live_monitoring(
+    config: MonitoringConfig, model_name: str, since: Optional[str] = None, say: Callable[[str], None] = print
+) -> Dict[str, Any]:
+    """Monitors the windows recorded since the last check (or in the last `since`) against the champion; the
+    checkpoint moves only when the run succeeded, so a failed check is repeated, never skipped."""
+    import time
+
+    from pipelines.continuous_training import run_monitoring
+    from pipelines.selection import deployment_of
+    from steps.deployment.rollout import active_deployer
+    from steps.monitoring.live import live_dir_of, select_windows, write_checkpoint
+
+    deployment = deployment_of(model_name)
+    directory = live_dir_of(active_deployer().status(deployment))
+    checked_at = time.time()
+    windows, covered = select_windows(directory, since, checked_at)
+    say(f"live monitoring of '{deployment}': {len(windows)} window(s), {covered}, from {directory}")
+    outcome = run_monitoring(config, model_name, {"live": {"directory": str(directory), "windows": windows}}, say)
+    write_checkpoint(directory, windows, checked_at)
+    from steps.monitoring.realized import realized_by_window
+
+    schema = champion_schema(model_name)
+    realized = realized_by_window(directory, schema.task, schema.classes)
+    if not realized.empty:
+        say("realized performance per window (labels fed back):\n"
+            + realized.to_string(index=False, float_format="%.4f"))
+    outcome["realized"] = realized
+    outcome["estimated"] = _estimates(model_name, directory, schema, say)
+    return outcome
+
+
+def _estimates(model_name: str, directory: Any, schema: Any, say: Callable[[str], None]) -> Any:
+    """CBPE per window (binary classifiers): estimated accuracy and ROC AUC before labels arrive."""
+    import pandas as pd
+    from zenml.client import Client
+    from zenml.enums import ModelStages
+
+    from core import names
+    from steps.monitoring.estimated import estimated_by_window, holdout_calibration
+
+    if schema.task != "binary":
+        return pd.DataFrame()
+    version = Client().get_model_version(model_name, ModelStages.PRODUCTION)
+    holdout, predictions = (version.get_artifact(a) for a in (names.HOLDOUT_SET, names.HOLDOUT_PREDICTIONS))
+    if holdout is None or predictions is None:
+        return pd.DataFrame()
+    calibration = holdout_calibration(holdout.load(), predictions.load(), schema.target, schema.classes)
+    estimated = estimated_by_window(directory, calibration, schema.classes)
+    if not estimated.empty:
+        say(f"estimated performance per window (CBPE, calibrated on the holdout: Brier "
+            f"{calibration.brier_before:.4f} -> {calibration.brier_after:.4f}):\n"
+            + estimated.to_string(index=False, float_format="%.4f"))
+    return estimated
+
+
+def champion_schema(model_name: str) -> Any:
+    from zenml.client import Client
+    from zenml.enums import ModelStages
+
+    from core import names
+
+    version = Client().get_model_version(model_name, ModelStages.PRODUCTION)
+    return version.get_artifact(names.DATA_SCHEMA).load()
+
+
+def record_labels(
+    model_name: str, path: str, id_column: str, target: str, say: Callable[[str], None] = print
+) -> Any:
+    """Labels from a file, joined by prediction id to what the model's endpoint served; returns realized
+    performance per window (a frame) and says how many labels matched nothing."""
+    import os
+
+    from pipelines.selection import deployment_of
+    from serving import live_store
+    from steps.data.sources import DataSourceError, load_table
+    from steps.deployment.rollout import active_deployer
+    from steps.monitoring.live import live_dir_of
+    from steps.monitoring.realized import realized_by_window, unmatched_ids
+
+    table = load_table(path)
+    missing = [c for c in (id_column, target) if c not in table.columns]
+    if missing:
+        raise DataSourceError(f"{path}: no column {', '.join(repr(c) for c in missing)}; columns are "
+                              f"{', '.join(map(str, table.columns[:20]))}: pass --id-column and --target")
+    table = table[[id_column, target]].dropna()
+    if table.empty:
+        raise DataSourceError(f"{path}: no row has both {id_column!r} and {target!r}")
+    directory = live_dir_of(active_deployer().status(deployment_of(model_name)))
+    labels = [{"id": str(i), "truth": v.item() if hasattr(v, "item") else v}
+              for i, v in zip(table[id_column], table[target])]
+    unmatched = unmatched_ids(directory, [r["id"] for r in labels])
+    written = live_store.append_feedback(directory, f"file-{os.getpid()}", labels)
+    say(f"{len(labels)} labels recorded in {written}; {len(labels) - len(unmatched)} match a served prediction")
+    if unmatched:
+        say(f"  {len(unmatched)} ids match no prediction in the log (unknown, or rotated out), e.g. "
+            f"{', '.join(unmatched[:3])}")
+    schema = champion_schema(model_name)
+    realized = realized_by_window(directory, schema.task, schema.classes)
+    if not realized.empty:
+        say("realized performance per window:\n" + realized.to_string(index=False, float_format="%.4f"))
+    return realized
