@@ -99,6 +99,9 @@ def ensure_serving_env(
     return python
 
 
+RECORDING_SETTINGS = ("SERVING_RECORD_", "SERVING_PREDICTION_LOG_")
+
+
 def model_parameters(**values: str) -> str:
     """Seldon's --parameters JSON: every model class argument as a STRING parameter."""
     return json.dumps([{"name": k, "value": str(v), "type": "STRING"} for k, v in values.items()])
@@ -154,4 +157,7 @@ def microservice_command(
         "PYTHONUNBUFFERED": "1",
         "SERVING_RECORD_DIR": record_dir,
     }
+    # The recording settings (serving/recorder.py) are the operator's to tune in the deployer's environment; the
+    # daemon gets a minimal environment (core.process), so they are handed on by name. They hold no credentials.
+    env.update({k: v for k, v in os.environ.items() if k.startswith(RECORDING_SETTINGS) and k not in env})
     return argv, env
