@@ -2,15 +2,20 @@
 
 A batch job has nothing for Prometheus to scrape once it has finished, so its results go to the Pushgateway, which
 Prometheus scrapes (`honor_labels: true` keeps the pushed `job` and grouping labels).
+
+Publishing is best effort: the monitoring decision is recorded before the push, so a hung, stopped or failing
+Pushgateway costs a run at most `PUSH_TIMEOUT_S` and one warning line, never the run itself.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import math
 import re
+import threading
 import time
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 import requests
 
@@ -26,6 +31,16 @@ _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _SERIES = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?$")
 _LABELS = re.compile(r'(?:\s*[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"\s*,?)*')
 _SAFE_PATH_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+PUSH_TIMEOUT_S = 5.0  # wall-clock bound on one push: connect, send and answer together
+BATCH_JOB = "batch_monitoring"
+STATUS_HINT = "check the monitoring stack with `python run.py monitoring status`"
+
+logger = logging.getLogger(__name__)
+
+
+class PushgatewayError(RuntimeError):
+    """The Pushgateway could not be reached, did not answer in time, or refused the push."""
 
 
 def _escape(value: str) -> str:
@@ -94,25 +109,69 @@ def push_monitoring_results(
     metrics: Mapping[str, float],
     labels: Optional[Mapping[str, str]] = None,
     *,
-    timeout: float = 10.0,
+    timeout: float = PUSH_TIMEOUT_S,
 ) -> str:
     """Replaces the metric group (job + `labels`) on the Pushgateway with `metrics`; returns the group URL.
 
-    PUT, not POST: a feature that is no longer reported must disappear rather than keep its last value.
+    PUT, not POST: a feature that is no longer reported must disappear rather than keep its last value. Raises
+    `PushgatewayError` when the gateway is unreachable, gives no full answer within `timeout` seconds, or refuses.
     """
     if not metrics:
         raise ValueError("no metrics to push")
     if not job:
         raise ValueError("job must be a non-empty string")
     url = f"{pushgateway_url.rstrip('/')}/metrics/{_group_path(job, labels or {})}"
-    body = format_exposition(metrics)
-    try:
-        response = requests.put(url, data=body.encode(), timeout=timeout,
-                                headers={"Content-Type": "text/plain; version=0.0.4"})
-    except requests.RequestException as exc:
-        raise ConnectionError(f"cannot reach the Pushgateway at {pushgateway_url}: {exc}") from exc
+    response = _put_within(url, format_exposition(metrics).encode(), timeout, pushgateway_url)
     if response.status_code >= 300:
-        raise RuntimeError(f"Pushgateway {url} answered {response.status_code}: {response.text.strip()[:300]}")
+        text = " ".join(response.text.split())[:200]
+        raise PushgatewayError(f"the Pushgateway at {pushgateway_url} answered HTTP {response.status_code}: {text}")
+    return url
+
+
+def _put_within(url: str, body: bytes, timeout: float, gateway: str) -> requests.Response:
+    """The PUT, abandoned after `timeout` seconds of wall time.
+
+    requests' timeouts bound the connect and each socket read, not the whole exchange (a gateway that trickles
+    bytes could hold it forever), so the request runs in a daemon thread that is simply not waited for past the
+    deadline; its own socket timeouts end it soon after.
+    """
+    outcome: Dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            outcome["response"] = requests.put(url, data=body, timeout=(timeout, timeout),
+                                               headers={"Content-Type": "text/plain; version=0.0.4"})
+        except Exception as exc:  # noqa: BLE001  (reported to the caller below, whatever it is)
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=attempt, name="pushgateway-put", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    error = outcome.get("error")
+    if worker.is_alive() or isinstance(error, requests.Timeout):
+        raise PushgatewayError(f"the Pushgateway at {gateway} did not answer within {timeout:g} s")
+    if error is not None:
+        reason = " ".join(str(error).split())[:200]
+        raise PushgatewayError(f"cannot reach the Pushgateway at {gateway}: {type(error).__name__}: {reason}") \
+            from error
+    return outcome["response"]
+
+
+def publish_monitoring_results(
+    pushgateway_url: str, model_name: str, metrics: Mapping[str, float], *, timeout: float = PUSH_TIMEOUT_S,
+) -> str:
+    """Pushes one model's batch results; returns the group URL, or "" after one warning line when the push failed.
+
+    Never raises for a Pushgateway fault: the monitoring decision is already recorded, and a run must not hang or
+    fail because its results could not be shown on a dashboard.
+    """
+    try:
+        url = push_monitoring_results(pushgateway_url, BATCH_JOB, metrics, {"model_name": model_name},
+                                      timeout=timeout)
+    except PushgatewayError as exc:
+        logger.warning("monitoring results not pushed (the decision is recorded): %s; %s", exc, STATUS_HINT)
+        return ""
+    logger.info("pushed %d monitoring metrics to %s", len(metrics), url)
     return url
 
 

@@ -161,9 +161,9 @@ def publish_monitoring_metrics(
     decision: MonitoringDecision, drift: DriftReport, prediction_drift: DriftReport, decay: Optional[DecayReport],
     model_name: str, n_rows: int,
 ) -> Annotated[str, "published_to"]:
-    """Pushes drift, accuracy and the decision to the Pushgateway when local monitoring runs."""
+    """Pushes drift, accuracy and the decision to the Pushgateway when local monitoring runs ("" when not pushed)."""
     from monitoring import local
-    from monitoring.push import monitoring_metrics, push_monitoring_results
+    from monitoring.push import monitoring_metrics, publish_monitoring_results
 
     status = local.status()
     gateway = status.get("pushgateway_url") if status.get("running") else None
@@ -171,9 +171,7 @@ def publish_monitoring_metrics(
         logger.info("monitoring stack not running (`python run.py monitoring up`): results not pushed")
         return ""
     metrics = monitoring_metrics(drift, decay, decision, prediction_drift=prediction_drift, n_rows=n_rows)
-    url = push_monitoring_results(gateway, "batch_monitoring", metrics, {"model_name": model_name})
-    logger.info("pushed %d monitoring metrics to %s", len(metrics), url)
-    return url
+    return publish_monitoring_results(gateway, model_name, metrics)  # bounded; a gateway fault only warns
 
 
 @step(enable_cache=False)
