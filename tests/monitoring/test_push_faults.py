@@ -149,6 +149,11 @@ def test_publish_step_with_a_stopped_pushgateway_process_returns_and_warns(caplo
         assert time.monotonic() - started < HANG_BOUND_S
         assert published == ""
         assert info["pushgateway_url"] in _one_warning(caplog)
+
+        os.kill(pid, signal.SIGCONT)  # back: the same step pushes again
+        published = publish_monitoring_metrics.entrypoint(
+            MonitoringDecision("alert", ["drift"]), drift, drift, None, "churn", 10)
+        assert published == f"{info['pushgateway_url']}/metrics/job/batch_monitoring/model_name/churn"
     finally:
         os.kill(pid, signal.SIGCONT)
         local.down()
