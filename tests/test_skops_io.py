@@ -45,16 +45,20 @@ def test_registration_refuses_a_model_outside_the_allowlist(tmp_path):
     from tests.serving.model_factory import malicious_model
 
     model, X, task = malicious_model()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(store)
+    mlflow.set_registry_uri(store)  # registration goes to the process-wide registry URI: this store, not another test's
     try:
         # An experiment of this store: the process may still point at another test's active experiment.
         experiment = mlflow.create_experiment("skops-refusal", artifact_location=(tmp_path / "artifacts").as_uri())
         with mlflow.start_run(experiment_id=experiment):
             with pytest.raises(UntrustedModelError, match=REFUSED):
                 log_model_and_register(model, X.head(5), task, "evil-model", tags={})
-        assert mlflow.MlflowClient().search_registered_models() == [], "nothing may be registered"
+        assert mlflow.MlflowClient(tracking_uri=store, registry_uri=store).search_registered_models() == [], \
+            "nothing may be registered"
     finally:
         mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
 
 
 @pytest.mark.integration
