@@ -23,12 +23,12 @@ from tests.serving.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 
-MODEL = "churn-classifier"
+MODEL = "live-churn"  # its own model: other modules of the session deploy the demo model
 WINDOW = 4
 SHIFTED = ["age", "avg_session_minutes"]
 STABLE = ["contract_type", "payment_method", "region", "plan", "support_calls"]
 FAST = {"data.n_rows": 1500, "training.search.space": {"max_depth": [3]}, "training.search.cv_folds": 2,
-        "enable_cache": False}
+        "enable_cache": False, "model.name": MODEL}
 QUIET = {"say": lambda _: None}
 
 
