@@ -28,12 +28,12 @@ metrics such as rmse, mae and log_loss are negated). "challenger better" / "chal
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 from scipy import stats
-from sklearn import metrics as skm
 
 from steps.evaluation.metrics import LOWER_IS_BETTER
 
@@ -264,25 +264,61 @@ class _RowMean(_Metric):
 
 
 class _RocAuc(_Metric):
+    """Mann-Whitney AUC of each resample from the multiplicity of every row in it: O(rows) per resample, no sort
+    (rows are sorted by score once; tied scores count one half, as in sklearn's roc_auc_score)."""
+
     needs_proba = True
 
     def resampled(self, data, positive, index):
-        is_positive = (data.y_true == positive)[index]
-        ranks = stats.rankdata(data.proba[index], axis=1)  # ties share their average rank, as in Mann-Whitney U
-        n_pos = is_positive.sum(axis=1)
-        n_neg = index.shape[1] - n_pos
+        order = np.argsort(data.proba, kind="stable")
+        scores, is_positive = data.proba[order], (data.y_true == positive)[order]
+        rank_of = np.empty_like(order)
+        rank_of[order] = np.arange(len(order))
+        draws, rows = index.shape
+        flat = (rank_of[index] + np.arange(draws)[:, None] * rows).ravel()
+        weight = np.bincount(flat, minlength=draws * rows).reshape(draws, rows).astype(float)
+        positives, negatives = weight * is_positive, weight * ~is_positive
+        below = np.concatenate([np.zeros((draws, 1)), np.cumsum(negatives, axis=1)], axis=1)  # below[:, i]: < i
+        first = np.searchsorted(scores, scores, side="left")  # each row's group of tied scores: [first, last)
+        last = np.searchsorted(scores, scores, side="right")
+        beaten = below[:, first] + 0.5 * (below[:, last] - below[:, first])
         with np.errstate(invalid="ignore", divide="ignore"):
-            return ((ranks * is_positive).sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+            return (positives * beaten).sum(axis=1) / (positives.sum(axis=1) * negatives.sum(axis=1))
 
 
-class _Sklearn(_Metric):
-    """Any other sklearn score: one call per resample (slower; fine for the few thousand rows of a test)."""
+class _PerClass(_Metric):
+    """Macro averages over classes from per-resample confusion counts: f1_macro, balanced_accuracy (as sklearn's)."""
 
-    def __init__(self, score: Callable[[np.ndarray, np.ndarray], float]):
-        self.score = score
+    def __init__(self, score: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]):
+        self.score = score  # (true count, predicted count, true positives) -> per-class score, NaN when undefined
 
     def resampled(self, data, positive, index):
-        return np.array([self.score(data.y_true[i], data.y_pred[i]) for i in index])
+        per_class = []
+        for label in np.unique(np.concatenate([data.y_true, data.y_pred])):
+            is_true, is_predicted = data.y_true == label, data.y_pred == label
+            counts = (is_true[index].sum(axis=1), is_predicted[index].sum(axis=1),
+                      (is_true & is_predicted)[index].sum(axis=1))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                per_class.append(self.score(*counts))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # no class defined in a resample: NaN, dropped later
+            return np.nanmean(np.array(per_class), axis=0)
+
+
+def _r2(data: VariantOutcomes, positive, index: np.ndarray) -> np.ndarray:
+    truth, predicted = data.y_true.astype(float)[index], data.y_pred.astype(float)[index]
+    residual = ((truth - predicted) ** 2).sum(axis=1)
+    total = ((truth - truth.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1 - residual / total
+
+
+class _Function(_Metric):
+    def __init__(self, function):
+        self.function = function
+
+    def resampled(self, data, positive, index):
+        return self.function(data, positive, index)
 
 
 def _log_loss_rows(data: VariantOutcomes, positive) -> np.ndarray:
@@ -296,9 +332,11 @@ METRICS: Dict[str, _Metric] = {
     "mae": _RowMean(lambda d, _: np.abs(d.y_true.astype(float) - d.y_pred.astype(float))),
     "log_loss": _RowMean(_log_loss_rows, needs_proba=True),
     "roc_auc": _RocAuc(),
-    "balanced_accuracy": _Sklearn(skm.balanced_accuracy_score),
-    "f1_macro": _Sklearn(lambda t, p: skm.f1_score(t, p, average="macro")),
-    "r2": _Sklearn(skm.r2_score),
+    # a class neither true nor predicted in a resample is left out of the average, as sklearn does
+    "f1_macro": _PerClass(lambda true, predicted, hits: np.where(true + predicted > 0, 2 * hits / (true + predicted),
+                                                                 np.nan)),
+    "balanced_accuracy": _PerClass(lambda true, predicted, hits: np.where(true > 0, hits / true, np.nan)),
+    "r2": _Function(_r2),
 }
 
 
