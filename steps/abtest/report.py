@@ -130,8 +130,9 @@ def render_abtest_html(plan: TestPlan, verdict: Verdict, health: Sequence[Varian
     direction = (" (lower is better: the difference is negated so that positive = challenger better)"
                  if verdict.metric in LOWER_IS_BETTER else "")
     if guardrails.breached:
-        guard = "<p class='fail'>Guardrail breached: the test is aborted, the champion keeps serving.</p><ul>" + "".join(
-            f"<li>{html.escape(r)}</li>" for r in guardrails.reasons) + "</ul>"
+        reasons = "".join(f"<li>{html.escape(r)}</li>" for r in guardrails.reasons)
+        guard = (f"<p class='fail'>Guardrail breached: the test is aborted, the champion keeps serving.</p>"
+                 f"<ul>{reasons}</ul>")
     else:
         guard = "<p class='pass'>No guardrail breached.</p>"
     plan_rows = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in (

@@ -7,11 +7,13 @@ Peeking guard: **fixed horizon**. `plan_test` fixes, before the test starts, the
 (`required_per_variant`) for a two-sided test at `alpha` with `power` against `min_detectable_effect`.
 `compare_variants` can be called as often as anyone likes (`abtest status`), but the verdict stays
 "not enough data" until both variants reached that many rows; before that the interim difference and interval are
-reported and labelled interim, never as a verdict. Once reached, the verdict is computed on the **first**
-`required_per_variant` rows of each variant (rows are given in arrival order), so it is frozen: later looks with more
-rows cannot flip it, which keeps the false-positive rate at `alpha` however often `status` runs (an A/A simulation
-in tests/abtest checks it). A sequential method (mSPRT, alpha spending) would allow stopping early; it is not
-implemented.
+reported and labelled interim, never as a verdict. Once reached, the verdict is computed on the rows labelled until
+the moment both variants had `required_per_variant` (with `labelled_at` times: every row of both variants labelled
+by then, so the two variants are compared over the same period even when the split gives the champion nine rows for
+each of the challenger's; without them: the first `required_per_variant` rows of each, rows being in label arrival
+order). So it is frozen: later looks with more rows cannot flip it, which keeps the false-positive rate at `alpha`
+however often `status` runs (an A/A simulation in tests/abtest checks it). A sequential method (mSPRT, alpha
+spending) would allow stopping early; it is not implemented.
 
 Tests per metric:
 - accuracy: two-proportion z-test (Wald, unpooled variance: the interval and the p-value come from the same
@@ -188,19 +190,30 @@ def plan_test(task: str, metric: str, baseline: float, min_detectable_effect: fl
 
 @dataclass(frozen=True)
 class VariantOutcomes:
-    """The labelled rows one variant served, in arrival order; `proba`: positive-class probability (binary)."""
+    """The labelled rows one variant served, in the order their labels arrived.
+
+    `proba`: positive-class probability (binary). `labelled_at`: when each row's label arrived (epoch seconds, or
+    any number both variants' rows are ordered by); optional, but it lets the verdict compare the variants over the
+    same period (module docstring).
+    """
 
     name: str
     y_true: np.ndarray
     y_pred: np.ndarray
     proba: Optional[np.ndarray] = None
+    labelled_at: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.y_true)
 
+    def rows(self, which) -> "VariantOutcomes":
+        """The rows selected by a slice or a boolean mask."""
+        return VariantOutcomes(self.name, self.y_true[which], self.y_pred[which],
+                               None if self.proba is None else self.proba[which],
+                               None if self.labelled_at is None else self.labelled_at[which])
+
     def head(self, n: int) -> "VariantOutcomes":
-        return VariantOutcomes(self.name, self.y_true[:n], self.y_pred[:n],
-                               None if self.proba is None else self.proba[:n])
+        return self.rows(slice(0, n))
 
 
 @dataclass(frozen=True)
@@ -234,7 +247,20 @@ def _as_outcomes(variant: VariantOutcomes, role: str, needs_proba: bool) -> Vari
     if proba is not None and proba.shape != y_true.shape:
         raise ValueError(f"{role} ({variant.name}).proba: expected shape {y_true.shape} (positive-class "
                          f"probability per row), got {proba.shape}")
-    return VariantOutcomes(variant.name, y_true, y_pred, proba)
+    labelled_at = None if variant.labelled_at is None else np.asarray(variant.labelled_at, dtype=float)
+    if labelled_at is not None and labelled_at.shape != y_true.shape:
+        raise ValueError(f"{role} ({variant.name}).labelled_at: expected shape {y_true.shape} (one time per row), "
+                         f"got {labelled_at.shape}")
+    return VariantOutcomes(variant.name, y_true, y_pred, proba, labelled_at)
+
+
+def _at_horizon(champion: VariantOutcomes, challenger: VariantOutcomes,
+                required: int) -> Tuple[VariantOutcomes, VariantOutcomes]:
+    """The rows the verdict uses once both variants have `required` labelled rows (module docstring)."""
+    if champion.labelled_at is None or challenger.labelled_at is None:
+        return champion.head(required), challenger.head(required)
+    horizon = max(np.sort(champion.labelled_at)[required - 1], np.sort(challenger.labelled_at)[required - 1])
+    return champion.rows(champion.labelled_at <= horizon), challenger.rows(challenger.labelled_at <= horizon)
 
 
 class _Metric:
@@ -382,8 +408,12 @@ def compare_variants(plan: TestPlan, champion: VariantOutcomes, challenger: Vari
     challenger = _as_outcomes(challenger, "challenger", metric.needs_proba)
     n_champion, n_challenger, required = len(champion), len(challenger), plan.required_per_variant
     reached = min(n_champion, n_challenger) >= required
-    if reached:  # frozen: the first `required` rows of each variant decide, whatever arrived later
-        champion, challenger = champion.head(required), challenger.head(required)
+    if (champion.labelled_at is None) != (challenger.labelled_at is None):
+        raise ValueError("labelled_at: give it for both variants or for neither (champion "
+                         f"{'has' if champion.labelled_at is not None else 'lacks'} it, challenger "
+                         f"{'has' if challenger.labelled_at is not None else 'lacks'} it)")
+    if reached:  # frozen: the rows labelled by the horizon decide, whatever arrived later
+        champion, challenger = _at_horizon(champion, challenger, required)
     positive = _positive_label(champion, challenger)
     sign = -1.0 if plan.metric in LOWER_IS_BETTER else 1.0
     old, new = metric.value(champion, positive), metric.value(challenger, positive)
@@ -410,21 +440,23 @@ def compare_variants(plan: TestPlan, champion: VariantOutcomes, challenger: Vari
         metric=plan.metric, method=plan.method, champion_value=old, challenger_value=new, difference=difference,
         ci_low=ci_low, ci_high=ci_high, p_value=p_value, confidence=1 - plan.alpha, n_champion=n_champion,
         n_challenger=n_challenger, required_per_variant=required, verdict=verdict,
-        note=_note(plan, verdict, n_champion, n_challenger, old, new, difference, ci_low, ci_high))
+        note=_note(plan, verdict, (n_champion, n_challenger), (len(champion), len(challenger)), old, new, difference,
+                   ci_low, ci_high))
 
 
-def _note(plan: TestPlan, verdict: str, n_champion: int, n_challenger: int, old, new, difference, ci_low,
-          ci_high) -> str:
+def _note(plan: TestPlan, verdict: str, labelled: Tuple[int, int], used: Tuple[int, int], old, new, difference,
+          ci_low, ci_high) -> str:
     required, confidence = plan.required_per_variant, f"{1 - plan.alpha:.0%}"
     oriented = " (lower is better; positive = challenger better)" if plan.metric in LOWER_IS_BETTER else ""
     interval = (f"{difference:+.4f} [{ci_low:+.4f}, {ci_high:+.4f}] at {confidence}"
                 if ci_low is not None else (f"{difference:+.4f} (no interval yet)" if difference is not None
                                             else "not measurable yet"))
     if verdict == "not enough data":
-        return (f"fixed horizon: {min(n_champion, n_challenger)}/{required} labelled per variant (champion "
-                f"{n_champion}, challenger {n_challenger}); interim {plan.metric} difference {interval}{oriented} "
-                "is not a verdict")
-    later = (f"; {n_champion - required} champion and {n_challenger - required} challenger rows after the horizon "
-             "are not used") if max(n_champion, n_challenger) > required else ""
-    return (f"fixed horizon reached: on the first {required} labelled rows per variant, challenger {plan.metric} "
-            f"{new:.4f} vs champion {old:.4f}, difference {interval}{oriented}{later}")
+        return (f"fixed horizon: {min(labelled)}/{required} labelled per variant (champion {labelled[0]}, "
+                f"challenger {labelled[1]}); interim {plan.metric} difference {interval}{oriented} is not a verdict")
+    rows = (f"the first {required} labelled rows per variant" if used == (required, required) else
+            f"the {used[0]} champion and {used[1]} challenger rows labelled until both had {required}")
+    later = (f"; {labelled[0] - used[0]} champion and {labelled[1] - used[1]} challenger rows after the horizon "
+             "are not used") if labelled != used else ""
+    return (f"fixed horizon reached: on {rows}, challenger {plan.metric} {new:.4f} vs champion {old:.4f}, "
+            f"difference {interval}{oriented}{later}")

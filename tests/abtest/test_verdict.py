@@ -49,8 +49,9 @@ def test_the_verdict_is_frozen_at_the_horizon():
     champion, challenger = classifier(rng, 903, 0.80, "v1"), classifier(rng, 903, 0.88, "v2")
     at_horizon = compare_variants(ACCURACY, champion, challenger)
     # 500 more rows each in which the challenger is always wrong and the champion always right change nothing
-    worse = VariantOutcomes("v2", np.r_[challenger.y_true, np.zeros(500, int)], np.r_[challenger.y_pred, np.ones(500, int)])
-    better = VariantOutcomes("v1", np.r_[champion.y_true, np.zeros(500, int)], np.r_[champion.y_pred, np.zeros(500, int)])
+    zeros, ones = np.zeros(500, int), np.ones(500, int)
+    worse = VariantOutcomes("v2", np.r_[challenger.y_true, zeros], np.r_[challenger.y_pred, ones])
+    better = VariantOutcomes("v1", np.r_[champion.y_true, zeros], np.r_[champion.y_pred, zeros])
     later = compare_variants(ACCURACY, better, worse)
     assert (later.verdict, later.difference, later.ci_low) == (at_horizon.verdict, at_horizon.difference,
                                                              at_horizon.ci_low)
@@ -194,3 +195,25 @@ def test_resampled_roc_auc_equals_sklearn_on_each_resample(decimals):
     index = rng.integers(0, 400, (6, 400))
     resampled = METRICS["roc_auc"].resampled(VariantOutcomes("v1", y, y, proba), 1, index)
     assert resampled == pytest.approx([roc_auc_score(y[i], proba[i]) for i in index])
+
+
+def test_with_label_times_the_horizon_compares_both_variants_over_the_same_period():
+    """A 90/10 split: the champion has its planned rows long before the challenger. The verdict uses every row
+    labelled until the challenger reached the plan, not the champion's first rows only (those are from the start
+    of the test, when its labels may have differed)."""
+    rng = np.random.default_rng(12)
+    champion, challenger = classifier(rng, 9500, 0.80, "v1"), classifier(rng, 1000, 0.88, "v2")
+    champion = VariantOutcomes("v1", champion.y_true, champion.y_pred, labelled_at=np.arange(9500) / 9.0)
+    challenger = VariantOutcomes("v2", challenger.y_true, challenger.y_pred, labelled_at=np.arange(1000) + 0.5)
+    verdict = compare_variants(ACCURACY, champion, challenger)
+    # the challenger's 903rd label arrived at t = 902.5; the champion had 8123 labels by then
+    assert verdict.verdict == "challenger better" and (verdict.n_champion, verdict.n_challenger) == (9500, 1000)
+    assert "on the 8123 champion and 903 challenger rows labelled until both had 903" in verdict.note
+    assert "1377 champion and 97 challenger rows after the horizon are not used" in verdict.note
+    assert verdict.champion_value == pytest.approx((champion.y_true == champion.y_pred)[:8123].mean())
+    # the rows need not be sorted once their times are given
+    order = rng.permutation(9500)
+    shuffled = champion.rows(order)
+    assert compare_variants(ACCURACY, shuffled, challenger) == verdict
+    with pytest.raises(ValueError, match="labelled_at: give it for both variants or for neither"):
+        compare_variants(ACCURACY, champion, VariantOutcomes("v2", challenger.y_true, challenger.y_pred))
