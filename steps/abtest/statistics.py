@@ -32,12 +32,15 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple
 
 import numpy as np
 from scipy import stats
 
 from steps.evaluation.metrics import LOWER_IS_BETTER
+
+if TYPE_CHECKING:
+    from core.config import ABTestSection
 
 TASKS = ("binary", "multiclass", "regression")
 # The metric an A/B test judges when the config names none. Not the gate's PRIMARY_METRIC (roc_auc, f1_macro, r2):
@@ -183,6 +186,14 @@ def plan_test(task: str, metric: str, baseline: float, min_detectable_effect: fl
         method = "bootstrap (MAE)"
     return TestPlan(task=task, metric=metric, baseline=float(baseline), min_detectable_effect=effect,
                     alpha=float(alpha), power=float(power), required_per_variant=max(int(required), 2), method=method)
+
+
+def plan_from_config(abtest: "ABTestSection", task: str, baseline: float,
+                     positive_rate: Optional[float] = None) -> TestPlan:
+    """The plan of `configs/deployment.yaml`'s `abtest:` section for a model of this task whose champion scored
+    `baseline` on the test metric (its holdout value: the metric the plan is about, see `default_metric`)."""
+    return plan_test(task, default_metric(task, abtest.metric), baseline, abtest.min_detectable_effect,
+                     abtest.alpha, abtest.power, positive_rate=positive_rate)
 
 
 # ---------------------------------------------------------------------------------------------------- comparison

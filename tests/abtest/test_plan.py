@@ -93,3 +93,16 @@ def test_config_metrics_are_the_plannable_ones():
     from core.config import ABTEST_METRICS
 
     assert set(ABTEST_METRICS) == set(PLANNABLE)
+
+
+def test_plan_from_the_shipped_config():
+    from core.config import DeploymentConfig, load_config
+    from steps.abtest import plan_from_config
+
+    abtest = load_config("deployment", DeploymentConfig).abtest
+    plan = plan_from_config(abtest, "binary", 0.80)
+    assert plan == plan_test("binary", "accuracy", 0.80, 0.02, alpha=0.05, power=0.8)
+    assert plan_from_config(abtest, "regression", 1.5).metric == "rmse"
+    auc = load_config("deployment", DeploymentConfig, {"abtest.metric": "roc_auc"}).abtest
+    assert plan_from_config(auc, "binary", 0.8, positive_rate=0.2) == plan_test("binary", "roc_auc", 0.8, 0.02,
+                                                                                   positive_rate=0.2)
