@@ -217,3 +217,12 @@ def test_with_label_times_the_horizon_compares_both_variants_over_the_same_perio
     assert compare_variants(ACCURACY, shuffled, challenger) == verdict
     with pytest.raises(ValueError, match="labelled_at: give it for both variants or for neither"):
         compare_variants(ACCURACY, champion, VariantOutcomes("v2", challenger.y_true, challenger.y_pred))
+
+
+def test_the_planned_sample_has_the_planned_power():
+    """A challenger better by exactly the minimum detectable effect is found "better" in ~power of the tests."""
+    rng = np.random.default_rng(31)
+    sims, n = 400, ACCURACY.required_per_variant
+    found = sum(compare_variants(ACCURACY, classifier(rng, n, 0.80, "a"), classifier(rng, n, 0.85, "b")).verdict
+                == "challenger better" for _ in range(sims))
+    assert 0.74 <= found / sims <= 0.86  # power 0.8 within 3 binomial sd over 400 tests (0.02)
