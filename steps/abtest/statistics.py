@@ -404,14 +404,21 @@ def _z_test(champion_value: float, challenger_value: float, n_champion: int, n_c
 
 
 def _positive_label(champion: VariantOutcomes, challenger: VariantOutcomes):
-    """The positive class of a binary task: the greater label in sorted order (sklearn's classes_[1])."""
-    labels = np.unique(np.concatenate([champion.y_true, challenger.y_true]))
+    """The class `proba` is about when none is given: 1 for 0/1 labels, else the greater label seen (true or
+    predicted), as sklearn's classes_[1]."""
+    labels = np.unique(np.concatenate([champion.y_true, challenger.y_true, champion.y_pred, challenger.y_pred]))
+    if len(labels) and np.isin(labels, [0, 1]).all():
+        return 1  # also when the rows so far hold one class only
     return labels[-1] if len(labels) else None
 
 
-def compare_variants(plan: TestPlan, champion: VariantOutcomes, challenger: VariantOutcomes,
-                     seed: int = 0) -> Verdict:
-    """The verdict of the test so far (fixed horizon: see the module docstring)."""
+def compare_variants(plan: TestPlan, champion: VariantOutcomes, challenger: VariantOutcomes, seed: int = 0,
+                     positive_label=None) -> Verdict:
+    """The verdict of the test so far (fixed horizon: see the module docstring).
+
+    `positive_label`: the class `proba` is the probability of (binary metrics on probabilities: roc_auc, log_loss);
+    default 1 for 0/1 labels, else the greater label seen, as a classifier's `classes_[1]`.
+    """
     if plan.metric not in METRICS:
         raise ValueError(f"plan.metric: no test for {plan.metric!r}; expected one of {', '.join(METRICS)}")
     metric = METRICS[plan.metric]
@@ -425,7 +432,7 @@ def compare_variants(plan: TestPlan, champion: VariantOutcomes, challenger: Vari
                          f"{'has' if challenger.labelled_at is not None else 'lacks'} it)")
     if reached:  # frozen: the rows labelled by the horizon decide, whatever arrived later
         champion, challenger = _at_horizon(champion, challenger, required)
-    positive = _positive_label(champion, challenger)
+    positive = _positive_label(champion, challenger) if positive_label is None else positive_label
     sign = -1.0 if plan.metric in LOWER_IS_BETTER else 1.0
     old, new = metric.value(champion, positive), metric.value(challenger, positive)
     difference = ci_low = ci_high = p_value = None

@@ -226,3 +226,18 @@ def test_the_planned_sample_has_the_planned_power():
     found = sum(compare_variants(ACCURACY, classifier(rng, n, 0.80, "a"), classifier(rng, n, 0.85, "b")).verdict
                 == "challenger better" for _ in range(sims))
     assert 0.74 <= found / sims <= 0.86  # power 0.8 within 3 binomial sd over 400 tests (0.02)
+
+
+def test_the_positive_class_of_probabilities():
+    """`proba` is the probability of class 1 for 0/1 labels even while only negatives were labelled; of the greater
+    label for others (a classifier's classes_[1]), unless `positive_label` names it."""
+    from dataclasses import replace
+
+    log_loss = replace(ACCURACY, metric="log_loss", method="bootstrap (log_loss)")
+    negatives = VariantOutcomes("v1", np.zeros(4, int), np.zeros(4, int), np.full(4, 0.1))
+    verdict = compare_variants(log_loss, negatives, negatives)
+    assert verdict.champion_value == pytest.approx(-np.log(0.9))
+    named = VariantOutcomes("v1", np.array(["churn", "stay"]), np.array(["churn", "stay"]), np.array([0.2, 0.9]))
+    assert compare_variants(log_loss, named, named).champion_value == pytest.approx(-np.log(0.8 * 0.9) / 2)
+    assert compare_variants(log_loss, named, named, positive_label="churn").champion_value == \
+        pytest.approx(-np.log(0.2 * 0.1) / 2)
