@@ -50,6 +50,20 @@ def abtest_summary(plan: TestPlan, verdict: Verdict, health: Sequence[VariantHea
     }
 
 
+def abtest_metrics(verdict: Verdict, health: Sequence[VariantHealth]) -> Dict[str, float]:
+    """The test's figures as flat numbers (MLflow `log_metrics`, Prometheus): undefined ones are left out."""
+    figures: Dict[str, Any] = {
+        "abtest_champion_value": verdict.champion_value, "abtest_challenger_value": verdict.challenger_value,
+        "abtest_difference": verdict.difference, "abtest_ci_low": verdict.ci_low, "abtest_ci_high": verdict.ci_high,
+        "abtest_p_value": verdict.p_value, "abtest_labelled_champion": verdict.n_champion,
+        "abtest_labelled_challenger": verdict.n_challenger, "abtest_required_per_variant": verdict.required_per_variant,
+    }
+    for role, state in zip(ROLES, health):
+        figures.update({f"abtest_{role}_requests": state.requests, f"abtest_{role}_errors": state.errors,
+                        f"abtest_{role}_error_rate": state.error_rate, f"abtest_{role}_p99_ms": state.p99_ms})
+    return {k: float(v) for k, v in figures.items() if _number(v) is not None}
+
+
 def _fmt(value: Optional[float], pattern: str = "{:.4f}") -> str:
     return "–" if value is None else pattern.format(value)
 

@@ -74,3 +74,17 @@ def test_summary_is_json_serializable_and_the_artifact_round_trips():
     assert again == result and again.to_html() == result.to_html()
     aborted = ABTestResult.build(*_test(challenger_errors=100), VARIANTS)
     assert aborted.decision == "aborted"
+
+
+def test_metrics_are_flat_numbers_without_the_undefined_ones():
+    from steps.abtest import abtest_metrics
+
+    plan, verdict, health, _ = _test()
+    figures = abtest_metrics(verdict, health)
+    assert all(type(v) is float for v in figures.values())
+    assert figures["abtest_difference"] == verdict.difference and figures["abtest_required_per_variant"] == 903
+    assert figures["abtest_challenger_error_rate"] == 0.001 and figures["abtest_champion_p99_ms"] == 35.5
+    empty = VariantOutcomes("v4", np.array([], int), np.array([], int))
+    undecided = abtest_metrics(compare_variants(plan, empty, empty), [VariantHealth("v3", 0, 0, None)])
+    assert "abtest_difference" not in undecided and "abtest_champion_error_rate" not in undecided
+    assert undecided["abtest_champion_requests"] == 0.0
