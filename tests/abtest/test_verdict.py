@@ -186,7 +186,7 @@ def test_resampled_roc_auc_equals_sklearn_on_each_resample(decimals):
     """The vectorized bootstrap AUC (row multiplicities, no sort per resample) is sklearn's, ties included."""
     from sklearn.metrics import roc_auc_score
 
-    from steps.abtest.statistics import METRICS
+    from steps.abtest.resampling import METRICS
 
     rng = np.random.default_rng(8)
     y = rng.integers(0, 2, 400)
