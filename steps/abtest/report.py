@@ -143,6 +143,8 @@ def render_abtest_html(plan: TestPlan, verdict: Verdict, health: Sequence[Varian
     css = VERDICT_CLASS[verdict.verdict]
     direction = (" (lower is better: the difference is negated so that positive = challenger better)"
                  if verdict.metric in LOWER_IS_BETTER else "")
+    aborted = "<p class='verdict fail'>ABORTED: GUARDRAIL BREACHED</p>" if guardrails.breached else ""
+    interim = " — interim, not a verdict" if verdict.verdict == "not enough data" else ""
     if guardrails.breached:
         reasons = "".join(f"<li>{html.escape(r)}</li>" for r in guardrails.reasons)
         guard = (f"<p class='fail'>Guardrail breached: the test is aborted, the champion keeps serving.</p>"
@@ -155,9 +157,9 @@ def render_abtest_html(plan: TestPlan, verdict: Verdict, health: Sequence[Varian
         ("minimum detectable effect", f"{plan.min_detectable_effect:g}"),
         ("significance (two-sided alpha)", f"{plan.alpha:g}"), ("power", f"{plan.power:.0%}")))
     body = (
-        f"<style>{_STYLE}</style><p class='verdict {css}'>{html.escape(verdict.verdict.upper())}</p>"
+        f"<style>{_STYLE}</style>{aborted}<p class='verdict {css}'>{html.escape(verdict.verdict.upper())}</p>"
         f"<p class='note'>{html.escape(verdict.note)}</p>"
-        f"<h3>{html.escape(verdict.metric)}: challenger − champion{direction}</h3>"
+        f"<h3>{html.escape(verdict.metric)}: challenger − champion{direction}{interim}</h3>"
         f"<p>difference {_fmt(verdict.difference, '{:+.4f}')}, {verdict.confidence:.0%} interval "
         f"[{_fmt(verdict.ci_low, '{:+.4f}')}, {_fmt(verdict.ci_high, '{:+.4f}')}], p = "
         f"{_fmt(verdict.p_value, '{:.3g}')} ({html.escape(verdict.method)})</p>"

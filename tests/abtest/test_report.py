@@ -40,6 +40,7 @@ def test_page_shows_verdict_versions_interval_plan_and_guardrails():
                  ">903<", "two-proportion z-test", "No guardrail breached", "9000", "35.5 ms", "70.0%", "40.0%"):
         assert text in page, text
     assert "href='http://127.0.0.1:5000/#/models/churn-classifier/versions/3'" in page
+    assert "ABORTED" not in page and "interim" not in page
     # self-contained: no scripts, stylesheets or images fetched from anywhere
     assert not re.search(r"<script|<link|src=", page)
 
@@ -49,6 +50,7 @@ def test_page_shows_a_breach_and_an_undecided_test():
     page = render_abtest_html(plan, verdict, health, guardrails, {"champion": VARIANTS["champion"]})
     assert "NOT ENOUGH DATA" in page and "fixed horizon: 300/903" in page
     assert "Guardrail breached" in page and "challenger v4: error rate 10.00% (100/1000)" in page
+    assert "ABORTED: GUARDRAIL BREACHED" in page and "interim, not a verdict" in page
     assert "? v?" in page  # a variant without identity is shown as unknown, not an error
 
 
