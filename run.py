@@ -532,7 +532,7 @@ def simulate(ctx: click.Context, days, drift_from, out_dir, config_path, model_n
 
 @cli.group()
 def monitoring() -> None:
-    """Local Prometheus + Pushgateway with the project's scrape config and alert rules."""
+    """Local Prometheus + Pushgateway + Alertmanager with the project's scrape config and alert rules."""
 
 
 def _add_stack_commands() -> None:
@@ -546,19 +546,27 @@ _add_stack_commands()
 
 
 @monitoring.command("up")
-def monitoring_up() -> None:
-    """Start Prometheus and the Pushgateway (127.0.0.1), scraping the local endpoints."""
-    from monitoring import local
-    from steps.deployment.rollout import scrape_targets
+@click.option("--config", "config_path", default=None, help="Monitoring config (default configs/monitoring.yaml).")
+def monitoring_up(config_path: str | None) -> None:
+    """Start Prometheus, the Pushgateway and Alertmanager (127.0.0.1), scraping the local endpoints; alerts go
+    to the config's alerts.webhook_url."""
 
-    _start(None)
-    info = local.up(scrape_targets())
-    _say(local.describe(info))
+    def body() -> None:
+        from monitoring import local
+        from pipelines.continuous_training import load_monitoring_config
+        from steps.deployment.rollout import scrape_targets
+
+        config = load_monitoring_config(config_path, {})
+        _start(None)
+        info = local.up(scrape_targets(), alerts=config.alerts)
+        _say(local.describe(info))
+
+    _guarded(body)
 
 
 @monitoring.command("down")
 def monitoring_down() -> None:
-    """Stop the local Prometheus and Pushgateway."""
+    """Stop the local Prometheus, Pushgateway and Alertmanager."""
     from monitoring import local
 
     local.down()

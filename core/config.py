@@ -149,6 +149,23 @@ class SimulationSection(_Section):
     seed: int = 100
 
 
+DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"  # Prometheus/Alertmanager durations: 30s, 5m, 1h30m
+
+
+class AlertsSection(_Section):
+    """Where alerts go: Alertmanager's receiver (`run.py monitoring up`) and the stacks' webhook alerter."""
+
+    # None: alerts are kept in Alertmanager (its UI, amtool) and the alerter says once that nothing is sent
+    webhook_url: Optional[str] = Field(None, pattern=r"^https?://[^\s/]+(/\S*)?$")
+    # slack: Slack-compatible JSON (Alertmanager's slack receiver; the alerter's {"text": ...}); webhook:
+    # Alertmanager's own webhook JSON (alerts with labels and annotations), for a receiver that reads it
+    format: Literal["slack", "webhook"] = "slack"
+    group_wait: str = Field("30s", pattern=DURATION)  # wait for more alerts of a group before the first message
+    group_interval: str = Field("5m", pattern=DURATION)  # wait before telling about new alerts of a group
+    repeat_interval: str = Field("4h", pattern=DURATION)  # a still-firing alert is repeated this often
+    timeout_seconds: float = Field(5.0, gt=0, le=60)  # the alerter's post; a dead receiver never holds a pipeline
+
+
 class MonitoringConfig(_Section):
     """How any served model is watched; which model is a command-line choice (`--model-name`)."""
 
@@ -157,6 +174,7 @@ class MonitoringConfig(_Section):
     policy: PolicySection = PolicySection()
     retrain: RetrainSection = RetrainSection()
     simulation: SimulationSection = SimulationSection()
+    alerts: AlertsSection = AlertsSection()
 
 
 def _format(error: ValidationError, path: Path) -> str:

@@ -20,8 +20,8 @@ from tests.monitoring.test_assets import REQUIRED_ALERTS
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not (shutil.which("prometheus") and shutil.which("prometheus-pushgateway")),
-                       reason="prometheus / prometheus-pushgateway missing: run .ci/deps-monitoring.sh"),
+    pytest.mark.skipif(not all(shutil.which(b) for b in local.BINARIES.values()),
+                       reason="prometheus / pushgateway / alertmanager missing: run .ci/deps-monitoring.sh"),
 ]
 
 
@@ -70,13 +70,13 @@ def endpoint():
 def stack(endpoint, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLOPS_STATE_DIR", str(tmp_path_factory.mktemp("monitoring-state")))
-        info = local.up([endpoint], scrape_interval="1s", prometheus_port=0, pushgateway_port=0)
+        info = local.up([endpoint], scrape_interval="1s", prometheus_port=0, pushgateway_port=0, alertmanager_port=0)
         try:
             yield info
         finally:
             stopped = local.down()
-            assert set(stopped["stopped"]) == {"prometheus", "pushgateway"}
-            for name in ("prometheus", "pushgateway"):
+            assert set(stopped["stopped"]) == set(local.BINARIES)
+            for name in local.BINARIES:
                 assert not local._alive(info[name]), f"{name} still running after down()"
 
 
