@@ -157,6 +157,17 @@ def decide_action(
 
 
 @step(enable_cache=False)
+def notify_decision(decision: MonitoringDecision, model_name: str) -> Annotated[bool, "decision_notified"]:
+    """Tells someone (the stack's alerter) when monitoring decided to alert or retrain. A step, not a success hook:
+    a hook cannot see the decision the step returned."""
+    from zenml import get_step_context
+
+    from steps.hooks import notify_decision as notify
+
+    return notify(model_name, decision.action, list(decision.reasons), get_step_context().pipeline_run.name)
+
+
+@step(enable_cache=False)
 def publish_monitoring_metrics(
     decision: MonitoringDecision, drift: DriftReport, prediction_drift: DriftReport, decay: Optional[DecayReport],
     model_name: str, n_rows: int,
