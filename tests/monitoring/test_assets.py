@@ -104,6 +104,23 @@ def test_dashboard_queries_use_known_metrics():
     assert {m.DRIFT_SHARE, m.FEATURE_HELLINGER, m.BATCH_ACCURACY, m.DECISION, m.MODEL_REQUESTS, m.MODEL_LATENCY} <= used
 
 
+def live_drift_panel():
+    dashboard = json.loads(GRAFANA_DASHBOARD.read_text())
+    live = f'{m.SOURCE_LABEL}="{m.LIVE_SOURCE}"'
+    return next(p for p in dashboard["panels"] if any(live in t["expr"] for t in p["targets"]))
+
+
+def test_the_live_drift_panel_plots_drift_per_check_over_time():
+    panel = live_drift_panel()
+    assert panel["type"] == "timeseries"
+    used = {base_name(n) for t in panel["targets"] for n in metric_names(t["expr"])}
+    assert used == {m.DRIFT_SHARE, m.FEATURE_HELLINGER}
+    assert all(f'{m.SOURCE_LABEL}="{m.LIVE_SOURCE}"' in t["expr"] for t in panel["targets"])
+    assert any("{{feature}}" in t["legendFormat"] for t in panel["targets"])  # one line per feature
+    ids = [p["id"] for p in json.loads(GRAFANA_DASHBOARD.read_text())["panels"]]
+    assert len(ids) == len(set(ids))
+
+
 def test_endpoint_metric_names_match_the_served_model():
     model = pytest.importorskip("serving.model", reason="serving.model not importable here")
     assert getattr(model, "REQUESTS_METRIC", m.MODEL_REQUESTS) == m.MODEL_REQUESTS
