@@ -96,6 +96,21 @@ class GateSection(_Section):
     parity_tolerance: float = Field(1e-6, ge=0.0)
 
 
+class RecordingSection(_Section):
+    """What the endpoint records of the traffic it serves (serving/recorder.py), for `run.py monitor --live`."""
+
+    enabled: bool = True  # false: no window profiles, no prediction ids, no prediction log
+    sample: float = Field(1.0, ge=0.0, le=1.0)  # share of requests recorded
+    window_seconds: float = Field(300.0, ge=1.0)  # length of one profile window
+    log_retention_hours: float = Field(168.0, gt=0)  # prediction log (ids, features, predictions) kept this long
+    log_max_mb: float = Field(256.0, gt=0)  # ... and at most this much per worker (oldest files go first)
+    write_seconds: float = Field(30.0, gt=0)  # how often an open window's profile is rewritten
+
+    def daemon_settings(self) -> Dict[str, float]:
+        """The serving recorder's settings (RecorderSettings fields), without the on/off switch."""
+        return self.model_dump(exclude={"enabled"})
+
+
 class ServingSection(_Section):
     # The endpoint name is not configured here: each model gets its own deployment, named after the model
     # (core.names.deployment_name_for) unless `run.py deploy --deployment-name` chose another on its first deploy.
@@ -106,6 +121,7 @@ class ServingSection(_Section):
     threads: Optional[int] = Field(None, ge=1)
     rollout: Literal["replace", "canary", "shadow"] = "replace"
     canary_traffic_percent: int = Field(10, ge=1, le=99)
+    recording: RecordingSection = RecordingSection()  # local backend: what the endpoint records for live monitoring
 
 
 class DeploymentConfig(_Section):

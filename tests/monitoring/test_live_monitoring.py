@@ -4,7 +4,6 @@ back through the Seldon feedback API and through a file give realized performanc
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -49,12 +48,13 @@ def live():
     from stacks.registration import register_stack
     from steps.deployment.rollout import active_deployer
 
-    saved = {k: os.environ.get(k) for k in ("SERVING_RECORD_WINDOW_SECONDS", "SERVING_RECORD_WRITE_SECONDS")}
-    os.environ.update(SERVING_RECORD_WINDOW_SECONDS=str(WINDOW), SERVING_RECORD_WRITE_SECONDS="1")
     prepare_environment()
     register_stack("local")
     run_training(load_training_config(None, FAST), "", **QUIET)
-    run_deployment(load_deployment_config(None, {}), MODEL, **QUIET)
+    # Short windows through configs/deployment.yaml's serving.recording, as a user sets them: the windows the tests
+    # see only exist if the settings reach the daemon.
+    recording = {"serving.recording.window_seconds": WINDOW, "serving.recording.write_seconds": 1}
+    run_deployment(load_deployment_config(None, recording), MODEL, **QUIET)
     deployer = active_deployer()
     info = deployer.status(MODEL)
     schema = Client().get_model_version(MODEL, "production").get_artifact("data_schema").load()
@@ -63,8 +63,6 @@ def live():
     finally:
         for entry in deployer.list_deployments():
             deployer.delete(entry.name)
-        for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
 
 
 def _send(info, frame, rows_per_request: int = 20):
