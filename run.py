@@ -491,8 +491,9 @@ def _start_live_schedule(every: str, since: str | None, data: str | None, live: 
                          model_name: str | None, stack: str | None) -> None:
     """`monitor --live --every 15m`: checks, then starts the schedule detached and says how to watch and stop it."""
     from monitoring import schedule
-    from pipelines.selection import choose_model
-    from steps.monitoring.live import parse_duration
+    from pipelines.selection import choose_model, deployment_of
+    from steps.deployment.rollout import active_deployer
+    from steps.monitoring.live import live_dir_of, parse_duration
 
     if not live or data:
         _fail("--every schedules live monitoring: use it with --live and without --data")
@@ -501,6 +502,7 @@ def _start_live_schedule(every: str, since: str | None, data: str | None, live: 
     seconds = parse_duration(every)
     _start(stack)
     name = choose_model(model_name)
+    live_dir_of(active_deployer().status(deployment_of(name)))  # a deployment that records: else every run would fail
     info = schedule.start(schedule.schedule_name(name), seconds, schedule.monitor_command(name, config_path, stack),
                           config_path)
     _say(f"live monitoring of '{name}' runs every {every} in the background (first run now)")
