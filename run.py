@@ -453,7 +453,8 @@ def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, l
         if since and not live:
             _fail("--since selects recorded windows: use it with --live")
         if every:
-            _start_live_schedule(every, since, data, live, config_path, model_name, stack or (ctx.obj or {}).get("stack"))
+            stack_name = stack or (ctx.obj or {}).get("stack")
+            _start_live_schedule(every, since, data, live, config_path, model_name, stack_name)
             return
         if live:
             from pipelines.live_monitoring import run_live_monitoring

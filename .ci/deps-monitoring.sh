@@ -13,7 +13,7 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertman
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 
 if [ ${#need[@]} -eq 0 ]; then
-    echo "deps-monitoring: prometheus, promtool, prometheus-pushgateway, prometheus-alertmanager and amtool already installed"
+    echo "deps-monitoring: prometheus, promtool, pushgateway, alertmanager and amtool already installed"
     exit 0
 fi
 

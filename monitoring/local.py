@@ -3,8 +3,9 @@ state dir.
 
 `up()` renders monitoring/prometheus.yml, alerts.yml and the Alertmanager config (monitoring/alertmanager.py, from
 configs/monitoring.yaml's `alerts:`) into `state_dir()/monitoring`, starts the three servers bound to 127.0.0.1 in
-their own sessions (they outlive the CLI call), and records their identities; `down()` stops them by process group. Model endpoints to scrape are listed in a file_sd JSON file (`write_scrape_targets`), which
-Prometheus re-reads on change, so deployments come and go without a restart.
+their own sessions (they outlive the CLI call), and records their identities; `down()` stops them by process group.
+Model endpoints to scrape are listed in a file_sd JSON file (`write_scrape_targets`), which Prometheus re-reads on
+change, so deployments come and go without a restart.
 """
 
 from __future__ import annotations

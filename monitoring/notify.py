@@ -34,7 +34,7 @@ class Notification:
     fields: Dict[str, Any]
 
     def payload(self) -> Dict[str, Any]:
-        """Slack-compatible JSON: `text` for any Slack-like receiver, an attachment with fields, `event` for machines."""
+        """Slack-compatible JSON: `text` for Slack-like receivers, an attachment with fields, `event` for machines."""
         return {
             "text": f"*{self.title}*\n{self.text}",
             "attachments": [{

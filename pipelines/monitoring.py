@@ -55,4 +55,5 @@ def monitoring_pipeline(
     decay = measure_decay(batch, predictions, schema, reference_evaluation, max_drop)
     decision = decide_action(drift, prediction_drift, decay, policy)
     notify_decision(decision, model_name)
-    publish_monitoring_metrics(decision, drift, prediction_drift, decay, model_name, n_rows, live="live" in batch_source)
+    publish_monitoring_metrics(decision, drift, prediction_drift, decay, model_name, n_rows,
+                               live="live" in batch_source)
