@@ -39,11 +39,12 @@ def _user_errors() -> tuple:
     from steps.deployment.parity import ParityError
     from steps.deployment.registry import RegistryError
     from steps.deployment.rollout import NoDeployerError
+    from monitoring.schedule import ScheduleError
     from steps.monitoring.live import LiveTrafficError
 
     return (ConfigError, ModelChoiceError, DataSourceError, StackSpecError, ModelConfigError, SplitError,
             DeploymentError, DataValidationError, ContractConfigError, EndpointError, ParityError, RegistryError,
-            NoDeployerError, RetrainingError, RowLeakError, IncomparableModelsError, LiveTrafficError)
+            NoDeployerError, RetrainingError, RowLeakError, IncomparableModelsError, LiveTrafficError, ScheduleError)
 
 
 def _guarded(action: Callable[[], Any]) -> Any:
@@ -434,10 +435,13 @@ def rollback(ctx: click.Context, config_path, model_name, stack) -> None:
 @click.option("--live", is_flag=True, help="Monitor what the endpoint served (recorded windows) instead of a batch.")
 @click.option("--since", default=None, help="With --live: the windows of the last 15m, 1h, 2d... (default: since "
                                             "the last check).")
+@click.option("--every", default=None, help="With --live: run on a schedule (15m, 1h, ...) as a background process; "
+                                            "see `run.py schedule status`.")
 @_MODEL_OPTION
 @click.option("--stack", default=None)
 @click.pass_context
-def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, live, since, model_name, stack) -> None:
+def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, live, since, every, model_name,
+            stack) -> None:
     """Validate, profile and score a batch (or the endpoint's live traffic); report drift and decay; retrain if
     needed."""
 
@@ -448,6 +452,10 @@ def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, l
         config = load_monitoring_config(config_path, {})
         if since and not live:
             _fail("--since selects recorded windows: use it with --live")
+        if every:
+            stack_name = stack or (ctx.obj or {}).get("stack")
+            _start_live_schedule(every, since, data, live, config_path, model_name, stack_name)
+            return
         if live:
             from pipelines.live_monitoring import run_live_monitoring
             from steps.monitoring.live import parse_duration
@@ -476,6 +484,64 @@ def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, l
         if outcome["decision"].action == "retrain" and retrain:
             retrain_model(config, name, [outcome["batch"]], _say)
             _show_endpoint(name)
+
+    _guarded(body)
+
+
+def _start_live_schedule(every: str, since: str | None, data: str | None, live: bool, config_path: str | None,
+                         model_name: str | None, stack: str | None) -> None:
+    """`monitor --live --every 15m`: checks, then starts the schedule detached and says how to watch and stop it."""
+    from monitoring import schedule
+    from pipelines.selection import choose_model, deployment_of
+    from steps.deployment.rollout import active_deployer
+    from steps.monitoring.live import live_dir_of, parse_duration
+
+    if not live or data:
+        _fail("--every schedules live monitoring: use it with --live and without --data")
+    if since:
+        _fail("--every monitors the windows since the last check each time: leave out --since")
+    seconds = parse_duration(every)
+    _start(stack)
+    name = choose_model(model_name)
+    live_dir_of(active_deployer().status(deployment_of(name)))  # a deployment that records: else every run would fail
+    info = schedule.start(schedule.schedule_name(name), seconds, schedule.monitor_command(name, config_path, stack),
+                          config_path)
+    _say(f"live monitoring of '{name}' runs every {every} in the background (first run now)")
+    _say(schedule.describe(info))
+    _say(f"see it: python run.py schedule status {info['name']}")
+
+
+@cli.group("schedule")
+def schedule_group() -> None:
+    """Scheduled live monitoring (`run.py monitor --live --every 15m`): status and stop."""
+
+
+@schedule_group.command("status")
+@click.argument("name", required=False)
+def schedule_status(name: str | None) -> None:
+    """Show one schedule (live-<model>) or all of them."""
+
+    def body() -> None:
+        from monitoring import schedule
+
+        infos = [schedule.status(name)] if name else schedule.list_schedules()
+        if not infos:
+            _say("no schedules; start one with `python run.py monitor --live --every 15m`")
+        for info in infos:
+            _say(schedule.describe(info))
+
+    _guarded(body)
+
+
+@schedule_group.command("stop")
+@click.argument("name")
+def schedule_stop(name: str) -> None:
+    """Stop a schedule (and a run in progress)."""
+
+    def body() -> None:
+        from monitoring import schedule
+
+        _say(f"schedule {name} stopped" if schedule.stop(name) else f"schedule {name} was not running")
 
     _guarded(body)
 
@@ -532,7 +598,7 @@ def simulate(ctx: click.Context, days, drift_from, out_dir, config_path, model_n
 
 @cli.group()
 def monitoring() -> None:
-    """Local Prometheus + Pushgateway with the project's scrape config and alert rules."""
+    """Local Prometheus + Pushgateway + Alertmanager with the project's scrape config and alert rules."""
 
 
 def _add_stack_commands() -> None:
@@ -546,19 +612,27 @@ _add_stack_commands()
 
 
 @monitoring.command("up")
-def monitoring_up() -> None:
-    """Start Prometheus and the Pushgateway (127.0.0.1), scraping the local endpoints."""
-    from monitoring import local
-    from steps.deployment.rollout import scrape_targets
+@click.option("--config", "config_path", default=None, help="Monitoring config (default configs/monitoring.yaml).")
+def monitoring_up(config_path: str | None) -> None:
+    """Start Prometheus, the Pushgateway and Alertmanager (127.0.0.1), scraping the local endpoints; alerts go
+    to the config's alerts.webhook_url."""
 
-    _start(None)
-    info = local.up(scrape_targets())
-    _say(local.describe(info))
+    def body() -> None:
+        from monitoring import local
+        from pipelines.continuous_training import load_monitoring_config
+        from steps.deployment.rollout import scrape_targets
+
+        config = load_monitoring_config(config_path, {})
+        _start(None)
+        info = local.up(scrape_targets(), alerts=config.alerts)
+        _say(local.describe(info))
+
+    _guarded(body)
 
 
 @monitoring.command("down")
 def monitoring_down() -> None:
-    """Stop the local Prometheus and Pushgateway."""
+    """Stop the local Prometheus, Pushgateway and Alertmanager."""
     from monitoring import local
 
     local.down()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# System binaries the monitoring tests run for real: prometheus + promtool, and the pushgateway.
+# System binaries the monitoring tests run for real: prometheus + promtool, the pushgateway, and Alertmanager + amtool.
 # Idempotent and non-interactive; the Debian packages' services are never started (no init here, and the
 # project runs its own instances bound to 127.0.0.1 via `python run.py monitoring up`).
 set -euo pipefail
@@ -9,12 +9,15 @@ need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 
 if [ ${#need[@]} -eq 0 ]; then
-    echo "deps-monitoring: prometheus, promtool and prometheus-pushgateway already installed"
+    echo "deps-monitoring: prometheus, promtool, pushgateway, alertmanager and amtool already installed"
     exit 0
 fi
 
 apt_install "${need[@]}"
 prometheus --version | head -1
 prometheus-pushgateway --version 2>&1 | head -1
+prometheus-alertmanager --version 2>&1 | head -1

@@ -96,6 +96,21 @@ class GateSection(_Section):
     parity_tolerance: float = Field(1e-6, ge=0.0)
 
 
+class RecordingSection(_Section):
+    """What the endpoint records of the traffic it serves (serving/recorder.py), for `run.py monitor --live`."""
+
+    enabled: bool = True  # false: no window profiles, no prediction ids, no prediction log
+    sample: float = Field(1.0, ge=0.0, le=1.0)  # share of requests recorded
+    window_seconds: float = Field(300.0, ge=1.0)  # length of one profile window
+    log_retention_hours: float = Field(168.0, gt=0)  # prediction log (ids, features, predictions) kept this long
+    log_max_mb: float = Field(256.0, gt=0)  # ... and at most this much per worker (oldest files go first)
+    write_seconds: float = Field(30.0, gt=0)  # how often an open window's profile is rewritten
+
+    def daemon_settings(self) -> Dict[str, float]:
+        """The serving recorder's settings (RecorderSettings fields), without the on/off switch."""
+        return self.model_dump(exclude={"enabled"})
+
+
 class ServingSection(_Section):
     # The endpoint name is not configured here: each model gets its own deployment, named after the model
     # (core.names.deployment_name_for) unless `run.py deploy --deployment-name` chose another on its first deploy.
@@ -106,6 +121,7 @@ class ServingSection(_Section):
     threads: Optional[int] = Field(None, ge=1)
     rollout: Literal["replace", "canary", "shadow"] = "replace"
     canary_traffic_percent: int = Field(10, ge=1, le=99)
+    recording: RecordingSection = RecordingSection()  # local backend: what the endpoint records for live monitoring
 
 
 # Metrics an A/B test can judge: each has a sample-size formula (steps/abtest/statistics.py) and is computed per
@@ -173,6 +189,23 @@ class SimulationSection(_Section):
     seed: int = 100
 
 
+DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"  # Prometheus/Alertmanager durations: 30s, 5m, 1h30m
+
+
+class AlertsSection(_Section):
+    """Where alerts go: Alertmanager's receiver (`run.py monitoring up`) and the stacks' webhook alerter."""
+
+    # None: alerts are kept in Alertmanager (its UI, amtool) and the alerter says once that nothing is sent
+    webhook_url: Optional[str] = Field(None, pattern=r"^https?://[^\s/]+(/\S*)?$")
+    # slack: Slack-compatible JSON (Alertmanager's slack receiver; the alerter's {"text": ...}); webhook:
+    # Alertmanager's own webhook JSON (alerts with labels and annotations), for a receiver that reads it
+    format: Literal["slack", "webhook"] = "slack"
+    group_wait: str = Field("30s", pattern=DURATION)  # wait for more alerts of a group before the first message
+    group_interval: str = Field("5m", pattern=DURATION)  # wait before telling about new alerts of a group
+    repeat_interval: str = Field("4h", pattern=DURATION)  # a still-firing alert is repeated this often
+    timeout_seconds: float = Field(5.0, gt=0, le=60)  # the alerter's post; a dead receiver never holds a pipeline
+
+
 class MonitoringConfig(_Section):
     """How any served model is watched; which model is a command-line choice (`--model-name`)."""
 
@@ -181,6 +214,7 @@ class MonitoringConfig(_Section):
     policy: PolicySection = PolicySection()
     retrain: RetrainSection = RetrainSection()
     simulation: SimulationSection = SimulationSection()
+    alerts: AlertsSection = AlertsSection()
 
 
 def _format(error: ValidationError, path: Path) -> str:

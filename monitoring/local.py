@@ -1,9 +1,11 @@
-"""A local Prometheus + Pushgateway for the project, run from the Debian binaries and kept in the state dir.
+"""A local Prometheus + Pushgateway + Alertmanager for the project, run from the Debian binaries, state in the
+state dir.
 
-`up()` renders monitoring/prometheus.yml and alerts.yml into `state_dir()/monitoring`, starts both servers bound
-to 127.0.0.1 in their own sessions (they outlive the CLI call), and records their pids; `down()` stops them by
-process group. Model endpoints to scrape are listed in a file_sd JSON file (`write_scrape_targets`), which
-Prometheus re-reads on change, so deployments come and go without a restart.
+`up()` renders monitoring/prometheus.yml, alerts.yml and the Alertmanager config (monitoring/alertmanager.py, from
+configs/monitoring.yaml's `alerts:`) into `state_dir()/monitoring`, starts the three servers bound to 127.0.0.1 in
+their own sessions (they outlive the CLI call), and records their identities; `down()` stops them by process group.
+Model endpoints to scrape are listed in a file_sd JSON file (`write_scrape_targets`), which Prometheus re-reads on
+change, so deployments come and go without a restart.
 """
 
 from __future__ import annotations
@@ -21,15 +23,20 @@ import yaml
 
 from core import process
 from core.process import Identity
+from core.config import AlertsSection
 from core.state import private_dir, state_dir
 from monitoring import ALERT_RULES, PROMETHEUS_CONFIG
 from monitoring import metrics as m
+from monitoring.alertmanager import describe_receiver, write_alertmanager_config
 
-PREFERRED_PORTS = {"prometheus": 9090, "pushgateway": 9091}
-BINARIES = {"prometheus": "prometheus", "pushgateway": "prometheus-pushgateway"}
+PREFERRED_PORTS = {"prometheus": 9090, "pushgateway": 9091, "alertmanager": 9093}
+BINARIES = {"prometheus": "prometheus", "pushgateway": "prometheus-pushgateway",
+            "alertmanager": "prometheus-alertmanager"}
+START_ORDER = ("alertmanager", "pushgateway", "prometheus")  # Prometheus last: what it sends to is up
 TARGETS_FILE = "targets/endpoints.json"
 DEFAULT_METRICS_PATH = "/prometheus"
-_INSTALL_HINT = "install it with `bash .ci/deps-monitoring.sh` (Debian packages prometheus, prometheus-pushgateway)"
+_INSTALL_HINT = ("install it with `bash .ci/deps-monitoring.sh` (Debian packages prometheus, prometheus-pushgateway, "
+                 "prometheus-alertmanager)")
 
 
 def monitoring_dir() -> Path:
@@ -115,11 +122,14 @@ def write_scrape_targets(targets: List[str], labels: Optional[Dict[str, str]] = 
     return path
 
 
-def render_config(prometheus_port: int, pushgateway_port: int, scrape_interval: str = "5s") -> Path:
-    """Writes prometheus.yml + alerts.yml into the monitoring dir with this run's addresses."""
+def render_config(prometheus_port: int, pushgateway_port: int, scrape_interval: str = "5s",
+                  alertmanager_port: int = PREFERRED_PORTS["alertmanager"]) -> Path:
+    """Writes prometheus.yml + alerts.yml into the monitoring dir with this run's addresses (rules are evaluated
+    at the scrape interval and firing alerts go to the Alertmanager on `alertmanager_port`)."""
     config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
     config["global"]["scrape_interval"] = scrape_interval
     config["global"]["evaluation_interval"] = scrape_interval
+    config["alerting"]["alertmanagers"] = [{"static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]}]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     jobs[m.PUSHGATEWAY_JOB]["static_configs"] = [{"targets": [f"127.0.0.1:{pushgateway_port}"]}]
     jobs["prometheus"]["static_configs"] = [{"targets": [f"127.0.0.1:{prometheus_port}"]}]
@@ -151,16 +161,18 @@ def status() -> Dict[str, Any]:
             out[f"{name}_url"] = state[name]["url"]
     out["running"] = all(out.get(name, {}).get("alive") for name in BINARIES)
     out["targets_file"] = str(monitoring_dir() / TARGETS_FILE)
+    out["receiver"] = state.get("receiver", "")
     return out
 
 
-def up(scrape_targets: Optional[List[str]] = None, *, scrape_interval: str = "5s",
-       prometheus_port: Optional[int] = None, pushgateway_port: Optional[int] = None,
-       timeout: float = 30.0) -> Dict[str, Any]:
-    """Starts Prometheus and the Pushgateway (or reuses running ones) and returns their URLs.
+def up(scrape_targets: Optional[List[str]] = None, *, alerts: Optional[AlertsSection] = None,
+       scrape_interval: str = "5s", prometheus_port: Optional[int] = None, pushgateway_port: Optional[int] = None,
+       alertmanager_port: Optional[int] = None, timeout: float = 30.0) -> Dict[str, Any]:
+    """Starts Prometheus, the Pushgateway and Alertmanager (or reuses running ones) and returns their URLs.
 
-    Ports: 9090/9091 when free, otherwise any free port (pass 0 for any). `scrape_targets` replace the endpoint
-    list when given.
+    Ports: 9090/9091/9093 when free, otherwise any free port (pass 0 for any). `scrape_targets` replace the
+    endpoint list when given. `alerts` (configs/monitoring.yaml's section; defaults when None) says where
+    Alertmanager delivers; a running stack is restarted only by `down` + `up`.
     """
     current = status()
     if current["running"]:
@@ -169,31 +181,40 @@ def up(scrape_targets: Optional[List[str]] = None, *, scrape_interval: str = "5s
         return current
     down()  # clear a half-dead previous run
 
-    prom_bin, push_bin = _binary("prometheus"), _binary("pushgateway")
+    binaries = {name: _binary(name) for name in BINARIES}
+    alerts = alerts or AlertsSection()
     directory = monitoring_dir()
     ports: Dict[str, int] = {}
-    for name, wanted in (("prometheus", prometheus_port), ("pushgateway", pushgateway_port)):
+    wanted_ports = {"prometheus": prometheus_port, "pushgateway": pushgateway_port, "alertmanager": alertmanager_port}
+    for name, wanted in wanted_ports.items():
         ports[name] = _pick_port(PREFERRED_PORTS[name] if wanted is None else wanted, list(ports.values()))
     write_scrape_targets(scrape_targets or [])
-    config = render_config(ports["prometheus"], ports["pushgateway"], scrape_interval)
+    config = render_config(ports["prometheus"], ports["pushgateway"], scrape_interval, ports["alertmanager"])
+    alertmanager_config = write_alertmanager_config(alerts, directory)
 
     logs = {name: directory / f"{name}.log" for name in BINARIES}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     argv = {
-        "pushgateway": [push_bin, f"--web.listen-address=127.0.0.1:{ports['pushgateway']}",
+        # No cluster listener: a single local Alertmanager needs no gossip port (it would bind 0.0.0.0:9094).
+        "alertmanager": [binaries["alertmanager"], f"--config.file={alertmanager_config}",
+                         f"--storage.path={directory / 'alertmanager'}", "--cluster.listen-address=",
+                         f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
+                         f"--web.external-url={urls['alertmanager']}"],
+        "pushgateway": [binaries["pushgateway"], f"--web.listen-address=127.0.0.1:{ports['pushgateway']}",
                         f"--persistence.file={directory / 'pushgateway.db'}", "--persistence.interval=30s"],
-        "prometheus": [prom_bin, f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
+        "prometheus": [binaries["prometheus"], f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
                        f"--web.listen-address=127.0.0.1:{ports['prometheus']}", "--web.enable-lifecycle",
                        "--storage.tsdb.retention.time=15d", f"--web.external-url={urls['prometheus']}"],
     }
-    state: Dict[str, Any] = {"config": str(config)}
+    state: Dict[str, Any] = {"config": str(config), "alertmanager_config": str(alertmanager_config),
+                             "receiver": describe_receiver(alerts)}
     try:
-        for name in ("pushgateway", "prometheus"):
+        for name in START_ORDER:
             identity = process.spawn(argv[name], logs[name], cwd=directory)
             state[name] = {"pid": identity.pid, "identity": identity.to_dict(), "port": ports[name],
                            "url": urls[name], "log": str(logs[name])}
             _write_state(state)  # recorded before the wait, so `down` finds it whatever happens next
-        for name in ("pushgateway", "prometheus"):
+        for name in START_ORDER:
             server = Identity.from_dict(state[name]["identity"])
             process.wait_ready(server, lambda url=urls[name]: _ready(url), timeout, f"{name} ({urls[name]})", logs[name])
     except BaseException:  # Ctrl-C included: nothing half-started stays behind
@@ -217,7 +238,7 @@ def reload() -> None:
 
 
 def down() -> Dict[str, Any]:
-    """Stops both servers (by process group) and forgets them; data and config stay for the next `up`."""
+    """Stops the servers (by process group) and forgets them; data and config stay for the next `up`."""
     state = _read_state()
     stopped = {}
     for name in BINARIES:
@@ -232,10 +253,11 @@ def describe(info: Dict[str, Any]) -> str:
     """Human-readable 'where to look' lines for the CLI."""
     if not info.get("running"):
         return f"Monitoring is not running (state in {info.get('dir')}). Start it with `python run.py monitoring up`."
-    prom, push = info["prometheus_url"], info["pushgateway_url"]
+    prom, push, manager = info["prometheus_url"], info["pushgateway_url"], info["alertmanager_url"]
     return "\n".join([
         f"Prometheus:   {prom}  (alerts: {prom}/alerts, targets: {prom}/targets)",
         f"Pushgateway:  {push}  (batch monitoring results)",
+        f"Alertmanager: {manager}  (`amtool --alertmanager.url={manager} alert`); alerts {info['receiver']}",
         f"Try:          {prom}/graph?g0.expr={m.DRIFT_SHARE}",
         f"Endpoints:    {info['targets_file']} (edit or use write_scrape_targets; reloaded automatically)",
         f"Logs, data:   {info['dir']}",

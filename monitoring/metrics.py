@@ -11,6 +11,10 @@ ENDPOINT_JOB = "seldon"
 # batch results grouped by it. Alert annotations and dashboard legends refer to it.
 MODEL_LABEL = "model_name"
 PUSHGATEWAY_JOB = "pushgateway"
+# Grouping label of results pushed by `monitor --live` (source="live"), so the traffic the endpoint served has its own
+# series over time beside the batches handed over (no source label); the Grafana "live drift" panel selects it.
+SOURCE_LABEL = "source"
+LIVE_SOURCE = "live"
 
 # Endpoint (scraped): counters and a latency histogram, labelled by Seldon with model_name, model_version, ...
 MODEL_REQUESTS = "model_requests_total"

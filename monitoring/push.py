@@ -159,15 +159,17 @@ def _put_within(url: str, body: bytes, timeout: float, gateway: str) -> requests
 
 def publish_monitoring_results(
     pushgateway_url: str, model_name: str, metrics: Mapping[str, float], *, timeout: float = PUSH_TIMEOUT_S,
+    source: Optional[str] = None,
 ) -> str:
-    """Pushes one model's batch results; returns the group URL, or "" after one warning line when the push failed.
+    """Pushes one model's batch results (a group of their own per `source`, e.g. "live"); returns the group URL,
+    or "" after one warning line when the push failed.
 
     Never raises for a Pushgateway fault: the monitoring decision is already recorded, and a run must not hang or
     fail because its results could not be shown on a dashboard.
     """
     try:
-        url = push_monitoring_results(pushgateway_url, BATCH_JOB, metrics, {"model_name": model_name},
-                                      timeout=timeout)
+        labels = {m.MODEL_LABEL: model_name, **({m.SOURCE_LABEL: source} if source else {})}
+        url = push_monitoring_results(pushgateway_url, BATCH_JOB, metrics, labels, timeout=timeout)
     except PushgatewayError as exc:
         logger.warning("monitoring results not pushed (the decision is recorded): %s; %s", exc, STATUS_HINT)
         return ""

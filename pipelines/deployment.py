@@ -6,6 +6,7 @@ from typing import Optional
 from zenml import pipeline
 
 from core.config import GateSection, ServingSection
+from steps.hooks import notify_failure
 
 from steps.deployment.steps import (
     decide_deployment,
@@ -16,7 +17,7 @@ from steps.deployment.steps import (
 )
 
 
-@pipeline(enable_cache=False)
+@pipeline(enable_cache=False, on_failure=notify_failure)
 def deployment_pipeline(
     model_name: str,
     deployment_name: str,

@@ -9,6 +9,7 @@ from typing import Any, Dict
 from zenml import pipeline
 
 from core.config import DriftSection, PolicySection
+from steps.hooks import notify_failure
 
 from steps.monitoring.live_steps import load_live_traffic
 from steps.monitoring.steps import (
@@ -19,6 +20,7 @@ from steps.monitoring.steps import (
     detect_prediction_drift,
     fetch_champion_reference,
     measure_decay,
+    notify_decision,
     profile_batch,
     publish_monitoring_metrics,
     score_batch,
@@ -26,7 +28,7 @@ from steps.monitoring.steps import (
 )
 
 
-@pipeline(enable_cache=False)
+@pipeline(enable_cache=False, on_failure=notify_failure)
 def monitoring_pipeline(
     model_name: str,
     batch_source: Dict[str, Any],
@@ -37,7 +39,8 @@ def monitoring_pipeline(
 ) -> None:
     """Watches one batch of `model_name` (scored by `deployment_name`), or the traffic its endpoint served
     (`batch_source={"live": ...}`); a batch that fails validation is rejected before it is scored. The settings are
-    the validated monitoring config sections."""
+    the validated monitoring config sections. A failure (a rejected batch included) and an alert/retrain decision
+    are posted by the stack's alerter."""
     schema, reference_profile, reference_predictions, reference_evaluation = fetch_champion_reference(model_name)
     if "live" in batch_source:
         batch, features, predictions, profile, n_rows = load_live_traffic(batch_source["live"], schema)
@@ -51,4 +54,6 @@ def monitoring_pipeline(
     prediction_drift = detect_prediction_drift(reference_predictions, predictions, schema, drift_settings)
     decay = measure_decay(batch, predictions, schema, reference_evaluation, max_drop)
     decision = decide_action(drift, prediction_drift, decay, policy)
-    publish_monitoring_metrics(decision, drift, prediction_drift, decay, model_name, n_rows)
+    notify_decision(decision, model_name)
+    publish_monitoring_metrics(decision, drift, prediction_drift, decay, model_name, n_rows,
+                               live="live" in batch_source)

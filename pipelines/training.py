@@ -4,11 +4,12 @@ model card."""
 from zenml import pipeline
 
 from core.config import DataSection, SplitSection, TrainingSection, ValidationSection
+from steps.hooks import notify_failure
 from steps.data.steps import data_quality_gate, ingest_data, profile_data, split_dataset, validate_data
 from steps.training.steps import evaluate_model, register_model, train_model, write_model_card
 
 
-@pipeline
+@pipeline(on_failure=notify_failure)
 def training_pipeline(
     data: DataSection,
     validation: ValidationSection,
@@ -19,7 +20,8 @@ def training_pipeline(
     source_fingerprint: str,
 ) -> None:
     """Trains, evaluates and registers a challenger model; a batch failing validation stops before training.
-    The sections are the validated training config: every default lives once, in core/config.py."""
+    The sections are the validated training config: every default lives once, in core/config.py. A failed step
+    is posted by the stack's alerter."""
     dataset, schema = ingest_data(data, validation, source_fingerprint)
     profile = profile_data(dataset)
     report = validate_data(profile, schema, validation)

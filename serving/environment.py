@@ -14,9 +14,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from serving.identity import ModelIdentity
+from serving.recorder import SETTING_ENV
 
 from serving import MODEL_CLASS
 
@@ -121,9 +122,11 @@ def microservice_command(
     unix_socket: str = "",
     metrics_unix_socket: str = "",
     record_dir: str = "",
+    recording: Optional[Mapping[str, float]] = None,
 ) -> Tuple[List[str], Dict[str, str]]:
     """argv and environment that run the Seldon microservice for one model; gRPC stays off unless asked; with
-    `record_dir` the endpoint profiles what it serves there (serving/recorder.py)."""
+    `record_dir` the endpoint profiles what it serves there (serving/recorder.py), with the `recording` settings
+    (RecorderSettings fields: configs/deployment.yaml's serving.recording)."""
     params = model_parameters(model_uri=model.uri, **model.parameters())
     argv = [
         str(python), "-m", "serving.launch", MODEL_CLASS,
@@ -157,7 +160,12 @@ def microservice_command(
         "PYTHONUNBUFFERED": "1",
         "SERVING_RECORD_DIR": record_dir,
     }
-    # The recording settings (serving/recorder.py) are the operator's to tune in the deployer's environment; the
-    # daemon gets a minimal environment (core.process), so they are handed on by name. They hold no credentials.
-    env.update({k: v for k, v in os.environ.items() if k.startswith(RECORDING_SETTINGS) and k not in env})
+    unknown = sorted(set(recording or {}) - set(SETTING_ENV))
+    if unknown:
+        raise ValueError(f"recording settings {', '.join(unknown)}: unknown; expected {', '.join(SETTING_ENV)}")
+    env.update({SETTING_ENV[k]: f"{v:g}" if isinstance(v, float) else str(v) for k, v in (recording or {}).items()})
+    # A SERVING_RECORD_* / SERVING_PREDICTION_LOG_* variable in the deployer's environment still wins over the YAML,
+    # for one deploy (an experiment, a test): the daemon gets a minimal environment (core.process), so they are
+    # handed on by name. They hold no credentials.
+    env.update({k: v for k, v in os.environ.items() if k.startswith(RECORDING_SETTINGS) and k != "SERVING_RECORD_DIR"})
     return argv, env

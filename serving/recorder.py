@@ -7,7 +7,8 @@ thread in each worker profiles the buffer in batches every FLUSH seconds into th
 writes the profile (whylogs' own serialization, so readers merge workers with whylogs' `merge`) and appends the
 prediction log. Layout and readers: serving/live_store.py.
 
-Configured by the environment the deployer sets (serving stands alone, it reads no project config):
+Configured by the environment the deployer sets from configs/deployment.yaml's `serving.recording` (serving stands
+alone, it reads no project config; SETTING_ENV maps each setting to its variable):
   SERVING_RECORD_DIR                 where to write (empty: recording off)
   SERVING_RECORD_WINDOW_SECONDS      profile window length (default 300)
   SERVING_RECORD_SAMPLE              fraction of requests recorded, 0..1 (default 1)
@@ -40,6 +41,14 @@ from serving import live_store
 logger = logging.getLogger(__name__)
 
 RECORD_DIR_ENV = "SERVING_RECORD_DIR"
+# RecorderSettings field -> the variable the deployer sets it in (serving.environment.microservice_command).
+SETTING_ENV = {
+    "window_seconds": "SERVING_RECORD_WINDOW_SECONDS",
+    "sample": "SERVING_RECORD_SAMPLE",
+    "log_retention_hours": "SERVING_PREDICTION_LOG_HOURS",
+    "log_max_mb": "SERVING_PREDICTION_LOG_MB",
+    "write_seconds": "SERVING_RECORD_WRITE_SECONDS",
+}
 FLUSH_SECONDS = 2.0
 MAX_PENDING_ROWS = 200_000  # beyond this the buffer drops rows (counted) rather than grow without bound
 
@@ -60,10 +69,7 @@ class RecorderSettings:
         if not directory:
             return None
         values = {}
-        for key, name in (("window_seconds", "SERVING_RECORD_WINDOW_SECONDS"), ("sample", "SERVING_RECORD_SAMPLE"),
-                          ("log_retention_hours", "SERVING_PREDICTION_LOG_HOURS"),
-                          ("log_max_mb", "SERVING_PREDICTION_LOG_MB"),
-                          ("write_seconds", "SERVING_RECORD_WRITE_SECONDS")):
+        for key, name in SETTING_ENV.items():
             if env.get(name):
                 try:
                     values[key] = float(env[name])

@@ -58,6 +58,7 @@ def ensure_flavor(source: str, component_type: str) -> None:
 PROJECT_FLAVORS = (
     ("stacks.flavors.whylogs_validator.ProjectWhylogsDataValidatorFlavor", "data_validator"),
     ("stacks.seldon.flavor.SeldonModelDeployerFlavor", "model_deployer"),
+    ("stacks.flavors.webhook_alerter.WebhookAlerterFlavor", "alerter"),
 )
 
 

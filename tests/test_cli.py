@@ -63,7 +63,19 @@ def test_help_lists_the_commands(tmp_path):
     (["monitor", "--since", "1h"], "--since selects recorded windows: use it with --live"),
     (["monitor", "--live", "--since", "an hour"], "duration 'an hour': expected a number and a unit"),
     (["monitor", "--live", "--data", "ok.csv"], "--live monitors the endpoint's recorded traffic"),
+    (["monitor", "--every", "15m"], "--every schedules live monitoring: use it with --live and without --data"),
+    (["monitor", "--live", "--every", "15m", "--since", "1h"], "--every monitors the windows since the last check"),
+    (["monitor", "--live", "--every", "often"], "duration 'often': expected a number and a unit"),
+    (["schedule", "status", "Live Churn"], "schedule name 'Live Churn': expected lowercase letters"),
 ])
 def test_live_monitoring_flags_are_checked_before_anything_runs(files, args, fragment):
     code, output = run_cli(*args, cwd=files)
     assert code == 1 and fragment in output and "Traceback" not in output, output
+
+
+def test_schedule_commands_without_schedules(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path / "state"))  # not the session's: other tests schedule there
+    code, output = run_cli("schedule", "status", cwd=tmp_path)
+    assert code == 0 and "no schedules; start one with `python run.py monitor --live --every 15m`" in output
+    code, output = run_cli("schedule", "stop", "live-churn", cwd=tmp_path)
+    assert code == 0 and "schedule live-churn was not running" in output

@@ -68,3 +68,28 @@ def test_shipped_deployment_config_has_the_abtest_defaults():
 def test_bad_abtest_values_are_named(override, message):
     with pytest.raises(ConfigError, match="deployment.yaml: " + message.replace("(", "\\(").replace(")", "\\)")):
         load_config("deployment", DeploymentConfig, override)
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"serving.recording.sample": 1.5}, "serving.recording.sample: Input should be less than or equal to 1"),
+        ({"serving.recording.window_seconds": 0}, "serving.recording.window_seconds: Input should be greater"),
+        ({"serving.recording.retention": 3}, "serving.recording.retention: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_recording_settings_are_named(override, message):
+    from core.config import DeploymentConfig
+
+    with pytest.raises(ConfigError, match="deployment.yaml: " + message):
+        load_config("deployment", DeploymentConfig, override)
+
+
+def test_shipped_recording_settings_are_the_recorder_defaults():
+    """configs/deployment.yaml states the recorder's own defaults (a deploy without the section behaves the same)."""
+    import dataclasses
+
+    from core.config import DeploymentConfig
+    from serving.recorder import RecorderSettings
+
+    shipped = load_config("deployment", DeploymentConfig).serving.recording
+    defaults = {f.name: f.default for f in dataclasses.fields(RecorderSettings) if f.name != "directory"}
+    assert shipped.enabled and shipped.daemon_settings() == defaults

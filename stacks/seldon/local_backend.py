@@ -220,7 +220,9 @@ class LocalSeldonBackend(DeploymentBackend):
             python, model=dataclasses.replace(spec.model, uri=str(model_dir)),
             http_port=http_port, metrics_port=metrics_port, host=self.host, deployment_name=spec.name,
             workers=spec.workers or self.workers or os.cpu_count() or 1, threads=spec.threads or self.threads or 1,
-            unix_socket=rest_socket, metrics_unix_socket=metrics_socket, record_dir=str(self.live_dir(spec.name)),
+            unix_socket=rest_socket, metrics_unix_socket=metrics_socket,
+            record_dir=str(self.live_dir(spec.name)) if spec.recording.get("enabled", True) else "",
+            recording={k: v for k, v in spec.recording.items() if k != "enabled"},
         )
         supervised = [str(python), "-m", "core.supervise", "--listen", f"tcp:{self.host}:{http_port}",
                       "--listen", f"unix:{rest_socket}", "--ready-url", f"http://{self.host}:{http_port}{HEALTH_PATH}",

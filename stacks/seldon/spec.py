@@ -29,6 +29,8 @@ class ModelDeploymentSpec:
     resources: Dict[str, Any] = dataclasses.field(default_factory=dict)
     rollout: RolloutMode = "replace"
     canary_traffic_percent: int = 10  # share of traffic for the candidate in canary mode
+    # what the endpoint records for live monitoring: {"enabled": bool, RecorderSettings fields...}; {}: defaults
+    recording: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

@@ -162,6 +162,7 @@ def deploy_version(
     spec = ModelDeploymentSpec(
         name=deployment_name, model=ref.identity(model_uri), replicas=serving.replicas, workers=serving.workers, threads=serving.threads, rollout=serving.rollout,
         canary_traffic_percent=serving.canary_traffic_percent,
+        recording={"enabled": serving.recording.enabled, **serving.recording.daemon_settings()},
     )
     info = deployer.deploy(spec, verify=verify, timeout=serving.timeout_seconds)
     logger.info("v%s serving at %s", ref.version, info.url)

@@ -157,12 +157,25 @@ def decide_action(
 
 
 @step(enable_cache=False)
+def notify_decision(decision: MonitoringDecision, model_name: str) -> Annotated[bool, "decision_notified"]:
+    """Tells someone (the stack's alerter) when monitoring decided to alert or retrain. A step, not a success hook:
+    a hook cannot see the decision the step returned."""
+    from zenml import get_step_context
+
+    from steps.hooks import notify_decision as notify
+
+    return notify(model_name, decision.action, list(decision.reasons), get_step_context().pipeline_run.name)
+
+
+@step(enable_cache=False)
 def publish_monitoring_metrics(
     decision: MonitoringDecision, drift: DriftReport, prediction_drift: DriftReport, decay: Optional[DecayReport],
-    model_name: str, n_rows: int,
+    model_name: str, n_rows: int, live: bool = False,
 ) -> Annotated[str, "published_to"]:
-    """Pushes drift, accuracy and the decision to the Pushgateway when local monitoring runs ("" when not pushed)."""
+    """Pushes drift, accuracy and the decision to the Pushgateway when local monitoring runs ("" when not pushed);
+    live traffic's results as a group of their own (source="live": drift per check over time in Grafana)."""
     from monitoring import local
+    from monitoring import metrics as m
     from monitoring.push import monitoring_metrics, publish_monitoring_results
 
     status = local.status()
@@ -171,7 +184,8 @@ def publish_monitoring_metrics(
         logger.info("monitoring stack not running (`python run.py monitoring up`): results not pushed")
         return ""
     metrics = monitoring_metrics(drift, decay, decision, prediction_drift=prediction_drift, n_rows=n_rows)
-    return publish_monitoring_results(gateway, model_name, metrics)  # bounded; a gateway fault only warns
+    source = m.LIVE_SOURCE if live else None
+    return publish_monitoring_results(gateway, model_name, metrics, source=source)  # bounded; a fault only warns
 
 
 @step(enable_cache=False)

@@ -4,7 +4,6 @@ back through the Seldon feedback API and through a file give realized performanc
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -49,12 +48,13 @@ def live():
     from stacks.registration import register_stack
     from steps.deployment.rollout import active_deployer
 
-    saved = {k: os.environ.get(k) for k in ("SERVING_RECORD_WINDOW_SECONDS", "SERVING_RECORD_WRITE_SECONDS")}
-    os.environ.update(SERVING_RECORD_WINDOW_SECONDS=str(WINDOW), SERVING_RECORD_WRITE_SECONDS="1")
     prepare_environment()
     register_stack("local")
     run_training(load_training_config(None, FAST), "", **QUIET)
-    run_deployment(load_deployment_config(None, {}), MODEL, **QUIET)
+    # Short windows through configs/deployment.yaml's serving.recording, as a user sets them: the windows the tests
+    # see only exist if the settings reach the daemon.
+    recording = {"serving.recording.window_seconds": WINDOW, "serving.recording.write_seconds": 1}
+    run_deployment(load_deployment_config(None, recording), MODEL, **QUIET)
     deployer = active_deployer()
     info = deployer.status(MODEL)
     schema = Client().get_model_version(MODEL, "production").get_artifact("data_schema").load()
@@ -63,8 +63,6 @@ def live():
     finally:
         for entry in deployer.list_deployments():
             deployer.delete(entry.name)
-        for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
 
 
 def _send(info, frame, rows_per_request: int = 20):
@@ -176,3 +174,43 @@ def test_labels_through_the_feedback_api_and_a_file_give_realized_performance(li
     estimated = outcome["estimated"]  # CBPE per window, beside the realized figures
     assert not estimated.empty and estimated["est_accuracy"].between(0.5, 1.0).all()
     assert (estimated["accuracy_lower"] <= estimated["est_accuracy"]).all()
+
+
+def test_scheduled_live_monitoring_runs_by_itself_against_the_recorded_store(live, tmp_path):
+    """`monitor --live --every 5s` as the CLI starts it: with nothing new served a run fails (logged, posted, the
+    loop goes on); traffic served later is monitored by the next run without anyone asking."""
+    import yaml
+
+    from core.config import CONFIG_DIR
+    from monitoring import schedule
+    from tests.monitoring.webhook_sink import webhook_sink
+
+    info, directory, schema = live
+    _settle(directory, 0)
+    try:  # check off what earlier tests (and the deploy's parity rows) left unchecked
+        run_live_monitoring(load_monitoring_config(None, {}), MODEL, **QUIET)
+    except LiveTrafficError:
+        pass
+    with webhook_sink() as sink:
+        raw = yaml.safe_load((CONFIG_DIR / "monitoring.yaml").read_text())
+        raw["alerts"]["webhook_url"] = sink.url
+        config = tmp_path / "monitoring.yaml"
+        config.write_text(yaml.safe_dump(raw))
+        name = schedule.schedule_name(MODEL)
+        started = schedule.start(name, 5, schedule.monitor_command(MODEL, str(config)), str(config))
+        try:
+            assert started["running"]
+            failed = sink.wait_for(lambda b: b["json"]["event"].get("event") == "schedule_run_failed", 300)
+            assert "no traffic recorded" in failed["json"]["text"]
+            sent = len(list(live_store.prediction_records(directory)))
+            frame = drifting_stream(600, seed=34, shifted=True)
+            _send(info, frame[schema.features])
+            _settle(directory, sent + len(frame))
+            assert wait_for(lambda: schedule.status(name).get("ok", 0) >= 1, timeout=400, interval=2), \
+                schedule.status(name)
+            assert schedule.status(name)["running"], "the loop must go on after runs"
+        finally:
+            schedule.stop(name)
+    log = (schedule.schedule_dir(name) / "schedule.log").read_text()
+    assert "monitoring decision:" in log and "run ok" in log and "run failed (exit 1)" in log
+    assert not schedule.status(name)["running"]

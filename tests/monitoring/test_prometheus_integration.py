@@ -12,16 +12,16 @@ import requests
 
 from monitoring import GRAFANA_DASHBOARD, local
 from monitoring import metrics as m
-from monitoring.push import monitoring_metrics, push_monitoring_results
+from monitoring.push import monitoring_metrics, publish_monitoring_results, push_monitoring_results
 from steps.monitoring.decay import DecayReport
 from steps.monitoring.decision import MonitoringDecision
 from steps.monitoring.drift import ColumnDrift, DriftReport
-from tests.monitoring.test_assets import REQUIRED_ALERTS
+from tests.monitoring.test_assets import REQUIRED_ALERTS, live_drift_panel
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not (shutil.which("prometheus") and shutil.which("prometheus-pushgateway")),
-                       reason="prometheus / prometheus-pushgateway missing: run .ci/deps-monitoring.sh"),
+    pytest.mark.skipif(not all(shutil.which(b) for b in local.BINARIES.values()),
+                       reason="prometheus / pushgateway / alertmanager missing: run .ci/deps-monitoring.sh"),
 ]
 
 
@@ -70,13 +70,13 @@ def endpoint():
 def stack(endpoint, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLOPS_STATE_DIR", str(tmp_path_factory.mktemp("monitoring-state")))
-        info = local.up([endpoint], scrape_interval="1s", prometheus_port=0, pushgateway_port=0)
+        info = local.up([endpoint], scrape_interval="1s", prometheus_port=0, pushgateway_port=0, alertmanager_port=0)
         try:
             yield info
         finally:
             stopped = local.down()
-            assert set(stopped["stopped"]) == {"prometheus", "pushgateway"}
-            for name in ("prometheus", "pushgateway"):
+            assert set(stopped["stopped"]) == set(local.BINARIES)
+            for name in local.BINARIES:
                 assert not local._alive(info[name]), f"{name} still running after down()"
 
 
@@ -145,3 +145,19 @@ def test_rules_are_loaded_and_dashboard_queries_parse(stack):
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
             _query(stack, target["expr"])  # asserts status == success (the query parsed and ran)
+
+
+def test_the_live_drift_panel_shows_what_a_live_check_pushed(stack):
+    """The panel's PromQL, run by the real Prometheus, returns the series a live check pushes (real names and
+    labels), per feature, and not the batch results of the same model."""
+    columns = [ColumnDrift("age", "numeric", 0.42, 0.1, True), ColumnDrift("region", "categorical", 0.03, 0.1, False)]
+    live = monitoring_metrics(DriftReport(columns, 0.5, ["age"], True), None, MonitoringDecision("alert", ["drift"]),
+                              n_rows=300)
+    batch = monitoring_metrics(DriftReport([ColumnDrift("plan", "categorical", 0.9, 0.1, True)], 1.0, ["plan"], True))
+    assert publish_monitoring_results(stack["pushgateway_url"], "live-model", live, source=m.LIVE_SOURCE)
+    assert publish_monitoring_results(stack["pushgateway_url"], "live-model", batch)
+    share_expr, feature_expr = (t["expr"] for t in live_drift_panel()["targets"])
+    share = _wait_for(stack, share_expr)
+    assert [(r["metric"]["model_name"], float(r["value"][1])) for r in share] == [("live-model", 0.5)]
+    features = _wait_for(stack, feature_expr)
+    assert {r["metric"]["feature"]: float(r["value"][1]) for r in features} == {"age": 0.42, "region": 0.03}

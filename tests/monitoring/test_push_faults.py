@@ -133,12 +133,12 @@ def test_a_refusing_or_failing_gateway_warns_with_the_reason(caplog):
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(not (shutil.which("prometheus") and shutil.which("prometheus-pushgateway")),
-                    reason="prometheus / prometheus-pushgateway missing: run .ci/deps-monitoring.sh")
+@pytest.mark.skipif(not all(shutil.which(b) for b in local.BINARIES.values()),
+                    reason="prometheus / pushgateway / alertmanager missing: run .ci/deps-monitoring.sh")
 def test_publish_step_with_a_stopped_pushgateway_process_returns_and_warns(caplog):
     from steps.monitoring.steps import publish_monitoring_metrics
 
-    info = local.up([], prometheus_port=0, pushgateway_port=0)
+    info = local.up([], prometheus_port=0, pushgateway_port=0, alertmanager_port=0)
     pid = info["pushgateway"]["pid"]
     drift = DriftReport([], 0.0, [], False)
     try:

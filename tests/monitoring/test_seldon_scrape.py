@@ -48,7 +48,7 @@ def prometheus(microservice, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLOPS_STATE_DIR", str(tmp_path_factory.mktemp("monitoring-state")))
         info = local.up([f"http://127.0.0.1:{microservice.metrics_port}/prometheus"], scrape_interval="1s",
-                        prometheus_port=0, pushgateway_port=0)
+                        prometheus_port=0, pushgateway_port=0, alertmanager_port=0)
         try:
             yield info
         finally:

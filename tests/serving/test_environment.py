@@ -84,3 +84,32 @@ def test_env_python_runs_the_microservice_entry_point(serving_python):
                           "print(seldon_core.__version__, sklearn.__version__, numpy.__version__)"],
                          capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == "1.17.1" and out[1] == "1.9.1" and out[2].startswith("1.")
+
+
+def test_recording_settings_from_the_deployment_config_reach_the_recorder(monkeypatch):
+    """configs/deployment.yaml's serving.recording -> the daemon's environment -> RecorderSettings, one table."""
+    from core.config import DeploymentConfig, load_config
+    from serving.identity import ModelIdentity
+    from serving.recorder import SETTING_ENV, RecorderSettings
+
+    for name in SETTING_ENV.values():
+        monkeypatch.delenv(name, raising=False)
+    recording = load_config("deployment", DeploymentConfig, {"serving.recording.window_seconds": 60,
+                                                             "serving.recording.sample": 0.25}).serving.recording
+    _, env = environment.microservice_command(Path("/py"), model=ModelIdentity(name="m", version="1", uri="/m"),
+                                              http_port=1, metrics_port=2, record_dir="/live",
+                                              recording=recording.daemon_settings())
+    settings = RecorderSettings.from_env(env)
+    assert (settings.window_seconds, settings.sample) == (60.0, 0.25)
+    assert settings.log_retention_hours == recording.log_retention_hours and str(settings.directory) == "/live"
+
+    monkeypatch.setenv("SERVING_RECORD_WINDOW_SECONDS", "5")  # the deployer's environment wins, for one deploy
+    monkeypatch.setenv("SERVING_RECORD_DIR", "/elsewhere")  # ... but never moves the record dir
+    _, env = environment.microservice_command(Path("/py"), model=ModelIdentity(name="m", version="1", uri="/m"),
+                                              http_port=1, metrics_port=2, record_dir="/live",
+                                              recording=recording.daemon_settings())
+    assert env["SERVING_RECORD_WINDOW_SECONDS"] == "5" and env["SERVING_RECORD_DIR"] == "/live"
+
+    with pytest.raises(ValueError, match="recording settings window: unknown"):
+        environment.microservice_command(Path("/py"), model=ModelIdentity(name="m", version="1", uri="/m"),
+                                         http_port=1, metrics_port=2, recording={"window": 3})

@@ -29,7 +29,7 @@ def test_registration_is_idempotent_and_activates(client):
     register_stack("local", say=said.append)
     assert said == [] and _components(client, "local") == first
     assert client.active_stack_model.name == "local"
-    assert len(first) == 6
+    assert len(first) == 7  # orchestrator, artifact store, tracker, registry, validator, deployer, alerter
 
 
 def test_a_deleted_stack_and_a_drifted_component_are_repaired(client):

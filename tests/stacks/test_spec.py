@@ -9,7 +9,8 @@ from stacks.spec import StackSpecError, available_stacks, load_stack_spec
 def test_local_spec_has_the_promised_components():
     spec = load_stack_spec("local", {"state_dir": "/tmp/state"})
     assert {c.type for c in spec.components} >= {
-        "orchestrator", "artifact_store", "experiment_tracker", "model_registry", "data_validator", "model_deployer"
+        "orchestrator", "artifact_store", "experiment_tracker", "model_registry", "data_validator", "model_deployer",
+        "alerter",
     }
     assert spec.component("artifact_store").configuration["path"] == "/tmp/state/artifacts"
     assert spec.component("experiment_tracker").configuration["tracking_uri"] == "sqlite:////tmp/state/mlflow/mlflow.db"
