@@ -104,7 +104,7 @@ class RecordingSection(_Section):
     window_seconds: float = Field(300.0, ge=1.0)  # length of one profile window
     log_retention_hours: float = Field(168.0, gt=0)  # prediction log (ids, features, predictions) kept this long
     log_max_mb: float = Field(256.0, gt=0)  # ... and at most this much per worker (oldest files go first)
-    write_seconds: float = Field(30.0, gt=0)  # how often an open window's profile is rewritten
+    write_seconds: float = Field(5.0, gt=0)  # how often an open window's profile is rewritten
 
     def daemon_settings(self) -> Dict[str, float]:
         """The serving recorder's settings (RecorderSettings fields), without the on/off switch."""

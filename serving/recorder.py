@@ -60,7 +60,7 @@ class RecorderSettings:
     sample: float = 1.0
     log_retention_hours: float = 168.0
     log_max_mb: float = 256.0
-    write_seconds: float = 30.0
+    write_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env=os.environ) -> Optional["RecorderSettings"]:

@@ -72,7 +72,8 @@ def select_windows(directory: Path, since: Optional[str] = None, now: Optional[f
         covered = f"windows since the last check ({last['checked_until']})" if last else "every recorded window"
     if not names:
         raise LiveTrafficError(f"no traffic recorded in {covered} under {directory}: send requests to the endpoint "
-                               "(profiles are written every 30 s and when a window closes) or widen --since")
+                               "(an open window's profile is rewritten every serving.recording.write_seconds, 5 s by default, "
+                               "and when it closes) or widen --since")
     return names, covered
 
 
