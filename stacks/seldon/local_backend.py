@@ -222,7 +222,7 @@ class LocalSeldonBackend(DeploymentBackend):
             workers=spec.workers or self.workers or os.cpu_count() or 1, threads=spec.threads or self.threads or 1,
             unix_socket=rest_socket, metrics_unix_socket=metrics_socket, record_dir=str(self.live_dir(spec.name)),
         )
-        supervised = [str(python), "-m", "core.supervise", "--listen", f"tcp:{self.host}:{http_port}",
+        supervised = [str(python), "-m", "core.supervise", "--standby", "--listen", f"tcp:{self.host}:{http_port}",
                       "--listen", f"unix:{rest_socket}", "--ready-url", f"http://{self.host}:{http_port}{HEALTH_PATH}",
                       "--", *argv]
         identity = process.spawn(supervised, log_file, env=env, cwd=self.root, marker=DAEMON_MARKER)

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from core import supervise
 from serving.identity import ModelIdentity
 from stacks.seldon import local_process
 from stacks.seldon.local_backend import LocalSeldonBackend
@@ -199,9 +200,8 @@ def _environ(pid: int) -> bytes:
 
 
 def _daemon_of(supervisor_pid: int) -> int:
-    """The model daemon: the supervisor's own child (its workers are the daemon's children)."""
-    return next(p for p in local_process.group_members(supervisor_pid)
-                if open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(supervisor_pid))
+    """The model daemon: the supervisor's child that serves (not its standby)."""
+    return supervise.serving_daemon(supervisor_pid)
 
 
 def test_a_killed_daemon_is_restarted_by_its_supervisor_without_credentials(backend, model_dirs, monkeypatch):
