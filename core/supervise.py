@@ -155,6 +155,7 @@ class Supervisor:
         self.active: Optional[Instance] = None
         self.standby: Optional[Instance] = None
         self.standby_failures: Deque[float] = deque()
+        self.standby_not_before = 0.0
         self.retiring: List[int] = []
         self.term_at = self.kill_at = 0.0
         self.termed = False
@@ -327,7 +328,7 @@ class Supervisor:
             if self.active:
                 self.probe(self.active)
                 if (self.keep_standby and self.active.ready and not self.standby and not self.retiring
-                        and not self.stopping):  # prepared while the daemon serves, once a crash's leftovers left
+                        and not self.stopping and time.monotonic() >= self.standby_not_before):  # prepared while the daemon serves, once a crash's leftovers left
                     self.standby = self.start(standby=True)
             time.sleep(0.05)
 
@@ -342,8 +343,8 @@ class Supervisor:
         if len(self.standby_failures) >= self.max_restarts:
             say(f"no standby any more: {len(self.standby_failures)} standbys died within {self.window:g}s")
             self.keep_standby = False
-        else:
-            time.sleep(min(0.5 * 2 ** (len(self.standby_failures) - 1), 5.0))
+        else:  # not sleeping here: the serving daemon is still watched meanwhile
+            self.standby_not_before = now + min(0.5 * 2 ** (len(self.standby_failures) - 1), 5.0)
 
 
 def describe(status: int) -> str:

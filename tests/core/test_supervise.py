@@ -158,3 +158,27 @@ def test_a_standby_that_loses_its_supervisor_exits_instead_of_serving(tmp_path):
     out, err = child.communicate(timeout=60)
     assert child.returncode == 1 and "served" not in out
     assert "supervisor went away before this standby was promoted" in err
+
+
+def test_standbys_that_keep_dying_are_given_up_and_the_daemon_keeps_serving(tmp_path, stop_after):
+    import time
+
+    marker = tmp_path / "served-once"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    # The first instance serves; every later one (a standby) dies while preparing.
+    daemon = (f"import pathlib, sys; p = pathlib.Path({str(marker)!r})\n"
+              f"if p.exists(): sys.exit(4)\n"
+              f"p.touch()\n" + STANDBY_DAEMON)
+    sup = supervised(tmp_path, [sys.executable, "-c", daemon], "--standby", "--max-restarts", "3",
+                     "--listen", f"tcp:127.0.0.1:{port}", "--ready-url", url)
+    stop_after(sup)
+    process.wait_ready(sup, lambda: answers(url), 30, "supervised daemon", tmp_path / "supervised.log")
+    first = supervise.serving_daemon(sup.pid)
+    log = tmp_path / "supervised.log"
+    deadline = time.monotonic() + 120
+    while "no standby any more" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "no standby any more: 3 standbys died within 60s" in log.read_text()
+    assert log.read_text().count("exited (exit code 4)") == 3
+    assert sup.alive() and get(url) == str(first)
