@@ -48,33 +48,51 @@ ROW = {"age": 42, "income": 50000.0, "tenure_months": 12, "balance": 100.0, "job
 class Load:
     """`threads` clients, together about `rate` requests per second; records (sent at, latency, outcome)."""
 
-    def __init__(self, url: str, rate: float, threads: int, timeout: float) -> None:
+    def __init__(self, url: str, rate: float, threads: int, timeout: float, keep_alive: bool = False) -> None:
+        """With `keep_alive`, every other client reuses one connection (reopened after a failure)."""
         self.url, self.interval, self.threads, self.timeout = url, threads / rate, threads, timeout
+        self.keep_alive = keep_alive
         self.body = json.dumps({"jsonData": ROW}).encode()
         self.results: List[Tuple[float, float, str]] = []
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
-    def client(self, offset: float) -> None:
+    def client(self, offset: float, keep_alive: bool = False) -> None:
         next_at = time.monotonic() + offset
+        target = urlparse(self.url)
+        connection: Optional[http.client.HTTPConnection] = None
         while not self.stop.is_set():
             time.sleep(max(0.0, next_at - time.monotonic()))
             next_at += self.interval
             sent = time.monotonic()
-            request = urllib.request.Request(self.url, data=self.body, headers={"Content-Type": "application/json"})
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                if keep_alive:
+                    connection = connection or http.client.HTTPConnection(target.hostname, target.port,
+                                                                          timeout=self.timeout)
+                    connection.request("POST", target.path, body=self.body,
+                                       headers={"Content-Type": "application/json"})
+                    response = connection.getresponse()
                     response.read()
                     outcome = str(response.status)
+                else:
+                    request = urllib.request.Request(self.url, data=self.body,
+                                                     headers={"Content-Type": "application/json"})
+                    with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                        answer.read()
+                        outcome = str(answer.status)
             except urllib.error.HTTPError as exc:
                 outcome = str(exc.code)
             except Exception as exc:  # noqa: BLE001 - refused, reset, timed out: a failed request either way
                 outcome = type(exc).__name__
+                if connection is not None:
+                    connection.close()
+                    connection = None
             with self.lock:
                 self.results.append((sent, time.monotonic() - sent, outcome))
 
     def start(self) -> List[threading.Thread]:
-        workers = [threading.Thread(target=self.client, args=(i * self.interval / self.threads,), daemon=True)
+        workers = [threading.Thread(target=self.client, daemon=True,
+                                    args=(i * self.interval / self.threads, self.keep_alive and i % 2 == 0))
                    for i in range(self.threads)]
         for worker in workers:
             worker.start()
