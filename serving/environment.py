@@ -27,11 +27,6 @@ PYTHON_VERSION = "3.11"
 MARKER = ".complete"
 METRICS_PATH = "/prometheus"  # what Seldon Core uses on Kubernetes
 ENV_DIR_ENV = "MLOPS_SERVING_ENV_DIR"  # lets tests share one built environment while isolating the rest of the state
-# seldon-core 1.17's generated protobuf messages predate protobuf 4's C backend (upb): every interpreter of the
-# environment runs protobuf's pure-Python backend, as it did under protobuf 3.20 (no C backend for Python 3.11).
-# A .pth file in site-packages sets it at interpreter start; serving/Dockerfile sets the same variable.
-PROTOBUF_BACKEND_PTH = "serving-protobuf-backend.pth"
-PROTOBUF_BACKEND_LINE = 'import os; os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")\n'
 
 
 class ServingEnvError(RuntimeError):
@@ -94,9 +89,6 @@ def ensure_serving_env(
             _run([sys.executable, "-m", "venv", str(target)], log, "create venv")
             _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "-r", str(requirements)], log,
                  "install pins")
-        write_pth = (f"import pathlib, sysconfig; pathlib.Path(sysconfig.get_path('purelib'), "
-                     f"{PROTOBUF_BACKEND_PTH!r}).write_text({PROTOBUF_BACKEND_LINE!r})")
-        _run([str(python), "-c", write_pth], log, "select protobuf's pure-Python backend")
         imports = "import seldon_core.microservice, seldon_core.wrapper, sklearn, skops.io, whylogs"
         _run([str(python), "-c", imports], log, "check imports")
     except BaseException:
