@@ -84,7 +84,9 @@ class SeldonModel:
 
         # Inputs are validated finite by serving.schema; skip sklearn's per-call re-validation on the hot path.
         set_config(assume_finite=True, skip_parameter_validation=True)
-        model = _PRELOADED.get(str(self.artifact.path)) or self.artifact.load_estimator()
+        model = _PRELOADED.get(str(self.artifact.path))
+        if model is None:
+            model = self.artifact.load_estimator()
         if not hasattr(model, "predict"):
             raise TypeError(f"{self.artifact.model_file}: loaded {type(model).__name__}, which has no predict()")
         self.classes = [str(c) for c in model.classes_] if hasattr(model, "predict_proba") else None
