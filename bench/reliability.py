@@ -1,7 +1,8 @@
 """Reliability figures against a live local deployment (model daemon behind the nginx ingress).
 
 Mode `bad-requests`: thousands of generated hostile or broken requests of many kinds, sent concurrently through the
-stable URL; counts the answers per status class and kind. Pass: no 5xx, the same daemon still serves, and the p99
+stable URL; counts the answers per status class and kind. Pass: no 5xx, the same daemon and workers still serve
+(the supervisor would replace a crashed one: the daemon's and its workers' pids are compared), and the p99
 latency of valid single-row requests afterwards is within 10% of before.
 
     .venv/bin/python bench/reliability.py bad-requests [--requests 10000] [--concurrency 8]
@@ -159,6 +160,15 @@ def valid_p99_rounds(client: Client, args) -> Tuple[float, List[float], int]:
     return statistics.median(p99s), p99s, sum(bad for _, bad in rounds)
 
 
+def serving_processes(supervisor: int) -> Tuple[int, List[int]]:
+    """The serving daemon under `supervisor` (not its standby) and the daemon's workers."""
+    from core.supervise import parent_of, serving_daemon
+    from stacks.seldon.local_process import group_members
+
+    daemon = serving_daemon(supervisor)
+    return daemon, sorted(p for p in group_members(supervisor) if parent_of(p) == daemon)
+
+
 def bad_requests(args) -> int:
     from stacks.seldon.local_backend import LocalSeldonBackend
     from serving.identity import ModelIdentity
@@ -171,7 +181,8 @@ def bad_requests(args) -> int:
     try:
         train_and_save(work / "model", args.estimator, "str", n_rows=2000)
         info = backend.deploy(ModelDeploymentSpec(name="bench", model=ModelIdentity("bench", "1", uri=str(work / "model"))))
-        pid = info.details["pid"]
+        supervisor = info.details["pid"]
+        serving = serving_processes(supervisor)
         client = Client(info.url.rsplit("/api/v1.0/predictions", 1)[0])
         valid_p99(client, 200, args.valid_concurrency)  # warm-up
         before, before_rounds, before_bad = valid_p99_rounds(client, args)
@@ -185,7 +196,9 @@ def bad_requests(args) -> int:
         valid_p99(client, 200, args.valid_concurrency)
         after, after_rounds, after_bad = valid_p99_rounds(client, args)
         final = backend.status("bench")
-        same_daemon = final is not None and final.state == "active" and final.details.get("pid") == pid
+        # The supervisor would hide a crash (it replaces a dead daemon): the daemon and its workers must be the same
+        same_daemon = (final is not None and final.state == "active" and final.details.get("pid") == supervisor
+                       and serving_processes(supervisor) == serving)
         p99 = (before, before_rounds, after, after_rounds)
         return report(statuses, elapsed, p99, before_bad + after_bad, same_daemon, args)
     finally:
@@ -213,7 +226,8 @@ def report(statuses, elapsed, p99, valid_failures, same_daemon, args) -> int:
     change = 100 * (after - before) / before
     ok = totals.get("5xx", 0) == 0 and totals.get("no answer", 0) == 0 and same_daemon and change <= 10.0
     print(f"\n- 5xx answers: {totals.get('5xx', 0)}; requests without an answer: {totals.get('no answer', 0)}")
-    print(f"- the same daemon still serves: {'yes' if same_daemon else 'NO'}")
+    print(f"- the same daemon and workers still serve (none crashed and was replaced): "
+          f"{'yes' if same_daemon else 'NO'}")
     print(f"- valid single-row p99, median of {args.rounds} rounds of {args.valid} requests at {args.valid_concurrency} "
           f"concurrent: before {before:.1f} ms, after {after:.1f} ms ({change:+.1f}%, limit +10%); rounds before "
           f"{', '.join(f'{p:.1f}' for p in before_rounds)}, after {', '.join(f'{p:.1f}' for p in after_rounds)}; "

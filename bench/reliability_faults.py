@@ -1,13 +1,15 @@
 #!/usr/bin/env python
 """Faults: kill -9 of a serving daemon under steady load.
 
-A model is deployed with the local backend (supervised daemon behind the nginx ingress). Client threads send
-single-row predictions to the stable URL at a steady rate; every `--every` seconds the model daemon (the
-supervisor's child, the gunicorn master) is killed with SIGKILL. Reported per kill: how long until the daemon
-answered its health check again, the CPU time the restarted daemon used to get there (what the restart costs
-on an idle machine), and the slowest request around it; overall: requests sent, failed (any answer
-but 200, or no answer within the client timeout), and whether any process was left behind after the deployment
-was deleted. Targets (issue 10): back within 5 s, at most 0.5% of requests failed.
+A model is deployed with the local backend (supervised daemon behind the nginx ingress, a warm standby beside it).
+Client threads send single-row predictions to the stable URL at a steady rate; every `--every` seconds the serving
+model daemon (the supervisor's child that is not the standby, the gunicorn master) is killed with SIGKILL.
+Reported per kill: how long until a process of the replacement daemon answered the health check (the crashed
+daemon's own workers, which keep answering for a moment, do not count), the CPU time the replacement's processes
+used between the kill and then, how long until every process of the crashed daemon was gone, and the slowest
+request around it; overall: requests sent, failed (any answer but 200, or no answer within the client timeout),
+the standby's memory (PSS), and whether any process was left behind after the deployment was deleted.
+Targets (issue 10): back within 5 s, at most 0.5% of requests failed.
 
     python bench/reliability_faults.py --kills 3 --rate 20
 """
@@ -15,6 +17,8 @@ was deleted. Targets (issue 10): back within 5 s, at most 0.5% of requests faile
 from __future__ import annotations
 
 import argparse
+import contextlib
+import http.client
 import json
 import os
 import shutil
@@ -26,88 +30,157 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
+from urllib.parse import urlparse
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import machine_note, markdown_table  # noqa: E402
 
+from core.supervise import is_standby, serving_daemon  # noqa: E402
 from stacks.seldon import local_process  # noqa: E402
 
 ROW = {"age": 42, "income": 50000.0, "tenure_months": 12, "balance": 100.0, "job": "admin", "region": "north"}
 
 
-def daemon_of(supervisor: int) -> int:
-    """The supervisor's own child: the model daemon (gunicorn master)."""
-    for pid in local_process.group_members(supervisor):
-        with open(f"/proc/{pid}/stat") as handle:
-            if handle.read().rsplit(")", 1)[1].split()[1] == str(supervisor):
-                return pid
-    raise RuntimeError(f"supervisor {supervisor} has no daemon")
-
-
 class Load:
     """`threads` clients, together about `rate` requests per second; records (sent at, latency, outcome)."""
 
-    def __init__(self, url: str, rate: float, threads: int, timeout: float) -> None:
+    def __init__(self, url: str, rate: float, threads: int, timeout: float, keep_alive: bool = False) -> None:
+        """With `keep_alive`, every other client reuses one connection (reopened after a failure)."""
         self.url, self.interval, self.threads, self.timeout = url, threads / rate, threads, timeout
+        self.keep_alive = keep_alive
         self.body = json.dumps({"jsonData": ROW}).encode()
         self.results: List[Tuple[float, float, str]] = []
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
-    def client(self, offset: float) -> None:
+    def client(self, offset: float, keep_alive: bool = False) -> None:
         next_at = time.monotonic() + offset
+        target = urlparse(self.url)
+        connection: Optional[http.client.HTTPConnection] = None
         while not self.stop.is_set():
             time.sleep(max(0.0, next_at - time.monotonic()))
             next_at += self.interval
             sent = time.monotonic()
-            request = urllib.request.Request(self.url, data=self.body, headers={"Content-Type": "application/json"})
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                if keep_alive:
+                    connection = connection or http.client.HTTPConnection(target.hostname, target.port,
+                                                                          timeout=self.timeout)
+                    connection.request("POST", target.path, body=self.body,
+                                       headers={"Content-Type": "application/json"})
+                    response = connection.getresponse()
                     response.read()
                     outcome = str(response.status)
+                else:
+                    request = urllib.request.Request(self.url, data=self.body,
+                                                     headers={"Content-Type": "application/json"})
+                    with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                        answer.read()
+                        outcome = str(answer.status)
             except urllib.error.HTTPError as exc:
                 outcome = str(exc.code)
             except Exception as exc:  # noqa: BLE001 - refused, reset, timed out: a failed request either way
                 outcome = type(exc).__name__
+                if connection is not None:
+                    connection.close()
+                    connection = None
             with self.lock:
                 self.results.append((sent, time.monotonic() - sent, outcome))
 
     def start(self) -> List[threading.Thread]:
-        workers = [threading.Thread(target=self.client, args=(i * self.interval / self.threads,), daemon=True)
+        workers = [threading.Thread(target=self.client, daemon=True,
+                                    args=(i * self.interval / self.threads, self.keep_alive and i % 2 == 0))
                    for i in range(self.threads)]
         for worker in workers:
             worker.start()
         return workers
 
 
-def wait_back(health_url: str, since: float, old: List[int], limit: float = 60.0) -> Optional[float]:
-    """Seconds from `since` until every `old` process is gone and `health_url` answers 200 (the new daemon).
+def answered_by(url: str) -> Optional[int]:
+    """The pid of the process that answers GET `url` with 200 (looked up while the kept-alive connection is open)."""
+    target = urlparse(url)
+    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+    try:
+        connection.request("GET", target.path)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            return None
+        mine = connection.sock.getsockname()
+        for conn in psutil.net_connections("tcp"):
+            if conn.laddr and conn.raddr and conn.laddr.port == target.port and tuple(conn.raddr) == mine:
+                return conn.pid
+        return None
+    except OSError:
+        return None
+    finally:
+        connection.close()
 
-    Old workers keep answering from the shared socket for a moment after their master died; they do not count.
+
+def wait_back(health_url: str, since: float, old: List[int], limit: float = 60.0) -> Optional[float]:
+    """Seconds from `since` until a process other than `old` answers `health_url` with 200.
+
+    The crashed daemon's workers keep answering from the shared socket for a moment after their master died;
+    they do not count.
     """
     while time.monotonic() - since < limit:
-        if not any(_alive(pid) for pid in old):
-            try:
-                status, _ = local_process.http_get(health_url, timeout=limit)
-                if status == 200:
-                    return time.monotonic() - since
-            except OSError:
-                pass
+        pid = answered_by(health_url)
+        if pid is not None and pid not in old:
+            return time.monotonic() - since
+        time.sleep(0.02)
+    return None
+
+
+def wait_gone(pids: List[int], since: float, limit: float = 60.0) -> Optional[float]:
+    """Seconds from `since` until none of `pids` runs any more."""
+    while time.monotonic() - since < limit:
+        if not any(_alive(pid) for pid in pids):
+            return time.monotonic() - since
         time.sleep(0.05)
     return None
 
 
-def cpu_seconds(supervisor: int) -> float:
-    """CPU time the daemon's processes have used so far (the restart's cost, whatever the machine's load)."""
+def tree(root: int) -> List[int]:
+    """`root` and every process under it."""
+    parents = {}
+    for pid in psutil.pids():
+        with contextlib.suppress(psutil.Error):
+            parents[pid] = psutil.Process(pid).ppid()
+    found, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def cpu_seconds(pids: List[int]) -> float:
+    """CPU time `pids` have used so far."""
     total = 0
-    for pid in local_process.group_members(supervisor):
-        if pid != supervisor:
+    for pid in pids:
+        try:
             with open(f"/proc/{pid}/stat") as handle:
                 fields = handle.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def pss_mib(pid: int) -> float:
+    """Proportional set size of `pid` (pages it shares with other processes counted in part)."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup") as handle:
+        for line in handle:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def standby_of(supervisor: int) -> Optional[int]:
+    members = local_process.group_members(supervisor)
+    return next((p for p in members if is_standby(p)), None)
 
 
 def _alive(pid: int) -> bool:
@@ -142,17 +215,26 @@ def main(argv: Optional[List[str]] = None) -> None:
     supervisor = info.details["pid"]
     health = info.details["direct_url"].replace("/api/v1.0/predictions", "/health/status")
     load = Load(info.url, args.rate, args.threads, args.timeout)
-    kills = []
+    kills: List[Dict] = []
+    standby_memory: List[float] = []
     try:
         threads = load.start()
         for _ in range(args.kills):
             time.sleep(args.every)
-            victim = daemon_of(supervisor)
-            old = [p for p in local_process.group_members(supervisor) if p != supervisor]
+            victim = serving_daemon(supervisor)
+            standby = standby_of(supervisor)
+            if standby:
+                standby_memory.append(sum(pss_mib(p) for p in tree(standby)))
+            old = tree(victim)
+            cpu_before = cpu_seconds(tree(standby)) if standby else 0.0
             killed_at = time.monotonic()
             os.kill(victim, signal.SIGKILL)
             back = wait_back(health, killed_at, old)
-            kills.append((victim, killed_at, back, cpu_seconds(supervisor)))
+            # the replacement: the promoted standby's processes, or the daemon started cold
+            cpu = cpu_seconds(tree(standby) if standby else tree(serving_daemon(supervisor))) - cpu_before
+            gone = wait_gone(old, killed_at)
+            kills.append({"victim": victim, "at": killed_at, "back": back, "gone": gone, "standby": bool(standby),
+                          "cpu": cpu})
             print(f"killed daemon {victim}; back after {back if back is None else round(back, 2)} s", file=sys.stderr)
         time.sleep(args.every)
         load.stop.set()
@@ -162,25 +244,30 @@ def main(argv: Optional[List[str]] = None) -> None:
         backend.delete("faults")
         left = local_process.group_members(supervisor)
         shutil.rmtree(work, ignore_errors=True)
-    report(args, load.results, kills, left)
+    report(args, load.results, kills, left, standby_memory)
 
 
-def report(args: argparse.Namespace, results: List[Tuple[float, float, str]],
-           kills: List[Tuple[int, float, Optional[float], float]], left: List[int]) -> None:
+def report(args: argparse.Namespace, results: List[Tuple[float, float, str]], kills: List[Dict], left: List[int],
+           standby_memory: List[float]) -> None:
     failed = [r for r in results if r[2] != "200"]
     rows = []
-    for i, (victim, at, back, cpu) in enumerate(kills, 1):
-        around = [r for r in results if at - 1 <= r[0] <= at + (back or 60) + 1]
-        rows.append([i, victim, f"{back:.2f}" if back is not None else "not back in 60 s", f"{cpu:.2f}",
-                     len(around), sum(r[2] != "200" for r in around),
+    for i, kill in enumerate(kills, 1):
+        back, at = kill["back"], kill["at"]
+        around = [r for r in results if at - 1 <= r[0] <= at + max(back or 60, kill["gone"] or 60) + 1]
+        rows.append([i, kill["victim"], "yes" if kill["standby"] else "no",
+                     f"{back:.2f}" if back is not None else "not back in 60 s", f"{kill['cpu']:.2f}",
+                     f"{kill['gone']:.2f}" if kill["gone"] is not None else "not in 60 s", len(around), sum(r[2] != "200" for r in around),
                      f"{max((r[1] for r in around), default=0):.2f}"])
-    print(markdown_table(["kill", "daemon pid", "back after (s)", "CPU of the restarted daemon (s)",
+    print(markdown_table(["kill", "daemon pid", "standby ready", "back after (s)",
+                          "CPU of the replacement until back (s)", "crashed daemon's processes gone after (s)",
                           "requests in the window", "failed", "slowest request (s)"], rows))
     share = 100 * len(failed) / max(1, len(results))
     print()
-    print(markdown_table(["requests", "failed", "failed share", "kinds of failure", "processes left after delete"],
+    memory = f"{max(standby_memory):.0f}" if standby_memory else "-"
+    print(markdown_table(["requests", "failed", "failed share", "kinds of failure", "standby memory, PSS of its processes (MiB)",
+                          "processes left after delete"],
                          [[len(results), len(failed), f"{share:.2f}%",
-                           ", ".join(sorted({r[2] for r in failed})) or "-", len(left)]]))
+                           ", ".join(sorted({r[2] for r in failed})) or "-", memory, len(left)]]))
     print(f"\n{args.kills} kills every {args.every:g} s, {args.rate:g} req/s from {args.threads} clients, "
           f"{args.workers} gunicorn worker(s); {machine_note()}")
 

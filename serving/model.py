@@ -31,6 +31,8 @@ LATENCY_METRIC = "model_predict_latency_seconds"  # Seldon TIMER: we report ms, 
 CLASS_METRIC = "model_predicted_class_total"
 FEEDBACK_METRIC = "model_feedback_labels_total"
 
+# model folder -> estimator loaded before the daemon forked its workers (a warm standby, `SeldonModel.preload`)
+_PRELOADED: Dict[str, Any] = {}
 
 
 class SeldonModel:
@@ -64,13 +66,27 @@ class SeldonModel:
         self.seldon_metrics = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
+    @classmethod
+    def preload(cls, **parameters: str) -> None:
+        """Load the model, and the libraries its load and first predictions import, before the daemon serves.
+
+        A warm standby (serving.launch under `core.supervise --standby`) runs this while it waits; the workers it
+        forks once promoted inherit the estimator, so their `load` only checks it. Nothing is recorded here.
+        """
+        warm = cls(**parameters)
+        warm.recording = None
+        warm.load()
+        _PRELOADED[str(warm.artifact.path)] = warm.model
+
     def load(self) -> None:
         """Load the model and check it can predict its own input example; raise (and so fail the worker) if not."""
         from sklearn import set_config
 
         # Inputs are validated finite by serving.schema; skip sklearn's per-call re-validation on the hot path.
         set_config(assume_finite=True, skip_parameter_validation=True)
-        model = self.artifact.load_estimator()
+        model = _PRELOADED.get(str(self.artifact.path))
+        if model is None:
+            model = self.artifact.load_estimator()
         if not hasattr(model, "predict"):
             raise TypeError(f"{self.artifact.model_file}: loaded {type(model).__name__}, which has no predict()")
         self.classes = [str(c) for c in model.classes_] if hasattr(model, "predict_proba") else None

@@ -16,8 +16,9 @@ alone, it reads no project config; SETTING_ENV maps each setting to its variable
   SERVING_PREDICTION_LOG_MB          prediction-log size cap per worker, oldest files go first (default 256)
   SERVING_RECORD_WRITE_SECONDS       how often an open window's profile is rewritten (default 30; a closed window
                                      is written at once)
-Writing a profile, not profiling, is the main cost: seldon-core pins protobuf<4, whose pure-Python serializer takes
-~0.4 s per profile on this model, so an open window is rewritten every WRITE seconds, not every flush.
+Writing a profile, not profiling, is the main cost: the serving env runs protobuf's pure-Python backend (seldon-core's
+generated messages need it), whose serializer takes ~0.4 s per profile on this model, so an open window is
+rewritten every WRITE seconds, not every flush.
 """
 
 from __future__ import annotations

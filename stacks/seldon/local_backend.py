@@ -224,7 +224,7 @@ class LocalSeldonBackend(DeploymentBackend):
             record_dir=str(self.live_dir(spec.name)) if spec.recording.get("enabled", True) else "",
             recording={k: v for k, v in spec.recording.items() if k != "enabled"},
         )
-        supervised = [str(python), "-m", "core.supervise", "--listen", f"tcp:{self.host}:{http_port}",
+        supervised = [str(python), "-m", "core.supervise", "--standby", "--listen", f"tcp:{self.host}:{http_port}",
                       "--listen", f"unix:{rest_socket}", "--ready-url", f"http://{self.host}:{http_port}{HEALTH_PATH}",
                       "--", *argv]
         identity = process.spawn(supervised, log_file, env=env, cwd=self.root, marker=DAEMON_MARKER)

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from core import process
+from core import process, supervise
 from core.state import PROJECT_ROOT
 from stacks.services.process import free_port
 
@@ -105,3 +105,80 @@ def test_a_daemon_that_keeps_crashing_is_given_up(tmp_path, stop_after):
     with pytest.raises(process.ProcessError, match=r"(?s)exited with code 1.*giving up: 2 restarts"):
         process.wait_ready(sup, lambda: False, 60, "supervised daemon", tmp_path / "supervised.log")
     assert not process.group_members(sup.pid)
+
+
+# The same daemon, prepared as a standby: it waits for the supervisor's go (core.supervise.wait_for_go) before it
+# serves, as serving.launch does after importing Seldon and loading the model.
+STANDBY_DAEMON = "from core.supervise import wait_for_go\nwait_for_go()\n" + SOCKET_DAEMON
+
+
+def _standby_of(supervisor: process.Identity, deadline: float = 60.0) -> int:
+    """The standby waiting beside the serving daemon, once it has been started and prepared."""
+    import time
+
+    give_up = time.monotonic() + deadline
+    while time.monotonic() < give_up:
+        waiting = [p for p in process.group_members(supervisor.pid) if supervise.is_standby(p)]
+        if waiting:
+            return waiting[0]
+        time.sleep(0.05)
+    raise AssertionError("no standby was prepared")
+
+
+def test_the_standby_serves_while_the_killed_daemon_is_dead(tmp_path, stop_after):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    sup = supervised(tmp_path, [sys.executable, "-c", STANDBY_DAEMON], "--standby",
+                     "--listen", f"tcp:127.0.0.1:{port}", "--ready-url", url)
+    stop_after(sup)
+    process.wait_ready(sup, lambda: answers(url), 30, "supervised daemon", tmp_path / "supervised.log")
+    first = supervise.serving_daemon(sup.pid)
+    standby = _standby_of(sup)
+    assert get(url) == str(first), "the standby must not serve before it is promoted"
+    os.kill(first, signal.SIGKILL)
+    # The request is answered by the standby, started before the kill: no daemon was started cold for it.
+    assert get(url) == str(standby)
+    assert supervise.serving_daemon(sup.pid) == standby
+    assert f"promoted the standby pid {standby} (1/5" in (tmp_path / "supervised.log").read_text()
+    replacement = _standby_of(sup)  # and a new standby is prepared behind it
+    assert replacement not in (first, standby)
+    assert process.stop(sup, grace=5.0) is True
+    assert not process.group_members(sup.pid) and not answers(url)
+
+
+def test_a_standby_that_loses_its_supervisor_exits_instead_of_serving(tmp_path):
+    read_end, write_end = os.pipe()
+    os.set_inheritable(read_end, True)
+    child = __import__("subprocess").Popen(
+        [sys.executable, "-c", "from core.supervise import wait_for_go\nwait_for_go()\nprint('served')"],
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), supervise.GO_FD_ENV: str(read_end)},
+        pass_fds=(read_end,), stdout=-1, stderr=-1, text=True)
+    os.close(read_end)
+    os.close(write_end)  # the supervisor is gone: its end of the go pipe closed
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 1 and "served" not in out
+    assert "supervisor went away before this standby was promoted" in err
+
+
+def test_standbys_that_keep_dying_are_given_up_and_the_daemon_keeps_serving(tmp_path, stop_after):
+    import time
+
+    marker = tmp_path / "served-once"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    # The first instance serves; every later one (a standby) dies while preparing.
+    daemon = (f"import pathlib, sys; p = pathlib.Path({str(marker)!r})\n"
+              f"if p.exists(): sys.exit(4)\n"
+              f"p.touch()\n" + STANDBY_DAEMON)
+    sup = supervised(tmp_path, [sys.executable, "-c", daemon], "--standby", "--max-restarts", "3",
+                     "--listen", f"tcp:127.0.0.1:{port}", "--ready-url", url)
+    stop_after(sup)
+    process.wait_ready(sup, lambda: answers(url), 30, "supervised daemon", tmp_path / "supervised.log")
+    first = supervise.serving_daemon(sup.pid)
+    log = tmp_path / "supervised.log"
+    deadline = time.monotonic() + 120
+    while "no standby any more" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "no standby any more: 3 standbys died within 60s" in log.read_text()
+    assert log.read_text().count("exited (exit code 4)") == 3
+    assert sup.alive() and get(url) == str(first)

@@ -215,6 +215,31 @@ print(json.dumps([before.status_code, before.get_json(), early.status_code, afte
     assert after_code == 200 and after_body["jsonData"]["model_version"] == "7"
 
 
+def test_a_preloaded_model_is_what_a_forked_worker_serves(serving_python, models):
+    """A warm standby preloads the model before it forks its workers; a worker's load() checks that estimator
+    instead of reading the model file again (which would cost the standby its head start)."""
+    model_dir = models["logreg_int"][0]
+    out = run_in_serving_env(serving_python, f"""
+import json, os
+from serving import artifact
+from serving.model import SeldonModel
+SeldonModel.preload(model_uri={str(model_dir)!r}, model_name="m", model_version="7")
+def not_again(self):
+    raise AssertionError("the model file was read again")
+artifact.ModelArtifact.load_estimator = not_again
+pid = os.fork()
+if pid == 0:  # as gunicorn forks a worker
+    worker = SeldonModel(model_uri={str(model_dir)!r}, model_name="m", model_version="7")
+    worker.load()
+    print(json.dumps({{"health": worker.health_status()["status"]}}), flush=True)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print(json.dumps({{"worker_exit": os.waitstatus_to_exitcode(status)}}))
+""")
+    lines = [json.loads(line) for line in out.strip().splitlines() if line.startswith("{")]
+    assert {"health": "ok"} in lines and {"worker_exit": 0} in lines, out
+
+
 def test_untrusted_types_are_refused(serving_python, tmp_path):
     """A model holding a type outside the allowlist (numpy.load in a FunctionTransformer) is refused at load."""
     from tests.serving.model_factory import malicious_model_dir

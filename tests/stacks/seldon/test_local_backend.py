@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from core import supervise
 from serving.identity import ModelIdentity
 from stacks.seldon import local_process
 from stacks.seldon.local_backend import LocalSeldonBackend
@@ -199,17 +200,35 @@ def _environ(pid: int) -> bytes:
 
 
 def _daemon_of(supervisor_pid: int) -> int:
-    """The model daemon: the supervisor's own child (its workers are the daemon's children)."""
-    return next(p for p in local_process.group_members(supervisor_pid)
-                if open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(supervisor_pid))
+    """The model daemon: the supervisor's child that serves (not its standby)."""
+    return supervise.serving_daemon(supervisor_pid)
 
 
-def test_a_killed_daemon_is_restarted_by_its_supervisor_without_credentials(backend, model_dirs, monkeypatch):
+def _standby_of(supervisor_pid: int) -> int:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        waiting = [p for p in local_process.group_members(supervisor_pid) if supervise.is_standby(p)]
+        if waiting:
+            return waiting[0]
+        time.sleep(0.1)
+    raise AssertionError("no standby was prepared beside the daemon")
+
+
+def _under(pid: int, root: int) -> bool:
+    while pid > 1:
+        if pid == root:
+            return True
+        pid = supervise.parent_of(pid)
+    return False
+
+
+def test_a_killed_daemon_is_replaced_by_its_standby_without_credentials(backend, model_dirs, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "tracking-s3cret")  # as configure_mlflow() leaves it
     info = backend.deploy(spec(model_dirs, "v1"))
     supervisor = info.details["pid"]
     first = _daemon_of(supervisor)
-    old = [p for p in local_process.group_members(supervisor) if p != supervisor]
+    standby = _standby_of(supervisor)  # Seldon imported, model loaded, waiting to be promoted
+    old = [p for p in local_process.group_members(supervisor) if p != supervisor and not _under(p, standby)]
     os.kill(first, signal.SIGKILL)
     # The request waits in the supervisor's socket while the daemon restarts: answered, not refused.
     assert predict(info.url) == (200, "v1")
@@ -219,7 +238,8 @@ def test_a_killed_daemon_is_restarted_by_its_supervisor_without_credentials(back
         time.sleep(0.2)
     assert not set(old) & set(local_process.group_members(supervisor)), "the crashed daemon's processes linger"
     assert predict(info.url) == (200, "v1")
-    assert _daemon_of(supervisor) != first
+    assert _daemon_of(supervisor) == standby, "the prepared standby replaces the killed daemon"
+    assert f"promoted the standby pid {standby}" in Path(info.details["log_file"]).read_text()
     assert backend.status("churn").state == "active"
     members = local_process.group_members(supervisor)
     leaked = [p for p in members if b"tracking-s3cret" in _environ(p)]
