@@ -67,10 +67,22 @@ class SearchSection(_Section):
     space: Dict[str, List[Any]] = {}
 
 
+class CalibrationSection(_Section):
+    # Methods tried on the final classifier (sklearn CalibratedClassifierCV on the frozen model); empty: no
+    # calibration. A calibrated model is kept only when it lowers the holdout log loss.
+    methods: List[Literal["sigmoid", "isotonic"]] = []
+    share: float = Field(0.2, gt=0.0, lt=1.0)  # share of the training rows set aside (seeded) to fit the calibrator
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.methods)
+
+
 class TrainingSection(_Section):
     estimator: str = "hist_gradient_boosting"
     params: Dict[str, Any] = {}
     search: SearchSection = SearchSection()
+    calibration: CalibrationSection = CalibrationSection()
     seed: int = 42
 
 

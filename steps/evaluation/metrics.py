@@ -41,6 +41,7 @@ class EvaluationReport(Report):
     importance: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # feature, mean, std; largest first
     slices: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # feature, value, rows, score; worst first
     min_slice_rows: int = 0
+    calibration_choice: Dict[str, Any] = dataclasses.field(default_factory=dict)  # CalibrationReport as a dict
 
     @property
     def primary_value(self) -> float:
@@ -57,8 +58,8 @@ class EvaluationReport(Report):
         images = "".join(f"<img alt='{name}' src='data:image/png;base64,{png_base64(fig)}'/>"
                          for name, fig in figures.items())
         close(figures)
-        body = (f"<p>{self.task} task, {self.n_rows} holdout rows.</p><table>{rows}</table>{images}"
-                f"{self._slices_html()}{self._importance_html()}")
+        body = (f"<p>{self.task} task, {self.n_rows} holdout rows.</p><table>{rows}</table>"
+                f"{self._calibration_html()}{images}{self._slices_html()}{self._importance_html()}")
         return html_page(self.title, body)
 
     def _slices_html(self) -> str:
@@ -72,6 +73,18 @@ class EvaluationReport(Report):
                 f"{self.min_slice_rows} holdout rows, worst first ({len(self.slices)} slices).</p>"
                 f"<table><tr><th>feature</th><th>value</th><th>rows</th><th>{self.primary_metric}</th>"
                 f"<th>vs overall</th></tr>{rows}</table>")
+
+    def _calibration_html(self) -> str:
+        losses = self.calibration_choice.get("holdout_log_loss") or {}
+        if not losses:
+            return ""
+        chosen = self.calibration_choice["chosen"]
+        rows = "".join(f"<tr><td>{html.escape(k)}{' (chosen)' if k == chosen else ''}</td><td>{v:.4f}</td></tr>"
+                       for k, v in sorted(losses.items()))
+        return (f"<h3>Calibration</h3><p>Calibrators fitted on {self.calibration_choice['calibration_rows']} "
+                f"training rows set aside from the fit; the option with the lowest holdout log loss serves: "
+                f"<b>{html.escape(chosen)}</b>.</p><table><tr><th>option</th><th>holdout log loss</th></tr>{rows}"
+                "</table>")
 
     def _importance_html(self) -> str:
         if not self.importance:

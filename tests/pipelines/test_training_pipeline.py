@@ -127,6 +127,20 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     assert set(row_fingerprints(train)) == set(manifest.train_keys())
     assert not np.isin(row_fingerprints(holdout), manifest.train_keys()).any()
 
+    # Calibration (on in the demo config): fitted on the training rows the manifest sets aside, chosen by holdout
+    # log loss, both losses and the choice in MLflow, the evaluation report and the card.
+    assert manifest.n_calibration == pytest.approx(0.2 * 480, abs=2)
+    assert set(manifest.calibration_keys()) < set(manifest.train_keys())
+    assert int(run.data.params["n_train_rows"]) == 480 - manifest.n_calibration
+    calibration = _artifact(local_stack, summary["run_id"], names.CALIBRATION_REPORT).load()
+    assert set(calibration.holdout_log_loss) == {"none", "sigmoid", "isotonic"}
+    assert calibration.holdout_log_loss[calibration.chosen] == min(calibration.holdout_log_loss.values())
+    assert run.data.params["calibration"] == calibration.chosen
+    assert run.data.metrics["calibration_log_loss_none"] == pytest.approx(calibration.holdout_log_loss["none"])
+    assert loaded.calibration_choice["chosen"] == calibration.chosen
+    assert loaded.metrics["log_loss"] == pytest.approx(calibration.holdout_log_loss[calibration.chosen])
+    assert "calibrated by" in card.to_markdown() and "holdout log loss, sigmoid" in card.to_markdown()
+
 
 def test_bad_batch_stops_before_training(local_stack, tmp_path):
     from steps.data.validation import DataValidationError
@@ -156,6 +170,8 @@ def test_uncached_runs_are_reproducible(local_stack):
     assert a.importance and a.slices
     search = [_artifact(local_stack, r["run_id"], names.SEARCH_REPORT).load() for r in (first, second)]
     assert search[0] == search[1]
+    calibration = [_artifact(local_stack, r["run_id"], names.CALIBRATION_REPORT).load() for r in (first, second)]
+    assert calibration[0] == calibration[1] and calibration[0].tried
     pa = _artifact(local_stack, first["run_id"], names.HOLDOUT_PREDICTIONS).load()
     pb = _artifact(local_stack, second["run_id"], names.HOLDOUT_PREDICTIONS).load()
     pd.testing.assert_frame_equal(pa, pb)
@@ -165,7 +181,7 @@ def test_uncached_runs_are_reproducible(local_stack):
 def test_cached_rerun_skips_every_step(local_stack):
     _train({"data.seed": 9})
     _, rerun = _train({"data.seed": 9})
-    assert len(rerun["cached_steps"]) == 9
+    assert len(rerun["cached_steps"]) == 10
 
 
 def test_time_split_holds_out_the_most_recent_rows(local_stack, tmp_path):
