@@ -232,6 +232,7 @@ def run_training(
         validation=config.validation,
         split=config.split,
         training=config.training,
+        evaluation=config.evaluation,
         model_name=card.name,
         # Caching is how a run executes, not what it computes: leave it out so a cached rerun can match.
         config_digest=config_hash({k: v for k, v in settings_dump.items() if k != "enable_cache"}),

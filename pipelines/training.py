@@ -3,7 +3,7 @@ challenger -> model card."""
 
 from zenml import pipeline
 
-from core.config import DataSection, SplitSection, TrainingSection, ValidationSection
+from core.config import DataSection, EvaluationSection, SplitSection, TrainingSection, ValidationSection
 from steps.data.steps import data_quality_gate, ingest_data, profile_data, split_dataset, validate_data
 from steps.training.steps import calibrate_model, evaluate_model, register_model, train_model, write_model_card
 
@@ -14,6 +14,7 @@ def training_pipeline(
     validation: ValidationSection,
     split: SplitSection,
     training: TrainingSection,
+    evaluation: EvaluationSection,
     model_name: str,
     config_digest: str,
     source_fingerprint: str,
@@ -27,6 +28,6 @@ def training_pipeline(
     train_set, holdout_set, manifest = split_dataset(dataset, schema, passed, split, training.calibration)
     fitted, search = train_model(train_set, schema, manifest, training)
     model, calibration = calibrate_model(fitted, train_set, holdout_set, schema, manifest, training.calibration)
-    evaluation, _ = evaluate_model(model, holdout_set, schema, calibration)
-    registered = register_model(model, holdout_set, schema, evaluation, config_digest, model_name)
-    write_model_card(registered, schema, evaluation, search)
+    holdout_report, _ = evaluate_model(model, holdout_set, schema, calibration, evaluation)
+    registered = register_model(model, holdout_set, schema, holdout_report, config_digest, model_name)
+    write_model_card(registered, schema, holdout_report, search)

@@ -41,6 +41,8 @@ class EvaluationReport(Report):
     importance: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # feature, mean, std; largest first
     slices: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # feature, value, rows, score; worst first
     min_slice_rows: int = 0
+    slice_bins: Dict[str, int] = dataclasses.field(default_factory=dict)  # numeric feature -> quantile bins sliced
+    behaviour: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # name, kind, passed, value, detail
     calibration_choice: Dict[str, Any] = dataclasses.field(default_factory=dict)  # CalibrationReport as a dict
 
     @property
@@ -59,7 +61,8 @@ class EvaluationReport(Report):
                          for name, fig in figures.items())
         close(figures)
         body = (f"<p>{self.task} task, {self.n_rows} holdout rows.</p><table>{rows}</table>"
-                f"{self._calibration_html()}{images}{self._slices_html()}{self._importance_html()}")
+                f"{self._calibration_html()}{self._behaviour_html()}{images}{self._slices_html()}"
+                f"{self._importance_html()}")
         return html_page(self.title, body)
 
     def _slices_html(self) -> str:
@@ -69,10 +72,22 @@ class EvaluationReport(Report):
         rows = "".join(
             f"<tr><td>{html.escape(s['feature'])}</td><td>{html.escape(s['value'])}</td><td>{s['rows']}</td>"
             f"<td>{s['score']:.4f}</td><td>{s['score'] - self.primary_value:+.4f}</td></tr>" for s in shown)
-        return (f"<h3>Worst slices</h3><p>{self.primary_metric} per value of each categorical feature with at least "
-                f"{self.min_slice_rows} holdout rows, worst first ({len(self.slices)} slices).</p>"
+        binned = (f" and per quantile bin of {', '.join(f'{c} ({n})' for c, n in sorted(self.slice_bins.items()))}"
+                  if self.slice_bins else "")
+        return (f"<h3>Worst slices</h3><p>{self.primary_metric} per value of each categorical feature{binned}, with at "
+                f"least {self.min_slice_rows} holdout rows, worst first ({len(self.slices)} slices).</p>"
                 f"<table><tr><th>feature</th><th>value</th><th>rows</th><th>{self.primary_metric}</th>"
                 f"<th>vs overall</th></tr>{rows}</table>")
+
+    def _behaviour_html(self) -> str:
+        if not self.behaviour:
+            return ""
+        rows = "".join(
+            f"<tr><td>{html.escape(r['name'])}</td><td>{html.escape(r['kind'])}</td>"
+            f"<td class='{'pass' if r['passed'] else 'fail'}'>{'pass' if r['passed'] else 'FAIL'}</td>"
+            f"<td>{html.escape(r['detail'])}</td></tr>" for r in self.behaviour)
+        return ("<h3>Behaviour checks</h3><table><tr><th>check</th><th>kind</th><th>result</th><th>detail</th></tr>"
+                f"{rows}</table>")
 
     def _calibration_html(self) -> str:
         losses = self.calibration_choice.get("holdout_log_loss") or {}

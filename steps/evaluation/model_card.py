@@ -37,6 +37,7 @@ class ModelCardReport(Report):
     worst_slices: List[Dict[str, Any]]
     importance: List[Dict[str, Any]]
     calibration: Dict[str, Any] = dataclasses.field(default_factory=dict)  # chosen, holdout_log_loss per option
+    behaviour: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # the behaviour checks' results
 
     def sections(self) -> List[tuple[str, List[tuple[str, str]]]]:
         """(heading, [(label, text)]) in card order: the one layout both renderings follow."""
@@ -58,6 +59,8 @@ class ModelCardReport(Report):
             ("Calibration", calibration),
             ("Worst slices", [(f"{s['feature']}={s['value']} ({s['rows']} rows)", f"{s['score']:.4f}")
                               for s in self.worst_slices]),
+            ("Behaviour checks", [(f"{r['name']} ({r['kind']})", f"{'pass' if r['passed'] else 'FAIL'}: {r['detail']}")
+                                  for r in self.behaviour]),
             ("Permutation importance (holdout)", [(r["feature"], f"{r['mean']:.4f} ± {r['std']:.4f}")
                                                  for r in self.importance]),
         ]
@@ -104,7 +107,7 @@ def build_card(intended_use: Dict[str, Any], registered: Any, schema: Any, evalu
                   if search.candidates else "no search"},
         primary_metric=evaluation.primary_metric, metrics=dict(evaluation.metrics),
         worst_slices=scored[:CARD_SLICES], importance=evaluation.importance[:CARD_FEATURES],
-        calibration=dict(evaluation.calibration_choice),
+        calibration=dict(evaluation.calibration_choice), behaviour=list(evaluation.behaviour),
     )
 
 

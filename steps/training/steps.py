@@ -12,7 +12,7 @@ from typing_extensions import Annotated
 from zenml import get_step_context, log_metadata, step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
-from core.config import CalibrationSection, TrainingSection
+from core.config import CalibrationSection, EvaluationSection, TrainingSection
 from core import names
 from steps.data.rows import SplitManifest
 from steps.data.schema import DataSchema
@@ -83,18 +83,26 @@ def calibrate_model(
 
 @step(experiment_tracker=True)
 def evaluate_model(
-    model: Pipeline, holdout_set: pd.DataFrame, schema: DataSchema, calibration: CalibrationReport
+    model: Pipeline, holdout_set: pd.DataFrame, schema: DataSchema, calibration: CalibrationReport,
+    evaluation: EvaluationSection,
 ) -> Tuple[Annotated[EvaluationReport, names.EVALUATION_REPORT], Annotated[pd.DataFrame, names.HOLDOUT_PREDICTIONS]]:
-    """Holdout metrics, calibration, figures, permutation importance and slices, logged to MLflow and to the ZenML
-    model version."""
+    """Holdout metrics, calibration, figures, permutation importance, slices and behaviour checks, logged to MLflow
+    and to the ZenML model version."""
+    from steps.evaluation.behaviour import failed
     from steps.evaluation.holdout import evaluate_holdout, log_evaluation
 
-    report, predictions = evaluate_holdout(model, holdout_set, schema.features, schema.categorical, schema.target,
-                                           schema.task)
+    report, predictions = evaluate_holdout(model, holdout_set, schema.features, schema.categorical, schema.numeric,
+                                           schema.target, schema.task, evaluation)
     report = dataclasses.replace(report, calibration_choice=calibration.to_dict())
     log_evaluation(report)
     log_metadata(metadata={"holdout": report.metrics}, infer_model=True)
     logger.info("holdout: %s", ", ".join(f"{k}={v:.4f}" for k, v in report.metrics.items()))
+    for result in report.behaviour:
+        logger.info("behaviour check %s: %s (%s)", result["name"], "pass" if result["passed"] else "FAIL",
+                    result["detail"])
+    if failed(report.behaviour):
+        logger.warning("behaviour checks failed: %s (the deployment gate refuses this model when "
+                       "gate.block_on_behaviour is true)", ", ".join(r["name"] for r in failed(report.behaviour)))
     return report, predictions
 
 

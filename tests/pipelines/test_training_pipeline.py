@@ -72,7 +72,7 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     logged = Path(url2pathname(urlparse(run.info.artifact_uri).path)) / "evaluation"
     assert {p.name for p in logged.iterdir()} == {
         "confusion_matrix.png", "roc_curve.png", "pr_curve.png", "calibration_curve.png",
-        "permutation_importance.png", "permutation_importance.json", "slices.json"}
+        "permutation_importance.png", "permutation_importance.json", "slices.json", "behaviour_checks.json"}
     assert 0 <= run.data.metrics["holdout_ece"] <= 1 and "holdout_brier_score" in run.data.metrics
     tags = run.data.tags
     for key in ("git_commit", "git_dirty", "data_fingerprint", "zenml_run_id", "config_hash", "version.zenml",
@@ -98,6 +98,15 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     loaded = evaluation.load()
     assert {r["feature"] for r in loaded.importance} == set(run.data.params["features"].split(","))
     assert loaded.slices and all(s["rows"] >= loaded.min_slice_rows for s in loaded.slices)
+    # numeric features sliced by quantile bins too (the demo's evaluation.numeric_slice_bins)
+    assert set(loaded.slice_bins.values()) == {config.evaluation.numeric_slice_bins}
+    assert "tenure_months" in loaded.slice_bins
+    assert any(s["feature"] == "tenure_months" for s in loaded.slices)
+    # the demo's behaviour checks: every one run, in the report, MLflow and the card
+    declared = [c.name for c in config.evaluation.behaviour_checks]
+    assert [r["name"] for r in loaded.behaviour] == declared and len(declared) == 3
+    for result in loaded.behaviour:
+        assert run.data.metrics[f"behaviour_{result['name']}_passed"] == float(result["passed"])
     profile_artifact = _artifact(local_stack, summary["run_id"], names.DATA_PROFILE)
     assert "monthly_charges" in profile_artifact.load().get_columns()
     # the project's whylogs materializer (binary profile + HTML summary), not ZenML's cloudpickle fallback
@@ -114,6 +123,7 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     card = card.load()
     assert card.version == registered.version and card.intended_use["ethics"] == config.model.ethics
     assert card.worst_slices and card.importance and card.data["fingerprint"] == tags["data_fingerprint"]
+    assert [r["name"] for r in card.behaviour] == declared and "## Behaviour checks" in card.to_markdown()
     assert ml.get_model_version(config.model.name, registered.version).description == card.to_markdown()
 
     # What the version trained on is recorded with it, and no holdout row is a training row.
