@@ -102,8 +102,9 @@ def train_plain(rows: int, seed: int, config_path: str | None = None) -> Dict[st
             model, calibration_set[plan.features], calibration_set[plan.target], holdout[plan.features],
             holdout[plan.target], calibration.methods))
 
-    def holdout_eval():  # the pipeline's own evaluation: metrics, calibration, permutation importance, slices
-        return evaluate_holdout(model, holdout, plan.features, plan.categorical, plan.target, plan.task)[0]
+    def holdout_eval():  # the pipeline's own evaluation: metrics, calibration, importance, slices, behaviour checks
+        return evaluate_holdout(model, holdout, plan.features, plan.categorical, plan.numeric, plan.target, plan.task,
+                                config.evaluation)[0]
 
     report = stages.run("evaluate", holdout_eval)
     blob = stages.run("serialise_skops", lambda: dumps(model))
