@@ -60,9 +60,9 @@ class SplitSection(_Section):
 
 
 class SearchSection(_Section):
-    method: Literal["grid", "random"] = "grid"
+    method: Literal["grid", "random", "optuna"] = "grid"  # optuna: seeded TPE, `n_iter` trials
     cv_folds: int = Field(3, ge=2, le=20)
-    n_iter: int = Field(8, ge=1)
+    n_iter: int = Field(8, ge=1)  # random: candidates drawn; optuna: trials
     scoring: Optional[str] = None
     space: Dict[str, List[Any]] = {}
 

@@ -152,6 +152,21 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     assert "calibrated by" in card.to_markdown() and "holdout log loss, sigmoid" in card.to_markdown()
 
 
+def test_optuna_trials_are_child_runs_like_grid_candidates(local_stack):
+    config, summary = _train({"enable_cache": False, "training.search.method": "optuna", "training.search.n_iter": 3,
+                              "training.search.space": {"max_depth": [2, 3, 4]}})
+    search = _artifact(local_stack, summary["run_id"], names.SEARCH_REPORT).load()
+    registered = _artifact(local_stack, summary["run_id"], names.REGISTERED_MODEL).load()
+    ml = _mlflow_client(local_stack)
+    run = ml.get_run(registered.run_id)
+    children = ml.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    assert search.method == "optuna" and 1 <= len(search.candidates) <= 3
+    assert sorted(c.data.params["max_depth"] for c in children) == sorted(
+        str(c["params"]["max_depth"]) for c in search.candidates)
+    (chosen,) = [c for c in children if c.data.tags["chosen"] == "true"]
+    assert chosen.data.params["max_depth"] == run.data.params["param.max_depth"]
+
+
 def test_bad_batch_stops_before_training(local_stack, tmp_path):
     from steps.data.validation import DataValidationError
 
