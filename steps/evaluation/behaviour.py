@@ -146,6 +146,26 @@ def _result(check: Any, passed: bool, value: float, threshold: float, detail: st
             "threshold": float(threshold), "detail": detail}
 
 
+def check_columns(settings: Any, features: List[str], numeric: List[str]) -> None:
+    """Before training: every column the `evaluation` section's checks and slice bins name is a feature of the
+    table (numeric where it must be); raises BehaviourCheckError naming the first that is not."""
+    from steps.evaluation.slices import SliceConfigError, resolve_bins
+
+    for check in settings.behaviour_checks:
+        column = getattr(check, "column", None) or getattr(check, "feature", None)
+        if column is not None and column not in features:
+            raise BehaviourCheckError(
+                f"behaviour check '{check.name}': column '{column}' is not a feature of this table (features: "
+                f"{', '.join(features)}); the shipped checks describe the churn demo: declare your own in a "
+                "training config (run.py train --config)")
+        if check.kind == "direction" and check.feature not in numeric:
+            raise BehaviourCheckError(f"behaviour check '{check.name}': feature '{check.feature}' is not numeric")
+    try:
+        resolve_bins(numeric, settings.numeric_slice_bins, settings.slice_bins)
+    except SliceConfigError as exc:
+        raise BehaviourCheckError(str(exc)) from None
+
+
 def run_checks(model: Any, holdout: pd.DataFrame, features: List[str], target: str, task: str,
                checks: List[Any]) -> List[Dict[str, Any]]:
     """Every declared check's result, in declaration order."""
