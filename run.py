@@ -28,6 +28,8 @@ def _user_errors() -> tuple:
     from stacks.seldon.spec import DeploymentError
     from stacks.spec import StackSpecError
     from steps.data.sources import DataSourceError
+    from steps.evaluation.behaviour import BehaviourCheckError
+    from steps.evaluation.slices import SliceConfigError
     from steps.training.model_factory import ModelConfigError
     from steps.training.retraining import RetrainingError
     from steps.training.split import SplitError
@@ -44,7 +46,8 @@ def _user_errors() -> tuple:
 
     return (ConfigError, ModelChoiceError, DataSourceError, StackSpecError, ModelConfigError, SplitError,
             DeploymentError, DataValidationError, ContractConfigError, EndpointError, ParityError, RegistryError,
-            NoDeployerError, RetrainingError, RowLeakError, IncomparableModelsError, LiveTrafficError, ScheduleError)
+            NoDeployerError, RetrainingError, RowLeakError, IncomparableModelsError, LiveTrafficError, ScheduleError,
+            BehaviourCheckError, SliceConfigError)
 
 
 def _guarded(action: Callable[[], Any]) -> Any:
@@ -119,7 +122,7 @@ def _training(ctx: click.Context, config_path, data, target, task, rows, seed, m
               stack):
     """Loads and checks the training config, starts the stack, runs training. Returns the config used."""
     from pipelines.launch import (
-        load_training_config, model_name_for, preflight_data, preflight_model, run_training, user_data_card,
+        load_training_config, model_name_for, preflight_data, preflight_model, run_training, user_data_overrides,
     )
 
     overrides = _overrides(**{"data.source": data, "data.target": target, "data.task": task, "data.n_rows": rows,
@@ -131,7 +134,7 @@ def _training(ctx: click.Context, config_path, data, target, task, rows, seed, m
     if no_cache:
         overrides["enable_cache"] = False
     if data and not config_path:
-        overrides.update(user_data_card(data, target))
+        overrides.update(user_data_overrides(data, target))
     config = load_training_config(config_path, overrides)
     preflight_model(config)
     source_fingerprint = preflight_data(config)

@@ -33,7 +33,8 @@ from steps.data.validation import infer_contract, require_valid, training_contra
 from steps.evaluation.holdout import evaluate_holdout  # noqa: E402
 from steps.training.model_factory import build_model, search_space  # noqa: E402
 from steps.training.search import tune  # noqa: E402
-from steps.training.split import split_frame  # noqa: E402
+from steps.training.calibration import choose_calibration, split_off  # noqa: E402
+from steps.training.split import calibration_rows, split_frame  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - _IMPORT_START
 RESULT_PREFIX = "PLAIN_RESULT "
@@ -81,18 +82,29 @@ def train_plain(rows: int, seed: int, config_path: str | None = None) -> Dict[st
     train, holdout = stages.run("split", lambda: split_frame(frame, plan.target, plan.task, test_size=split.test_size,
                                                              seed=split.seed))
 
+    calibration = training.calibration
+    aside = (stages.run("split_calibration", lambda: calibration_rows(train, plan.target, plan.task, calibration.share,
+                                                                      split.seed))
+             if calibration.enabled and plan.task != "regression" else None)
+    fit_rows, calibration_set = split_off(train, aside)
+
     def fit():
         model = build_model(plan.numeric, plan.categorical, plan.task, training.estimator, training.params,
                             training.seed)
         grid = search_space(training.search.space, training.estimator, plan.task)
         search = training.search
-        return tune(model, train[plan.features], train[plan.target], plan.task, grid, method=search.method,
+        return tune(model, fit_rows[plan.features], fit_rows[plan.target], plan.task, grid, method=search.method,
                     cv_folds=search.cv_folds, n_iter=search.n_iter, scoring=search.scoring, seed=training.seed)
 
     model, search_report, _ = stages.run("train_search", fit)
+    if aside is not None:
+        model, _ = stages.run("calibrate", lambda: choose_calibration(
+            model, calibration_set[plan.features], calibration_set[plan.target], holdout[plan.features],
+            holdout[plan.target], calibration.methods))
 
-    def holdout_eval():  # the pipeline's own evaluation: metrics, calibration, permutation importance, slices
-        return evaluate_holdout(model, holdout, plan.features, plan.categorical, plan.target, plan.task)[0]
+    def holdout_eval():  # the pipeline's own evaluation: metrics, calibration, importance, slices, behaviour checks
+        return evaluate_holdout(model, holdout, plan.features, plan.categorical, plan.numeric, plan.target, plan.task,
+                                config.evaluation)[0]
 
     report = stages.run("evaluate", holdout_eval)
     blob = stages.run("serialise_skops", lambda: dumps(model))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional
+from typing import Annotated, Any, Dict, List, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -60,18 +60,102 @@ class SplitSection(_Section):
 
 
 class SearchSection(_Section):
-    method: Literal["grid", "random"] = "grid"
+    method: Literal["grid", "random", "optuna"] = "grid"  # optuna: seeded TPE, `n_iter` trials
     cv_folds: int = Field(3, ge=2, le=20)
-    n_iter: int = Field(8, ge=1)
+    n_iter: int = Field(8, ge=1)  # random: candidates drawn; optuna: trials
     scoring: Optional[str] = None
     space: Dict[str, List[Any]] = {}
+
+
+class CalibrationSection(_Section):
+    # Methods tried on the final classifier (sklearn CalibratedClassifierCV on the frozen model); empty: no
+    # calibration. A calibrated model is kept only when it lowers the holdout log loss.
+    methods: List[Literal["sigmoid", "isotonic"]] = []
+    share: float = Field(0.2, gt=0.0, lt=1.0)  # share of the training rows set aside (seeded) to fit the calibrator
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.methods)
 
 
 class TrainingSection(_Section):
     estimator: str = "hist_gradient_boosting"
     params: Dict[str, Any] = {}
     search: SearchSection = SearchSection()
+    calibration: CalibrationSection = CalibrationSection()
     seed: int = 42
+
+
+CHECK_NAME = r"^[A-Za-z0-9_.-]+$"  # check names become MLflow metric names
+
+
+class InvarianceCheck(_Section):
+    """Setting `column` to each of `values` (default: its values in the holdout) must not move any prediction by
+    more than `tolerance` on more than `max_share` of the rows."""
+
+    kind: Literal["invariance"]
+    name: str = Field(pattern=CHECK_NAME)
+    column: str
+    values: List[Any] = []
+    tolerance: float = Field(0.05, ge=0.0)  # largest move of any class probability (or of the regression output)
+    max_share: float = Field(0.05, ge=0.0, le=1.0)
+
+
+class DirectionCheck(_Section):
+    """Adding `delta` to numeric `feature` must not move the positive-class probability (multiclass: `label`'s;
+    regression: the output) against `expect` on fewer than `min_share` of the rows."""
+
+    kind: Literal["direction"]
+    name: str = Field(pattern=CHECK_NAME)
+    feature: str
+    delta: float
+    expect: Literal["increase", "decrease"]
+    min_share: float = Field(0.9, ge=0.0, le=1.0)
+    tolerance: float = Field(0.0, ge=0.0)  # a move against `expect` this small still counts as kept
+    label: Optional[str] = None
+
+
+class MinMetricCheck(_Section):
+    """On named cases (`query` on the holdout rows, or a `cases` CSV with features and target) `metric` (any
+    holdout metric of the task) must reach `minimum`."""
+
+    kind: Literal["min_metric"]
+    name: str = Field(pattern=CHECK_NAME)
+    query: Optional[str] = None
+    cases: Optional[str] = None  # CSV path, relative to the project root
+    metric: str = "accuracy"
+    minimum: float
+    min_rows: int = Field(10, ge=1)  # fewer cases: the check fails (it cannot show the behaviour)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "MinMetricCheck":
+        if (self.query is None) == (self.cases is None):
+            raise ValueError(f"behaviour check '{self.name}': set exactly one of `query` and `cases`")
+        return self
+
+
+BehaviourCheck = Annotated[Union[InvarianceCheck, DirectionCheck, MinMetricCheck], Field(discriminator="kind")]
+
+
+class EvaluationSection(_Section):
+    min_slice_rows: int = Field(30, ge=1)  # fewer holdout rows: a slice's metric is noise, neither reported nor gated
+    numeric_slice_bins: int = Field(0, ge=0, le=20)  # quantile bins per numeric feature (0: numeric not sliced)
+    slice_bins: Dict[str, int] = {}  # per-feature bin count, overriding numeric_slice_bins (0: not sliced)
+    importance_repeats: int = Field(5, ge=1)  # permutation-importance shuffles per column
+    importance_max_rows: int = Field(5000, ge=10)  # larger holdouts are subsampled (seeded) for importance
+    importance_seed: int = 0
+    behaviour_checks: List[BehaviourCheck] = []
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "EvaluationSection":
+        names = [c.name for c in self.behaviour_checks]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"behaviour_checks: names must be unique; repeated: {', '.join(repeated)}")
+        bad = {k: v for k, v in self.slice_bins.items() if not 0 <= v <= 20}
+        if bad:
+            raise ValueError(f"slice_bins: bin counts must be between 0 and 20, got {bad}")
+        return self
 
 
 class TrainingConfig(_Section):
@@ -80,6 +164,7 @@ class TrainingConfig(_Section):
     validation: ValidationSection = ValidationSection()
     split: SplitSection = SplitSection()
     training: TrainingSection = TrainingSection()
+    evaluation: EvaluationSection = EvaluationSection()
     enable_cache: bool = True
     experiment_name: Optional[str] = None
 
@@ -90,9 +175,11 @@ class GateSection(_Section):
     min_improvement: float = Field(0.0, ge=0.0)  # margin over the champion on the primary metric
     max_previous_loss: float = Field(0.05, ge=0.0)  # largest primary-metric loss allowed on the previous holdout
     min_comparison_rows: int = Field(30, ge=1)  # fewer rows unseen by both models: no fair comparison, no deploy
-    # largest primary-metric loss to the champion allowed on any categorical slice; None: slices are not gated
+    # largest primary-metric loss to the champion allowed on any slice (categorical values and numeric bins); None:
+    # slices are not gated
     max_slice_loss: Optional[float] = Field(None, ge=0.0)
     min_slice_rows: int = Field(30, ge=1)  # slices with fewer comparison rows are noise: never gated
+    block_on_behaviour: bool = False  # refuse a challenger that failed a behaviour check of its training config
     parity_tolerance: float = Field(1e-6, ge=0.0)
 
 

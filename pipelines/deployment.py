@@ -29,10 +29,10 @@ def deployment_pipeline(
 ) -> None:
     """Deploys a version (default: the registry's challenger) only if it earns it on rows neither model trained
     on; the decision and its reasons are an artifact."""
-    candidates, holdout, schema, challenger_split, champion_holdout, champion_split = fetch_candidates(
+    candidates, holdout, schema, challenger_split, champion_holdout, champion_split, trained = fetch_candidates(
         model_name, deployment_name, version=version, alias=alias)
     challenger_eval, champion_eval, comparisons = evaluate_candidates(
-        candidates, holdout, schema, challenger_split, champion_holdout, champion_split, force=force)
-    decision = decide_deployment(candidates, challenger_eval, champion_eval, comparisons, gate, force=force)
+        candidates, holdout, schema, challenger_split, champion_holdout, champion_split, trained, force=force)
+    decision = decide_deployment(candidates, challenger_eval, champion_eval, comparisons, trained, gate, force=force)
     record = deploy_challenger(decision, candidates, holdout, schema, serving, parity_tolerance=gate.parity_tolerance)
     promote_champion(record, candidates)

@@ -80,11 +80,12 @@ def use_stack(name: Optional[str], say: Callable[[str], None], pipelines: tuple 
 
 def preflight_data(config: TrainingConfig) -> str:
     """Fails fast, before any pipeline starts, on problems a user can fix: file, target, task, no usable feature
-    column. Returns the source fingerprint ('' for generated data)."""
+    column, behaviour checks or slice bins naming columns the table lacks. Returns the source fingerprint ('' for generated data)."""
     from steps.data.columns import detect_task, plan_features, prepare_target
     from core.frames import normalize_missing
     from steps.data.fingerprint import fingerprint_file
     from steps.data.sources import load_dataset
+    from steps.evaluation.behaviour import check_columns
 
     data = config.data
     if str(data.source) in ("synthetic", ""):
@@ -92,8 +93,9 @@ def preflight_data(config: TrainingConfig) -> str:
     loaded = load_dataset(data.source, target=data.target, n_rows=data.n_rows, seed=data.seed)
     task = detect_task(loaded.frame[loaded.target].dropna(), None if data.task == "auto" else data.task)
     frame, _ = prepare_target(normalize_missing(loaded.frame), loaded.target, task)
-    plan_features(frame, loaded.target, task, max_null_fraction=config.validation.max_null_fraction,
-                  drop_columns=data.drop_columns)
+    plan = plan_features(frame, loaded.target, task, max_null_fraction=config.validation.max_null_fraction,
+                         drop_columns=data.drop_columns)
+    check_columns(config.evaluation, plan.features, plan.numeric)
     source = str(data.source)
     if not source.startswith("sklearn:"):
         return fingerprint_file(str(Path(source).expanduser()))
@@ -126,9 +128,11 @@ def model_name_for(source: str) -> str | None:
     return f"{slug}-model"
 
 
-def user_data_card(source: str, target: Optional[str]) -> Dict[str, Any]:
-    """Model-card overrides for `train --data`: the shipped card describes the churn demo, not the user's table."""
-    return {"model.description": f"Trained with `run.py train --data {source}` (target {target or 'from the source'}).",
+def user_data_overrides(source: str, target: Optional[str]) -> Dict[str, Any]:
+    """Overrides for `train --data`: the shipped card text, behaviour checks and per-feature slice bins describe the
+    churn demo's table, not the user's (their own go in a training config: `run.py train --config`)."""
+    return {"evaluation.behaviour_checks": [], "evaluation.slice_bins": {},
+            "model.description": f"Trained with `run.py train --data {source}` (target {target or 'from the source'}).",
             "model.tags": [], "model.audience": "", "model.use_cases": "",
             "model.limitations": "Describe intended use and limitations in a training config's model block "
                                  "(run.py train --config).",
@@ -232,6 +236,7 @@ def run_training(
         validation=config.validation,
         split=config.split,
         training=config.training,
+        evaluation=config.evaluation,
         model_name=card.name,
         # Caching is how a run executes, not what it computes: leave it out so a cached rerun can match.
         config_digest=config_hash({k: v for k, v in settings_dump.items() if k != "enable_cache"}),

@@ -1,12 +1,12 @@
-"""Training pipeline: ingest -> profile -> validate (gate) -> split -> train -> evaluate -> register challenger ->
-model card."""
+"""Training pipeline: ingest -> profile -> validate (gate) -> split -> train -> calibrate -> evaluate -> register
+challenger -> model card."""
 
 from zenml import pipeline
 
-from core.config import DataSection, SplitSection, TrainingSection, ValidationSection
+from core.config import DataSection, EvaluationSection, SplitSection, TrainingSection, ValidationSection
 from steps.hooks import notify_failure
 from steps.data.steps import data_quality_gate, ingest_data, profile_data, split_dataset, validate_data
-from steps.training.steps import evaluate_model, register_model, train_model, write_model_card
+from steps.training.steps import calibrate_model, evaluate_model, register_model, train_model, write_model_card
 
 
 @pipeline(on_failure=notify_failure)
@@ -15,6 +15,7 @@ def training_pipeline(
     validation: ValidationSection,
     split: SplitSection,
     training: TrainingSection,
+    evaluation: EvaluationSection,
     model_name: str,
     config_digest: str,
     source_fingerprint: str,
@@ -26,8 +27,9 @@ def training_pipeline(
     profile = profile_data(dataset)
     report = validate_data(profile, schema, validation)
     passed = data_quality_gate(report)
-    train_set, holdout_set, _ = split_dataset(dataset, schema, passed, split)
-    model, search = train_model(train_set, schema, training)
-    evaluation, _ = evaluate_model(model, holdout_set, schema)
-    registered = register_model(model, holdout_set, schema, evaluation, config_digest, model_name)
-    write_model_card(registered, schema, evaluation, search)
+    train_set, holdout_set, manifest = split_dataset(dataset, schema, passed, split, training.calibration)
+    fitted, search = train_model(train_set, schema, manifest, training)
+    model, calibration = calibrate_model(fitted, train_set, holdout_set, schema, manifest, training.calibration)
+    holdout_report, _ = evaluate_model(model, holdout_set, schema, calibration, evaluation)
+    registered = register_model(model, holdout_set, schema, holdout_report, config_digest, model_name)
+    write_model_card(registered, schema, holdout_report, search)

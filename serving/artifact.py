@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
 # The types beyond skops' defaults that the models of steps/training/model_factory.py contain, for every estimator,
-# task and loss it builds: tests/serving/test_allowlist.py derives them from the factory and checks this set equals
-# them. Exact names, never prefixes: `numpy.` would admit numpy.load inside a FunctionTransformer.
+# task and loss it builds, calibrated or not (steps/training/calibration.py): tests/serving/test_allowlist.py derives
+# them from the factory and checks this set equals them. Exact names, never prefixes: `numpy.` would admit numpy.load inside a FunctionTransformer.
 TRUSTED_TYPES = frozenset({
     "numpy.dtype",
+    "sklearn.calibration._CalibratedClassifier",  # CalibratedClassifierCV's fitted per-class calibrators
+    "sklearn.calibration._SigmoidCalibration",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",
 })

@@ -45,6 +45,10 @@ def files(tmp_path):
           "To go on, raise validation.max_null_fraction (now 0.5) in the training config"]),
         (["--config", "bad_config.yaml"], ["bad_config.yaml: split.test_size: Input should be less than 1"]),
         (["--data", "sklearn:imagenet"], ["unknown scikit-learn dataset 'imagenet'", "'sklearn:iris'"]),
+        # the shipped config's behaviour checks describe the churn table: with --config they are kept, and named
+        (["--config", str(ROOT / "configs" / "training.yaml"), "--data", "ok.csv", "--target", "y"],
+         ["behaviour check 'support-calls-raise-risk': column 'support_calls' is not a feature of this table "
+          "(features: b)", "declare your own in a training config"]),
     ],
 )
 def test_user_errors_get_one_clear_message(files, args, fragments):

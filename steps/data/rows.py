@@ -3,7 +3,8 @@
 A row's fingerprint is a 64-bit hash of its values in canonical form (numbers as float64, times as nanoseconds,
 everything else as text), so the same record hashes the same whether it came from the generator, a CSV or a parquet
 round trip. A model version's `SplitManifest` holds the fingerprints of its training and holdout rows; the deployment
-gate uses them to compare models only on rows that neither trained on.
+gate uses them to compare models only on rows that neither trained on. Rows set aside to calibrate the model are
+training rows (the model learned from them), recorded once more as the calibration subset.
 """
 
 from __future__ import annotations
@@ -72,22 +73,44 @@ class SplitManifest(Report):
     time_column: Optional[str] = None
     cutoff: Optional[str] = None  # the first held-out time (time split)
     notes: List[str] = dataclasses.field(default_factory=list)
+    # The training rows set aside to fit the calibrator (a subset of train_rows; empty without calibration).
+    n_calibration: int = 0
+    calibration_rows: str = ""
 
     @classmethod
     def build(cls, train: pd.DataFrame, holdout: pd.DataFrame, method: str, time_column: Optional[str] = None,
-              cutoff: Optional[str] = None, notes: Optional[List[str]] = None) -> "SplitManifest":
-        """Fingerprints both sides; raises RowLeakError if any row is on both (a split must never allow it)."""
+              cutoff: Optional[str] = None, notes: Optional[List[str]] = None,
+              calibration: Optional[np.ndarray] = None) -> "SplitManifest":
+        """Fingerprints both sides; raises RowLeakError if any row is on both (a split must never allow it).
+        `calibration`: boolean mask of the training rows set aside for calibration."""
         columns = sorted(str(c) for c in train.columns)
         train_keys, holdout_keys = row_fingerprints(train, columns), row_fingerprints(holdout, columns)
         shared = np.intersect1d(train_keys, holdout_keys)
         if len(shared):
             raise RowLeakError(f"{len(shared)} holdout row(s) are also training rows; the split is not disjoint")
+        calibration = np.zeros(len(train), dtype=bool) if calibration is None else np.asarray(calibration, bool)
+        if len(calibration) != len(train):
+            raise ValueError(f"calibration mask: expected {len(train)} values (one per training row), "
+                             f"got {len(calibration)}")
+        if np.isin(train_keys[calibration], train_keys[~calibration]).any():
+            raise RowLeakError("a calibration row repeats a row the model is fitted on; set repeats aside together")
         return cls(method=method, columns=columns, n_train=len(train), n_holdout=len(holdout),
                    train_rows=_pack(train_keys), holdout_rows=_pack(holdout_keys), time_column=time_column,
-                   cutoff=cutoff, notes=list(notes or []))
+                   cutoff=cutoff, notes=list(notes or []), n_calibration=int(calibration.sum()),
+                   calibration_rows=_pack(train_keys[calibration]) if calibration.any() else "")
 
     def train_keys(self) -> np.ndarray:
+        """Every row the model learned from: fitted on or calibrated on."""
         return _unpack(self.train_rows)
+
+    def calibration_keys(self) -> np.ndarray:
+        return _unpack(self.calibration_rows)
+
+    def calibration_mask(self, train: pd.DataFrame) -> np.ndarray:
+        """Which rows of the training set `train` are set aside for calibration."""
+        if not self.n_calibration:
+            return np.zeros(len(train), dtype=bool)
+        return np.isin(row_fingerprints(train, self.columns), self.calibration_keys())
 
     def holdout_keys(self) -> np.ndarray:
         return _unpack(self.holdout_rows)
@@ -96,9 +119,11 @@ class SplitManifest(Report):
         time = (f"; time column <code>{html.escape(str(self.time_column))}</code>, held out from "
                 f"{html.escape(str(self.cutoff))}" if self.method == "time" else "")
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        calibration = (f" {self.n_calibration} of the training rows are set aside to calibrate the model (never "
+                       "fitted on)." if self.n_calibration else "")
         body = (f"<p>{html.escape(self.method)} split{time}: <b>{self.n_train}</b> training rows, "
                 f"<b>{self.n_holdout}</b> holdout rows, no row on both sides (checked by fingerprint over "
-                f"{len(self.columns)} columns).</p><ul>{notes}</ul>")
+                f"{len(self.columns)} columns).{calibration}</p><ul>{notes}</ul>")
         return html_page(self.title, body)
 
 

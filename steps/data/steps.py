@@ -10,7 +10,7 @@ from typing_extensions import Annotated
 from zenml import log_metadata, step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
-from core.config import DataSection, SplitSection, ValidationSection
+from core.config import CalibrationSection, DataSection, SplitSection, ValidationSection
 from core import names
 from steps.data.rows import SplitManifest
 from steps.data.schema import DataSchema
@@ -120,11 +120,13 @@ def split_dataset(
     schema: DataSchema,
     gate_passed: bool,
     split: SplitSection,
+    calibration: CalibrationSection,
 ) -> Tuple[Annotated[pd.DataFrame, names.TRAIN_SET], Annotated[pd.DataFrame, names.HOLDOUT_SET],
            Annotated[SplitManifest, names.SPLIT_MANIFEST]]:
     """Seeded random split (stratified for classification) or time split (hold out the most recent rows); the
-    manifest records both sides by row fingerprint. Runs only after the quality gate passed."""
-    from steps.training.split import first_holdout_time, split_frame, timestamp_column
+    manifest records both sides by row fingerprint, and the training rows set aside for calibration (when
+    configured for a classifier). Runs only after the quality gate passed."""
+    from steps.training.split import calibration_rows, first_holdout_time, split_frame, timestamp_column
 
     method = split.method
     time_column = timestamp_column(schema.dropped, split.time_column) if method == "time" else None
@@ -133,10 +135,16 @@ def split_dataset(
         notes.append("no timestamp column: the table's row order is taken as time order")
     train, holdout = split_frame(dataset, schema.target, schema.task, test_size=split.test_size, seed=split.seed,
                                  method=method, time_column=time_column, holdout_rows=split.holdout_rows)
+    calibrate = calibration.enabled and schema.task != "regression"
+    if calibration.enabled and not calibrate:
+        notes.append("training.calibration is set but a regression model has no probabilities: not calibrated")
+    set_aside = (calibration_rows(train, schema.target, schema.task, calibration.share, split.seed)
+                 if calibrate else None)
     manifest = SplitManifest.build(train, holdout, method, time_column, first_holdout_time(holdout, time_column),
-                                   notes)
+                                   notes, calibration=set_aside)
     where = f" by '{time_column}', holdout from {manifest.cutoff}" if time_column else ""
-    logger.info("%s split%s: %d training rows, %d holdout rows", method, where, len(train), len(holdout))
+    aside = f" ({manifest.n_calibration} of them set aside for calibration)" if manifest.n_calibration else ""
+    logger.info("%s split%s: %d training rows%s, %d holdout rows", method, where, len(train), aside, len(holdout))
     for note in notes:
         logger.info("split: %s", note)
     return train, holdout, manifest

@@ -9,7 +9,7 @@ filtered by the other model's training-row fingerprints, then both are checked a
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import pandas as pd
 
@@ -81,9 +81,11 @@ def model_features(model: Any, frame: pd.DataFrame, schema: DataSchema) -> list:
     return features
 
 
-def score(model: Any, frame: pd.DataFrame, schema: DataSchema) -> Any:
+def score(model: Any, frame: pd.DataFrame, schema: DataSchema, bins: Optional[Dict[str, int]] = None) -> Any:
     """The model's EvaluationReport on `frame` (None for an empty frame), on the features the model was fitted on,
-    with its primary metric per value of each categorical column (every slice: the gate applies its own minimum)."""
+    with its primary metric per value of each categorical column and per quantile bin of the numeric columns in
+    `bins` (bins from `frame`'s quantiles: the same for both models; every slice: the gate applies its own
+    minimum)."""
     from steps.evaluation.metrics import evaluate, predict_with
     from steps.evaluation.slices import slice_metrics
 
@@ -92,14 +94,15 @@ def score(model: Any, frame: pd.DataFrame, schema: DataSchema) -> Any:
     y_pred, y_proba, classes = predict_with(model, frame[model_features(model, frame, schema)], schema.task)
     report = evaluate(frame[schema.target], y_pred, schema.task, y_proba, classes)
     slices = slice_metrics(frame, [c for c in schema.categorical if c in frame.columns], frame[schema.target],
-                           y_pred, y_proba, schema.task, classes, min_rows=1)
-    return dataclasses.replace(report, slices=slices, min_slice_rows=1)
+                           y_pred, y_proba, schema.task, classes, 1, bins)
+    return dataclasses.replace(report, slices=slices, min_slice_rows=1, slice_bins=dict(bins or {}))
 
 
-def compare(subset: ComparisonSet, challenger: Any, champion: Optional[Any], schema: DataSchema) -> Comparison:
-    """Both models scored on the same rows."""
-    new = score(challenger, subset.frame, schema)
-    old = score(champion, subset.frame, schema) if champion is not None else None
+def compare(subset: ComparisonSet, challenger: Any, champion: Optional[Any], schema: DataSchema,
+            bins: Optional[Dict[str, int]] = None) -> Comparison:
+    """Both models scored on the same rows, sliced alike."""
+    new = score(challenger, subset.frame, schema, bins)
+    old = score(champion, subset.frame, schema, bins) if champion is not None else None
     return Comparison(name=subset.name, rows=len(subset.frame), excluded=subset.excluded,
                       challenger=new.metrics if new else {}, champion=old.metrics if old else None,
                       challenger_slices=new.slices if new else [], champion_slices=old.slices if old else None)

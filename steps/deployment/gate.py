@@ -45,6 +45,8 @@ class DeploymentDecision(Report):
     max_previous_loss: float = 0.0
     max_slice_loss: Optional[float] = None
     failures: List[str] = dataclasses.field(default_factory=list)  # the reasons that block the deployment
+    behaviour: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # the challenger's behaviour checks
+    block_on_behaviour: bool = False
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "DeploymentDecision":
@@ -136,6 +138,19 @@ def _slices(recent: Comparison, primary_metric: str, margin: float, min_rows: in
             f"(closest: {new['feature']}={new['value']}, {new['score'] - old['score']:+.4f})"], []
 
 
+def _behaviour(results: List[Dict[str, Any]], block: bool) -> tuple[List[str], List[str]]:
+    """(reasons, failures) from the challenger's behaviour checks (run at training); failures only when `block`."""
+    if not results:
+        return ["behaviour checks: none declared in the challenger's training config"], []
+    broken = [r for r in results if not r["passed"]]
+    if not broken:
+        return [f"behaviour checks: all {len(results)} passed ({', '.join(r['name'] for r in results)})"], []
+    lines = [f"behaviour check '{r['name']}' ({r['kind']}) failed: {r['detail']}" for r in broken]
+    if block:
+        return lines, lines
+    return [f"{line} (not blocking: gate.block_on_behaviour is false)" for line in lines], []
+
+
 def decide(
     challenger_version: str,
     challenger_metrics: Dict[str, float],
@@ -153,6 +168,8 @@ def decide(
     min_rows: int = 1,
     max_slice_loss: Optional[float] = None,
     min_slice_rows: int = 1,
+    behaviour: Optional[List[Dict[str, Any]]] = None,
+    block_on_behaviour: bool = False,
 ) -> DeploymentDecision:
     """All metrics are higher-is-better. The first deployment needs the thresholds only.
 
@@ -161,11 +178,16 @@ def decide(
     and beat the champion by `min_improvement`. On `previous` (the champion's holdout minus the challenger's
     training rows) it may not lose more than `max_previous_loss`. `force` waives both comparisons with the champion
     (never the thresholds). With `max_slice_loss` set, no categorical slice of `recent` with `min_slice_rows` rows
-    may lose more than that to the champion's same slice (the failure names the slice). When the candidate is the
-    champion, it is served again if its endpoint does not serve it (`serving_version`: stopped, crashed, rebooted).
+    may lose more than that to the champion's same slice (the failure names the slice). `behaviour` (the
+    challenger's behaviour-check results) blocks on any failed check with `block_on_behaviour`, naming it; `force`
+    never waives it. When the candidate is the champion, it is served again if its endpoint does not serve it
+    (`serving_version`: stopped, crashed, rebooted).
     """
     where = f" on the {recent.name}" if recent else ""
     reasons, failures = _thresholds(challenger_metrics, min_metrics, where)
+    behaviour_reasons, behaviour_failures = _behaviour(list(behaviour or []), block_on_behaviour)
+    reasons += [r for r in behaviour_reasons if r not in behaviour_failures]
+    failures += behaviour_failures
     if recent is not None:
         reasons.append(recent.describe())
         if recent.rows < min_rows:
@@ -209,4 +231,5 @@ def decide(
         champion_metrics=champion_metrics or {}, min_metrics=min_metrics, min_improvement=min_improvement,
         reasons=reasons, comparisons=[c for c in (recent, previous) if c is not None],
         max_previous_loss=max_previous_loss, max_slice_loss=max_slice_loss, failures=failures,
+        behaviour=list(behaviour or []), block_on_behaviour=block_on_behaviour,
     )

@@ -20,6 +20,10 @@ from steps.evaluation.metrics import EvaluationReport
 
 logger = logging.getLogger(__name__)
 
+# The candidate's evaluation from its training run; named apart from names.EVALUATION_REPORT so that a model
+# version's `get_artifact(EVALUATION_REPORT)` keeps answering with the training run's own report.
+CHALLENGER_TRAINING_EVALUATION = "challenger_training_evaluation"
+
 
 def _tracking_uri() -> Optional[str]:
     from steps.deployment.rollout import tracking_uri
@@ -32,10 +36,12 @@ def fetch_candidates(
     model_name: str, deployment_name: str, version: Optional[str] = None, alias: Optional[str] = None
 ) -> Tuple[Annotated[Candidates, "candidates"], Annotated[pd.DataFrame, names.HOLDOUT_SET],
            Annotated[DataSchema, names.DATA_SCHEMA], Annotated[SplitManifest, "challenger_split"],
-           Annotated[Optional[pd.DataFrame], "champion_holdout"], Annotated[Optional[SplitManifest], "champion_split"]]:
+           Annotated[Optional[pd.DataFrame], "champion_holdout"], Annotated[Optional[SplitManifest], "champion_split"],
+           Annotated[EvaluationReport, CHALLENGER_TRAINING_EVALUATION]]:
     """The version to deploy (chosen `version` or `alias`, else the challenger) and the champion, each with its
     holdout and split manifest (through its ZenML model version), and what the model's endpoint serves now: what
-    the comparison needs to use only rows neither model trained on."""
+    the comparison needs to use only rows neither model trained on. Also the candidate's own training evaluation:
+    its behaviour checks and the numeric slice bins it was evaluated with."""
     from steps.deployment.comparison import split_of
     from steps.deployment.registry import by_alias, select_version
     from steps.deployment.rollout import serving_version, training_artifacts
@@ -58,7 +64,8 @@ def fetch_candidates(
         zenml_model_version=str(model_version.id), deployment_name=deployment_name, selected_by=selected_by,
         serving_version=serving,
     )
-    return candidates, holdout, schema, split_of(model_version), champion_holdout, champion_split
+    trained = model_version.get_artifact(names.EVALUATION_REPORT).load()
+    return candidates, holdout, schema, split_of(model_version), champion_holdout, champion_split, trained
 
 
 @step(enable_cache=False)
@@ -69,11 +76,13 @@ def evaluate_candidates(
     challenger_split: SplitManifest,
     champion_holdout: Optional[pd.DataFrame],
     champion_split: Optional[SplitManifest],
+    challenger_training_evaluation: EvaluationReport,
     force: bool = False,
 ) -> Tuple[Annotated[EvaluationReport, "challenger_evaluation"], Annotated[Optional[EvaluationReport],
            "champion_evaluation"], Annotated[List[Comparison], "comparisons"]]:
     """Challenger and champion scored with the same metrics on the same rows, only rows neither trained on: the
-    challenger's holdout (for a retrain: the recent window) and the champion's holdout (the previous one)."""
+    challenger's holdout (for a retrain: the recent window) and the champion's holdout (the previous one); slices
+    are the categorical values and the numeric bins the challenger's training evaluation used."""
     from steps.deployment.comparison import IncomparableModelsError, compare, comparison_sets, model_features, score
     from steps.deployment.registry import download_model, load_model
     from core.state import state_dir
@@ -88,15 +97,16 @@ def evaluate_candidates(
         except IncomparableModelsError as exc:  # --force waives the comparison: score the candidate alone
             logger.warning("champion not compared (--force): %s", exc)
             champion, previous = None, None
-    challenger_report = score(challenger, first.frame, schema)
+    bins = challenger_training_evaluation.slice_bins
+    challenger_report = score(challenger, first.frame, schema, bins)
     if challenger_report is None:
         raise RowLeakError(f"{first.name}: all {first.excluded} held-out rows of the challenger were training rows of "
                            "the champion; no fair comparison is possible. Train the challenger on data with rows "
                            "the champion has not seen")
-    champion_report = score(champion, first.frame, schema) if champion is not None else None
-    comparisons = [compare(first, challenger, champion, schema)]
+    champion_report = score(champion, first.frame, schema, bins) if champion is not None else None
+    comparisons = [compare(first, challenger, champion, schema, bins)]
     if previous is not None:
-        comparisons.append(compare(previous, challenger, champion, schema))
+        comparisons.append(compare(previous, challenger, champion, schema, bins))
     primary = challenger_report.primary_metric
     for c in comparisons:
         logger.info("%s; %s: challenger %s, champion %s", c.describe(), primary, _show(c.challenger, primary),
@@ -114,12 +124,14 @@ def decide_deployment(
     challenger_evaluation: EvaluationReport,
     champion_evaluation: Optional[EvaluationReport],
     comparisons: List[Comparison],
+    challenger_training_evaluation: EvaluationReport,
     gate: GateSection,
     force: bool = False,
 ) -> Annotated[DeploymentDecision, names.DEPLOYMENT_DECISION]:
     """Deploy only if the candidate meets the thresholds and beats the champion by the margin on the rows neither
     trained on, without losing more than the tolerance on the previous holdout (`force` waives the comparison with
-    the champion, never the thresholds or the parity check); a champion whose endpoint is down is served again."""
+    the champion, never the thresholds or the parity check); with `gate.block_on_behaviour`, only if it passed its
+    behaviour checks; a champion whose endpoint is down is served again."""
     from steps.deployment.gate import decide
 
     decision = decide(
@@ -138,6 +150,8 @@ def decide_deployment(
         min_rows=gate.min_comparison_rows,
         max_slice_loss=gate.max_slice_loss,
         min_slice_rows=gate.min_slice_rows,
+        behaviour=challenger_training_evaluation.behaviour,
+        block_on_behaviour=gate.block_on_behaviour,
     )
     for reason in decision.reasons:
         logger.info("gate: %s", reason)

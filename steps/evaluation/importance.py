@@ -9,14 +9,13 @@ from sklearn.inspection import permutation_importance
 
 # The score a permuted column is judged by: the task's primary metric as a scikit-learn scorer.
 IMPORTANCE_SCORING = {"binary": "roc_auc", "multiclass": "f1_macro", "regression": "r2"}
-IMPORTANCE_REPEATS = 5
-IMPORTANCE_MAX_ROWS = 5000  # larger holdouts are subsampled (seeded): the cost is columns x repeats predictions
-IMPORTANCE_SEED = 0
 
 
-def holdout_importance(model: Any, X: pd.DataFrame, y: pd.Series, task: str, *, repeats: int = IMPORTANCE_REPEATS,
-                       max_rows: int = IMPORTANCE_MAX_ROWS, seed: int = IMPORTANCE_SEED) -> List[Dict[str, Any]]:
-    """Mean and std of the drop in the primary score when each input column is shuffled, most important first."""
+def holdout_importance(model: Any, X: pd.DataFrame, y: pd.Series, task: str, *, repeats: int, max_rows: int,
+                       seed: int) -> List[Dict[str, Any]]:
+    """Mean and std of the drop in the primary score when each input column is shuffled `repeats` times, most
+    important first; holdouts over `max_rows` are subsampled (seeded): the cost is columns x repeats predictions.
+    The settings are the training config's `evaluation` section."""
     if len(X) < 2 or (task != "regression" and pd.Series(y).nunique() < 2):
         return []  # a score needs two classes (or two rows): no importance rather than a misleading one
     result = permutation_importance(model, X, y, scoring=IMPORTANCE_SCORING[task], n_repeats=repeats,

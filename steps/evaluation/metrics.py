@@ -41,6 +41,9 @@ class EvaluationReport(Report):
     importance: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # feature, mean, std; largest first
     slices: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # feature, value, rows, score; worst first
     min_slice_rows: int = 0
+    slice_bins: Dict[str, int] = dataclasses.field(default_factory=dict)  # numeric feature -> quantile bins sliced
+    behaviour: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # name, kind, passed, value, detail
+    calibration_choice: Dict[str, Any] = dataclasses.field(default_factory=dict)  # CalibrationReport as a dict
 
     @property
     def primary_value(self) -> float:
@@ -57,8 +60,9 @@ class EvaluationReport(Report):
         images = "".join(f"<img alt='{name}' src='data:image/png;base64,{png_base64(fig)}'/>"
                          for name, fig in figures.items())
         close(figures)
-        body = (f"<p>{self.task} task, {self.n_rows} holdout rows.</p><table>{rows}</table>{images}"
-                f"{self._slices_html()}{self._importance_html()}")
+        body = (f"<p>{self.task} task, {self.n_rows} holdout rows.</p><table>{rows}</table>"
+                f"{self._calibration_html()}{self._behaviour_html()}{images}{self._slices_html()}"
+                f"{self._importance_html()}")
         return html_page(self.title, body)
 
     def _slices_html(self) -> str:
@@ -68,10 +72,34 @@ class EvaluationReport(Report):
         rows = "".join(
             f"<tr><td>{html.escape(s['feature'])}</td><td>{html.escape(s['value'])}</td><td>{s['rows']}</td>"
             f"<td>{s['score']:.4f}</td><td>{s['score'] - self.primary_value:+.4f}</td></tr>" for s in shown)
-        return (f"<h3>Worst slices</h3><p>{self.primary_metric} per value of each categorical feature with at least "
-                f"{self.min_slice_rows} holdout rows, worst first ({len(self.slices)} slices).</p>"
+        binned = (f" and per quantile bin of {', '.join(f'{c} ({n})' for c, n in sorted(self.slice_bins.items()))}"
+                  if self.slice_bins else "")
+        return (f"<h3>Worst slices</h3><p>{self.primary_metric} per value of each categorical feature{binned}, with at "
+                f"least {self.min_slice_rows} holdout rows, worst first ({len(self.slices)} slices).</p>"
                 f"<table><tr><th>feature</th><th>value</th><th>rows</th><th>{self.primary_metric}</th>"
                 f"<th>vs overall</th></tr>{rows}</table>")
+
+    def _behaviour_html(self) -> str:
+        if not self.behaviour:
+            return ""
+        rows = "".join(
+            f"<tr><td>{html.escape(r['name'])}</td><td>{html.escape(r['kind'])}</td>"
+            f"<td class='{'pass' if r['passed'] else 'fail'}'>{'pass' if r['passed'] else 'FAIL'}</td>"
+            f"<td>{html.escape(r['detail'])}</td></tr>" for r in self.behaviour)
+        return ("<h3>Behaviour checks</h3><table><tr><th>check</th><th>kind</th><th>result</th><th>detail</th></tr>"
+                f"{rows}</table>")
+
+    def _calibration_html(self) -> str:
+        losses = self.calibration_choice.get("holdout_log_loss") or {}
+        if not losses:
+            return ""
+        chosen = self.calibration_choice["chosen"]
+        rows = "".join(f"<tr><td>{html.escape(k)}{' (chosen)' if k == chosen else ''}</td><td>{v:.4f}</td></tr>"
+                       for k, v in sorted(losses.items()))
+        return (f"<h3>Calibration</h3><p>Calibrators fitted on {self.calibration_choice['calibration_rows']} "
+                f"training rows set aside from the fit; the option with the lowest holdout log loss serves: "
+                f"<b>{html.escape(chosen)}</b>.</p><table><tr><th>option</th><th>holdout log loss</th></tr>{rows}"
+                "</table>")
 
     def _importance_html(self) -> str:
         if not self.importance:

@@ -36,10 +36,17 @@ class ModelCardReport(Report):
     metrics: Dict[str, float]
     worst_slices: List[Dict[str, Any]]
     importance: List[Dict[str, Any]]
+    calibration: Dict[str, Any] = dataclasses.field(default_factory=dict)  # chosen, holdout_log_loss per option
+    behaviour: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # the behaviour checks' results
 
     def sections(self) -> List[tuple[str, List[tuple[str, str]]]]:
         """(heading, [(label, text)]) in card order: the one layout both renderings follow."""
         calibration = [(k, f"{self.metrics[k]:.4f}") for k in ("brier_score", "ece") if k in self.metrics]
+        if self.calibration.get("holdout_log_loss"):
+            calibration.append(("calibrated by", f"{self.calibration['chosen']} (lowest holdout log loss; fitted on "
+                                                 f"{self.calibration['calibration_rows']} set-aside training rows)"))
+            calibration += [(f"holdout log loss, {k}", f"{v:.4f}")
+                            for k, v in sorted(self.calibration["holdout_log_loss"].items())]
         return [
             ("Model", [("name", self.name), ("version", self.version), ("MLflow model", self.model_uri),
                        ("MLflow run", self.run_id), ("git commit", self.git_commit)]),
@@ -52,6 +59,8 @@ class ModelCardReport(Report):
             ("Calibration", calibration),
             ("Worst slices", [(f"{s['feature']}={s['value']} ({s['rows']} rows)", f"{s['score']:.4f}")
                               for s in self.worst_slices]),
+            ("Behaviour checks", [(f"{r['name']} ({r['kind']})", f"{'pass' if r['passed'] else 'FAIL'}: {r['detail']}")
+                                  for r in self.behaviour]),
             ("Permutation importance (holdout)", [(r["feature"], f"{r['mean']:.4f} ± {r['std']:.4f}")
                                                  for r in self.importance]),
         ]
@@ -98,6 +107,7 @@ def build_card(intended_use: Dict[str, Any], registered: Any, schema: Any, evalu
                   if search.candidates else "no search"},
         primary_metric=evaluation.primary_metric, metrics=dict(evaluation.metrics),
         worst_slices=scored[:CARD_SLICES], importance=evaluation.importance[:CARD_FEATURES],
+        calibration=dict(evaluation.calibration_choice), behaviour=list(evaluation.behaviour),
     )
 
 

@@ -1,4 +1,5 @@
-"""Hyper-parameter search with cross-validation on the training split only (the holdout never scores candidates)."""
+"""Hyper-parameter search (grid, random or optuna) with cross-validation on the training split only (the holdout never
+scores candidates)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class SearchReport(Report):
     best_params: Dict[str, Any]
     best_score: float
     candidates: List[Dict[str, Any]]  # params, mean and std of the CV score, rank, scores {name: {mean, std}}
+    method: str = "grid"  # grid | random | optuna
 
     @property
     def best_index(self) -> int:
@@ -53,7 +55,8 @@ class SearchReport(Report):
             for c in sorted(self.candidates, key=lambda c: c["rank"])
         )
         body = (
-            f"<p>{len(self.candidates)} candidates, {self.cv_folds}-fold CV on the training split, scoring "
+            f"<p>{len(self.candidates)} candidates ({self.method} search), {self.cv_folds}-fold CV on the training "
+            "split, scoring "
             f"<b>{self.scoring}</b>. Best: <b>{self.best_score:.4f}</b> with {self.best_params}. Each candidate is "
             "an MLflow child run of the training run.</p>"
             f"<table><tr><th>rank</th><th>CV {self.scoring}</th>{head}<th>parameters</th></tr>{rows}</table>"
@@ -127,23 +130,32 @@ def tune(
     scoring = names[0]
     if not grid:
         model.fit(X, y)
-        empty = SearchReport(scoring=scoring, cv_folds=0, best_params={}, best_score=float("nan"), candidates=[])
+        empty = SearchReport(scoring=scoring, cv_folds=0, best_params={}, best_score=float("nan"), candidates=[],
+                             method=method)
         return model, empty, []
     splitter = (
         KFold(n_splits=cv_folds, shuffle=True, random_state=seed)
         if task == "regression"
         else StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
     )
-    n_candidates = _grid_size(grid) if method != "random" else min(n_iter, _grid_size(grid))
+    n_candidates = _grid_size(grid) if method == "grid" else min(n_iter, _grid_size(grid))
     progress = SearchProgress(names, n_candidates * cv_folds)
-    if method == "random":
-        search = RandomizedSearchCV(
-            model, grid, n_iter=n_iter, cv=splitter, scoring=progress, random_state=seed, refit=scoring, n_jobs=1
-        )
+    if method == "optuna":
+        from steps.training.optuna_search import optuna_search
+
+        # n_iter trials; a configuration tried twice is scored once, so the fit count is an upper bound
+        best_model, results, best_params, best_score = optuna_search(
+            model, X, y, grid, cv=splitter, scorer=progress, names=names, n_trials=n_iter, seed=seed)
     else:
-        search = GridSearchCV(model, grid, cv=splitter, scoring=progress, refit=scoring, n_jobs=1)
-    search.fit(X, y)
-    results = search.cv_results_
+        if method == "random":
+            search = RandomizedSearchCV(
+                model, grid, n_iter=n_iter, cv=splitter, scoring=progress, random_state=seed, refit=scoring, n_jobs=1
+            )
+        else:
+            search = GridSearchCV(model, grid, cv=splitter, scoring=progress, refit=scoring, n_jobs=1)
+        search.fit(X, y)
+        results = search.cv_results_
+        best_model, best_params, best_score = search.best_estimator_, search.best_params_, search.best_score_
     candidates = [
         {
             "params": {k.removeprefix("model__"): _plain(v) for k, v in params.items()},
@@ -158,11 +170,12 @@ def tune(
     report = SearchReport(
         scoring=scoring,
         cv_folds=cv_folds,
-        best_params={k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()},
-        best_score=float(search.best_score_),
+        best_params={k.removeprefix("model__"): _plain(v) for k, v in best_params.items()},
+        best_score=float(best_score),
         candidates=candidates,
+        method=method,
     )
-    return search.best_estimator_, report, [float(t) for t in results["mean_fit_time"]]
+    return best_model, report, [float(t) for t in results["mean_fit_time"]]
 
 
 def _grid_size(grid: Dict[str, List[Any]]) -> int:

@@ -118,3 +118,14 @@ def first_holdout_time(holdout: pd.DataFrame, time_column: Optional[str]) -> Opt
     if time_column is None or holdout.empty:
         return None
     return str(pd.to_datetime(holdout[time_column], format="mixed").min())
+
+
+def calibration_rows(train: pd.DataFrame, target: str, task: str, share: float, seed: int) -> np.ndarray:
+    """Boolean mask of the `share` of training rows set aside to fit a calibrator: seeded, stratified, repeats of a
+    row on one side (as the holdout split)."""
+    if not 0.0 < share < 1.0:
+        raise SplitError(f"training.calibration.share: expected a fraction between 0 and 1, got {share}")
+    try:
+        return _random_holdout(train, row_fingerprints(train), target, task, share, seed)
+    except SplitError as exc:
+        raise SplitError(f"calibration rows (training.calibration.share={share}): {exc}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Dict, Tuple
 
@@ -11,11 +12,13 @@ from typing_extensions import Annotated
 from zenml import get_step_context, log_metadata, step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
-from core.config import TrainingSection
+from core.config import CalibrationSection, EvaluationSection, TrainingSection
 from core import names
+from steps.data.rows import SplitManifest
 from steps.data.schema import DataSchema
 from steps.evaluation.metrics import EvaluationReport
 from steps.evaluation.model_card import ModelCardReport
+from steps.training.calibration import CalibrationReport
 from steps.training.registered_model import RegisteredModel
 from steps.training.search import SearchReport
 
@@ -24,11 +27,13 @@ logger = logging.getLogger(__name__)
 
 @step(experiment_tracker=True)
 def train_model(
-    train_set: pd.DataFrame, schema: DataSchema, training: TrainingSection
-) -> Tuple[Annotated[Pipeline, names.MODEL], Annotated[SearchReport, names.SEARCH_REPORT]]:
-    """Fits preprocessing + estimator as one Pipeline, choosing hyper-parameters by CV on the training split."""
+    train_set: pd.DataFrame, schema: DataSchema, split_manifest: SplitManifest, training: TrainingSection
+) -> Tuple[Annotated[Pipeline, names.UNCALIBRATED_MODEL], Annotated[SearchReport, names.SEARCH_REPORT]]:
+    """Fits preprocessing + estimator as one Pipeline, choosing hyper-parameters by CV on the training split (minus
+    the rows the manifest sets aside for calibration)."""
     import mlflow
 
+    from steps.training.calibration import split_off
     from steps.training.model_factory import build_model, search_space
     from steps.training.search import tune
     from steps.training.tracking import log_candidate_runs
@@ -37,6 +42,7 @@ def train_model(
                         training.seed)
     search = training.search
     grid = search_space(search.space, training.estimator, schema.task)
+    train_set, _ = split_off(train_set, split_manifest.calibration_mask(train_set))
     X, y = train_set[schema.features], train_set[schema.target]
     fitted, report, fit_seconds = tune(model, X, y, schema.task, grid, method=search.method,
                                        cv_folds=search.cv_folds, n_iter=search.n_iter, scoring=search.scoring,
@@ -52,18 +58,51 @@ def train_model(
 
 
 @step(experiment_tracker=True)
+def calibrate_model(
+    model: Pipeline, train_set: pd.DataFrame, holdout_set: pd.DataFrame, schema: DataSchema,
+    split_manifest: SplitManifest, calibration: CalibrationSection,
+) -> Tuple[Annotated[Pipeline, names.MODEL], Annotated[CalibrationReport, names.CALIBRATION_REPORT]]:
+    """Calibrates the classifier on the training rows set aside for it (each configured method), keeping the option
+    with the lowest holdout log loss (uncalibrated included)."""
+    import mlflow
+
+    from steps.training.calibration import UNCALIBRATED, choose_calibration, split_off
+
+    _, aside = split_off(train_set, split_manifest.calibration_mask(train_set))
+    methods = calibration.methods if schema.task != "regression" else []
+    chosen, report = choose_calibration(model, aside[schema.features], aside[schema.target],
+                                        holdout_set[schema.features], holdout_set[schema.target], methods)
+    if report.tried:
+        mlflow.log_param("calibration", report.chosen)
+        mlflow.log_metrics({f"calibration_log_loss_{k}": v for k, v in report.holdout_log_loss.items()})
+    logger.info("calibration: %s", report.summary())
+    if report.chosen == UNCALIBRATED and report.tried:
+        logger.info("calibration: no method lowered the holdout log loss; the model stays uncalibrated")
+    return chosen, report
+
+
+@step(experiment_tracker=True)
 def evaluate_model(
-    model: Pipeline, holdout_set: pd.DataFrame, schema: DataSchema
+    model: Pipeline, holdout_set: pd.DataFrame, schema: DataSchema, calibration: CalibrationReport,
+    evaluation: EvaluationSection,
 ) -> Tuple[Annotated[EvaluationReport, names.EVALUATION_REPORT], Annotated[pd.DataFrame, names.HOLDOUT_PREDICTIONS]]:
-    """Holdout metrics, calibration, figures, permutation importance and slices, logged to MLflow and to the ZenML
-    model version."""
+    """Holdout metrics, calibration, figures, permutation importance, slices and behaviour checks, logged to MLflow
+    and to the ZenML model version."""
+    from steps.evaluation.behaviour import failed
     from steps.evaluation.holdout import evaluate_holdout, log_evaluation
 
-    report, predictions = evaluate_holdout(model, holdout_set, schema.features, schema.categorical, schema.target,
-                                           schema.task)
+    report, predictions = evaluate_holdout(model, holdout_set, schema.features, schema.categorical, schema.numeric,
+                                           schema.target, schema.task, evaluation)
+    report = dataclasses.replace(report, calibration_choice=calibration.to_dict())
     log_evaluation(report)
     log_metadata(metadata={"holdout": report.metrics}, infer_model=True)
     logger.info("holdout: %s", ", ".join(f"{k}={v:.4f}" for k, v in report.metrics.items()))
+    for result in report.behaviour:
+        logger.info("behaviour check %s: %s (%s)", result["name"], "pass" if result["passed"] else "FAIL",
+                    result["detail"])
+    if failed(report.behaviour):
+        logger.warning("behaviour checks failed: %s (the deployment gate refuses this model when "
+                       "gate.block_on_behaviour is true)", ", ".join(r["name"] for r in failed(report.behaviour)))
     return report, predictions
 
 

@@ -5,7 +5,8 @@ import html
 
 import pytest
 
-from pipelines.launch import load_training_config, model_name_for, preflight_data, prepare_environment, run_training
+from pipelines.launch import (load_training_config, model_name_for, preflight_data, prepare_environment, run_training,
+                              user_data_overrides)
 from core import names
 from tests.steps.data.messy_tables import MESSY_DROPPED, MESSY_LEAK, TITANIC_FEATURES, messy_table
 
@@ -31,6 +32,7 @@ def test_messy_table_trains_and_the_artifacts_name_each_decision(local_stack, tm
     path = tmp_path / "passengers.csv"
     messy_table().to_csv(path, index=False)
     config = load_training_config(None, {
+        **user_data_overrides(str(path), "Survived"),  # as `train --data` does
         "data.source": str(path), "data.target": "Survived", "model.name": model_name_for(str(path)),
         "training.search.space": {"max_depth": [3]}, "training.search.cv_folds": 2, "enable_cache": False,
     })

@@ -23,6 +23,7 @@ from pipelines.launch import (
     rollback_champion,
     run_deployment,
     run_training,
+    user_data_overrides,
 )
 from steps.deployment.endpoint_client import predict
 
@@ -57,8 +58,9 @@ FAST = {"training.search.space": {"max_depth": [3]}, "training.search.cv_folds":
 
 
 def _train(path, target: str, model: str, **overrides) -> None:
-    config = load_training_config(None, {**FAST, "data.source": str(path), "data.target": target,
-                                         "model.name": model, **overrides})
+    config = load_training_config(None, {**FAST, **user_data_overrides(str(path), target),  # as `train --data`
+                                         "data.source": str(path), "data.target": target, "model.name": model,
+                                         **overrides})
     run_training(config, "", **QUIET)
 
 

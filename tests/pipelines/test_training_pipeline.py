@@ -72,7 +72,7 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     logged = Path(url2pathname(urlparse(run.info.artifact_uri).path)) / "evaluation"
     assert {p.name for p in logged.iterdir()} == {
         "confusion_matrix.png", "roc_curve.png", "pr_curve.png", "calibration_curve.png",
-        "permutation_importance.png", "permutation_importance.json", "slices.json"}
+        "permutation_importance.png", "permutation_importance.json", "slices.json", "behaviour_checks.json"}
     assert 0 <= run.data.metrics["holdout_ece"] <= 1 and "holdout_brier_score" in run.data.metrics
     tags = run.data.tags
     for key in ("git_commit", "git_dirty", "data_fingerprint", "zenml_run_id", "config_hash", "version.zenml",
@@ -98,6 +98,15 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     loaded = evaluation.load()
     assert {r["feature"] for r in loaded.importance} == set(run.data.params["features"].split(","))
     assert loaded.slices and all(s["rows"] >= loaded.min_slice_rows for s in loaded.slices)
+    # numeric features sliced by quantile bins too (the demo's evaluation.numeric_slice_bins)
+    assert set(loaded.slice_bins.values()) == {config.evaluation.numeric_slice_bins}
+    assert "tenure_months" in loaded.slice_bins
+    assert any(s["feature"] == "tenure_months" for s in loaded.slices)
+    # the demo's behaviour checks: every one run, in the report, MLflow and the card
+    declared = [c.name for c in config.evaluation.behaviour_checks]
+    assert [r["name"] for r in loaded.behaviour] == declared and len(declared) == 3
+    for result in loaded.behaviour:
+        assert run.data.metrics[f"behaviour_{result['name']}_passed"] == float(result["passed"])
     profile_artifact = _artifact(local_stack, summary["run_id"], names.DATA_PROFILE)
     assert "monthly_charges" in profile_artifact.load().get_columns()
     # the project's whylogs materializer (binary profile + HTML summary), not ZenML's cloudpickle fallback
@@ -114,6 +123,7 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     card = card.load()
     assert card.version == registered.version and card.intended_use["ethics"] == config.model.ethics
     assert card.worst_slices and card.importance and card.data["fingerprint"] == tags["data_fingerprint"]
+    assert [r["name"] for r in card.behaviour] == declared and "## Behaviour checks" in card.to_markdown()
     assert ml.get_model_version(config.model.name, registered.version).description == card.to_markdown()
 
     # What the version trained on is recorded with it, and no holdout row is a training row.
@@ -126,6 +136,35 @@ def test_run_is_tracked_registered_and_visualized(local_stack, tmp_path):
     assert manifest.method == "random" and (manifest.n_train, manifest.n_holdout) == (480, 120)
     assert set(row_fingerprints(train)) == set(manifest.train_keys())
     assert not np.isin(row_fingerprints(holdout), manifest.train_keys()).any()
+
+    # Calibration (on in the demo config): fitted on the training rows the manifest sets aside, chosen by holdout
+    # log loss, both losses and the choice in MLflow, the evaluation report and the card.
+    assert manifest.n_calibration == pytest.approx(0.2 * 480, abs=2)
+    assert set(manifest.calibration_keys()) < set(manifest.train_keys())
+    assert int(run.data.params["n_train_rows"]) == 480 - manifest.n_calibration
+    calibration = _artifact(local_stack, summary["run_id"], names.CALIBRATION_REPORT).load()
+    assert set(calibration.holdout_log_loss) == {"none", "sigmoid", "isotonic"}
+    assert calibration.holdout_log_loss[calibration.chosen] == min(calibration.holdout_log_loss.values())
+    assert run.data.params["calibration"] == calibration.chosen
+    assert run.data.metrics["calibration_log_loss_none"] == pytest.approx(calibration.holdout_log_loss["none"])
+    assert loaded.calibration_choice["chosen"] == calibration.chosen
+    assert loaded.metrics["log_loss"] == pytest.approx(calibration.holdout_log_loss[calibration.chosen])
+    assert "calibrated by" in card.to_markdown() and "holdout log loss, sigmoid" in card.to_markdown()
+
+
+def test_optuna_trials_are_child_runs_like_grid_candidates(local_stack):
+    config, summary = _train({"enable_cache": False, "training.search.method": "optuna", "training.search.n_iter": 3,
+                              "training.search.space": {"max_depth": [2, 3, 4]}})
+    search = _artifact(local_stack, summary["run_id"], names.SEARCH_REPORT).load()
+    registered = _artifact(local_stack, summary["run_id"], names.REGISTERED_MODEL).load()
+    ml = _mlflow_client(local_stack)
+    run = ml.get_run(registered.run_id)
+    children = ml.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    assert search.method == "optuna" and 1 <= len(search.candidates) <= 3
+    assert sorted(c.data.params["max_depth"] for c in children) == sorted(
+        str(c["params"]["max_depth"]) for c in search.candidates)
+    (chosen,) = [c for c in children if c.data.tags["chosen"] == "true"]
+    assert chosen.data.params["max_depth"] == run.data.params["param.max_depth"]
 
 
 def test_bad_batch_stops_before_training(local_stack, tmp_path):
@@ -156,6 +195,8 @@ def test_uncached_runs_are_reproducible(local_stack):
     assert a.importance and a.slices
     search = [_artifact(local_stack, r["run_id"], names.SEARCH_REPORT).load() for r in (first, second)]
     assert search[0] == search[1]
+    calibration = [_artifact(local_stack, r["run_id"], names.CALIBRATION_REPORT).load() for r in (first, second)]
+    assert calibration[0] == calibration[1] and calibration[0].tried
     pa = _artifact(local_stack, first["run_id"], names.HOLDOUT_PREDICTIONS).load()
     pb = _artifact(local_stack, second["run_id"], names.HOLDOUT_PREDICTIONS).load()
     pd.testing.assert_frame_equal(pa, pb)
@@ -165,7 +206,7 @@ def test_uncached_runs_are_reproducible(local_stack):
 def test_cached_rerun_skips_every_step(local_stack):
     _train({"data.seed": 9})
     _, rerun = _train({"data.seed": 9})
-    assert len(rerun["cached_steps"]) == 9
+    assert len(rerun["cached_steps"]) == 10
 
 
 def test_time_split_holds_out_the_most_recent_rows(local_stack, tmp_path):

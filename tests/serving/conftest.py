@@ -57,14 +57,16 @@ def serving_python() -> Path:
 @pytest.fixture(scope="session")
 def models(tmp_path_factory) -> Dict[str, tuple]:
     """name -> (model dir, fitted model, training frame), built and saved by the training code: string-label HGB,
-    int-label logistic regression, random forest (multiclass), ridge regression."""
+    int-label logistic regression, random forest (multiclass), ridge regression, and HGB calibrated (sigmoid) as
+    the calibration step makes it."""
     root = tmp_path_factory.mktemp("models")
     out = {}
-    for name, estimator, labels in [
-        ("hgb_str", "hist_gradient_boosting", "str"), ("logreg_int", "logistic_regression", "int"),
-        ("rf_str", "random_forest", "str"), ("ridge", "ridge", "int"),
+    for name, estimator, labels, calibration in [
+        ("hgb_str", "hist_gradient_boosting", "str", None), ("logreg_int", "logistic_regression", "int", None),
+        ("rf_str", "random_forest", "str", None), ("ridge", "ridge", "int", None),
+        ("hgb_calibrated", "hist_gradient_boosting", "str", "sigmoid"),
     ]:
-        model, frame = train_and_save(root / name, estimator, labels, n_rows=400)
+        model, frame = train_and_save(root / name, estimator, labels, n_rows=400, calibration=calibration)
         out[name] = (root / name, model, frame)
     return out
 

@@ -112,10 +112,16 @@ def save_model(model, X: pd.DataFrame, task: str, path: Path) -> None:
 
 def train_and_save(
     path: Path, estimator: str = "logistic_regression", labels: Literal["int", "str"] = "str", n_rows: int = 2000,
-    task: Optional[str] = None,
+    task: Optional[str] = None, calibration: Optional[str] = None,
 ) -> Tuple[object, pd.DataFrame]:
-    """Fit the training step's Pipeline and save it as the training step does, at `path`; returns (model, X)."""
+    """Fit the training step's Pipeline and save it as the training step does, at `path`; returns (model, X).
+    `calibration`: a method of steps/training/calibration.py, fitted on other rows, as the calibration step does."""
     model, X, task = fit_model(estimator, task, labels, n_rows)
+    if calibration:
+        from steps.training.calibration import calibrated
+
+        aside = make_frame(n_rows // 2, seed=SEED + 11)
+        model = calibrated(model, aside, make_target(aside, task, labels, seed=SEED + 11), calibration)
     save_model(model, X, task, path)
     return model, X
 

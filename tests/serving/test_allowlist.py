@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 import skops.io
 
+from typing import get_args
+
+from core.config import CalibrationSection
 from serving.artifact import TRUSTED_TYPES, ModelArtifactError, trusted_types
-from tests.serving.model_factory import fit_model, make_frame, malicious_model, supported_combinations
+from steps.training.calibration import calibrated
+from tests.serving.model_factory import fit_model, make_frame, make_target, malicious_model, supported_combinations
+
+CALIBRATION_METHODS = get_args(get_args(CalibrationSection.model_fields["methods"].annotation)[0])
 
 # Settings of the factory's estimators that change which types a fitted model holds (HGB's loss objects).
 TYPE_CHANGING_PARAMS = {
@@ -23,9 +29,14 @@ def _types_the_factory_builds():
     found = {}
     for estimator, task in supported_combinations():
         for params in [{}] + TYPE_CHANGING_PARAMS.get((estimator, task), []):
-            model, _, _ = fit_model(estimator, task, frame=frame, params=params)
-            for name in skops.io.get_untrusted_types(data=skops.io.dumps(model)):
-                found.setdefault(name, []).append(f"{estimator}/{task} {params or ''}")
+            model, X, _ = fit_model(estimator, task, frame=frame, params=params)
+            variants = {"": model}
+            if task != "regression":  # the calibration step's variants of the same model
+                variants.update({f" calibrated by {m}": calibrated(model, X, make_target(X, task), m)
+                                 for m in CALIBRATION_METHODS})
+            for label, variant in variants.items():
+                for name in skops.io.get_untrusted_types(data=skops.io.dumps(variant)):
+                    found.setdefault(name, []).append(f"{estimator}/{task} {params or ''}{label}")
     return found
 
 

@@ -28,7 +28,7 @@ def hgb(models, microservice_factory):
     return microservice_factory(model_dir, workers=2), model
 
 
-@pytest.mark.parametrize("name", ["hgb_str", "logreg_int", "rf_str", "ridge"])
+@pytest.mark.parametrize("name", ["hgb_str", "logreg_int", "rf_str", "ridge", "hgb_calibrated"])
 def test_endpoint_matches_offline_predictions(name, models, microservice_factory):
     model_dir, model, _ = models[name]
     ms = microservice_factory(model_dir)

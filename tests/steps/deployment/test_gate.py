@@ -124,3 +124,32 @@ def test_slices_without_a_score_for_both_models_are_not_compared():
     decision = decide("2", {"roc_auc": 0.85}, "roc_auc", {}, 0.01, "1", {"roc_auc": 0.80}, recent=recent,
                       max_slice_loss=0.0, min_slice_rows=30)
     assert decision.deploy and any(r.startswith("slices: none with 30+ rows scored") for r in decision.reasons)
+
+
+BEHAVIOUR = [
+    {"name": "calls-raise-risk", "kind": "direction", "passed": True, "value": 1.0, "threshold": 0.9,
+     "detail": "adding 2 to 'support_calls' did not decrease ..."},
+    {"name": "region-invariant", "kind": "invariance", "passed": False, "value": 0.4, "threshold": 0.05,
+     "detail": "setting 'region' to each of north, east moved the prediction by more than 0.1 on 40.0% of 300 rows"},
+]
+
+
+def test_a_failed_behaviour_check_blocks_when_configured_and_is_named():
+    blocked = decide("2", {"roc_auc": 0.85}, "roc_auc", {"roc_auc": 0.7}, 0.01, "1", {"roc_auc": 0.80},
+                     behaviour=BEHAVIOUR, block_on_behaviour=True)
+    assert not blocked.deploy
+    assert blocked.failures == ["behaviour check 'region-invariant' (invariance) failed: setting 'region' to each of "
+                                "north, east moved the prediction by more than 0.1 on 40.0% of 300 rows"]
+    assert "region-invariant" in blocked.to_html()
+    # --force waives the champion comparison, never the behaviour checks
+    forced = decide("2", {"roc_auc": 0.85}, "roc_auc", {}, 0.01, "1", {"roc_auc": 0.80}, force=True,
+                    behaviour=BEHAVIOUR, block_on_behaviour=True)
+    assert not forced.deploy and "region-invariant" in forced.failures[0]
+    advisory = decide("2", {"roc_auc": 0.85}, "roc_auc", {"roc_auc": 0.7}, 0.01, "1", {"roc_auc": 0.80},
+                      behaviour=BEHAVIOUR)
+    assert advisory.deploy
+    assert any("region-invariant" in r and "not blocking: gate.block_on_behaviour is false" in r
+               for r in advisory.reasons)
+    passing = decide("1", {"roc_auc": 0.85}, "roc_auc", {}, 0.0, behaviour=BEHAVIOUR[:1], block_on_behaviour=True)
+    assert passing.deploy and "behaviour checks: all 1 passed (calls-raise-risk)" in passing.reasons
+    assert DeploymentDecision.from_dict(blocked.to_dict()) == blocked

@@ -67,3 +67,26 @@ def test_progress_logs_fits_done_elapsed_and_time_left():
         "search: 3/4 fits done, 12.0s elapsed, about 4.0s left",
         "search: 4/4 fits done, 16.0s elapsed, about 0.0s left",
     ]
+
+
+def test_optuna_search_is_seeded_scores_like_the_others_and_lists_each_configuration_once(churn):
+    df, plan = churn
+    model = build_model(plan.numeric, plan.categorical, "binary", "random_forest", {"n_estimators": 10}, seed=1)
+    grid = search_space({"max_depth": [2, 4, None], "min_samples_leaf": [1, 5]}, "random_forest", "binary")
+    X, y = df[plan.features], df[TARGET]
+    fitted, report, fit_seconds = tune(model, X, y, "binary", grid, method="optuna", n_iter=8, cv_folds=2, seed=3)
+    assert report.method == "optuna" and 1 <= len(report.candidates) <= 6 and len(fit_seconds) == len(report.candidates)
+    params = [tuple(sorted(c["params"].items(), key=str)) for c in report.candidates]
+    assert len(set(params)) == len(params)  # a repeated trial is scored once
+    assert all(set(c["scores"]) == {"roc_auc", "accuracy", "balanced_accuracy", "neg_log_loss"}
+               for c in report.candidates)
+    best = report.candidates[report.best_index]
+    assert best["rank"] == 1 and best["mean_score"] == report.best_score == max(c["mean_score"] for c in report.candidates)
+    assert fitted.named_steps["model"].max_depth == report.best_params["max_depth"]
+    # the same grid candidate scores the same under both methods: same folds, same seeded estimator
+    _, grid_report, _ = tune(model, X, y, "binary", grid, cv_folds=2, seed=3)
+    by_params = {tuple(sorted(c["params"].items(), key=str)): c["mean_score"] for c in grid_report.candidates}
+    assert all(by_params[p] == pytest.approx(c["mean_score"]) for p, c in zip(params, report.candidates))
+    _, again, _ = tune(model, X, y, "binary", grid, method="optuna", n_iter=8, cv_folds=2, seed=3)
+    assert again == report  # seeded TPE: a rerun tries the same configurations in the same order
+    assert "(optuna search)" in report.to_html()

@@ -6,7 +6,7 @@ import pytest
 
 from steps.data.generator import TARGET, TIME_COLUMN, generate_batch
 from steps.data.rows import RowLeakError, SplitManifest, row_fingerprints
-from steps.training.split import SplitError, split_frame, timestamp_column
+from steps.training.split import SplitError, calibration_rows, split_frame, timestamp_column
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,21 @@ def test_row_fingerprints_survive_storage_and_dtype_changes(days, tmp_path):
     changed = days.copy()
     changed.loc[0, "age"] += 1
     assert (row_fingerprints(changed) != row_fingerprints(days)).sum() == 1
+
+
+def test_calibration_rows_are_training_rows_recorded_in_the_manifest():
+    frame = generate_batch(400, seed=5).drop(columns=["customer_id", TIME_COLUMN])
+    frame = pd.concat([frame, frame.head(40)], ignore_index=True)  # repeats stay on one side of the calibration cut
+    train, holdout = split_frame(frame, TARGET, "binary", test_size=0.2, seed=1)
+    aside = calibration_rows(train, TARGET, "binary", 0.25, seed=1)
+    assert 0.2 < aside.mean() < 0.3
+    assert not np.isin(row_fingerprints(train[aside]), row_fingerprints(train[~aside])).any()
+    manifest = SplitManifest.from_json(SplitManifest.build(train, holdout, "random", calibration=aside).to_json())
+    assert manifest.n_calibration == aside.sum() and manifest.n_train == len(train)
+    # calibration rows count as seen: the gate never compares a model on them
+    assert set(manifest.calibration_keys()) <= set(manifest.train_keys())
+    np.testing.assert_array_equal(manifest.calibration_mask(train), aside)
+    assert f"{aside.sum()} of the training rows are set aside to calibrate" in manifest.to_html()
+    assert not SplitManifest.build(train, holdout, "random").calibration_mask(train).any()
+    with pytest.raises(SplitError, match="training.calibration.share: expected a fraction"):
+        calibration_rows(train, TARGET, "binary", 1.0, seed=1)
