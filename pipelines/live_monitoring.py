@@ -7,25 +7,49 @@ from typing import Any, Callable, Dict, Optional
 from core.config import MonitoringConfig
 
 
+def live_source(model_name: str, since: Optional[str] = None) -> Dict[str, Any]:
+    """The monitoring pipeline's live source for the model's endpoint: where its windows are as the steps see them,
+    `since`, and where the checkpoint is kept (next to the windows locally; in the artifact store on Kubernetes,
+    where the steps mount the recording volume read-only)."""
+    from pipelines.selection import deployment_of
+    from steps.deployment.rollout import active_deployer
+    from steps.monitoring.live import live_dir_of
+
+    deployment = deployment_of(model_name)
+    info = active_deployer().status(deployment)
+    source: Dict[str, Any] = {"deployment": deployment, "directory": str(live_dir_of(info)), "since": since}
+    if (info.details or {}).get("backend") == "kubernetes":
+        from zenml.client import Client
+
+        store = Client().active_stack.artifact_store.path.rstrip("/")
+        source["checkpoint"] = f"{store}/live-checkpoints/{deployment}.json"
+    return source
+
+
 def run_live_monitoring(
     config: MonitoringConfig, model_name: str, since: Optional[str] = None, say: Callable[[str], None] = print
 ) -> Dict[str, Any]:
-    """Monitors the windows recorded since the last check (or in the last `since`) against the champion; the
-    checkpoint moves only when the run succeeded, so a failed check is repeated, never skipped."""
+    """Monitors the windows recorded since the last check (or in the last `since`) against the champion. The
+    pipeline's first step chooses the windows and its last one moves the checkpoint, only when the run succeeded, so
+    a failed check is repeated, never skipped; here the windows are only previewed, when this process sees them."""
     import time
+    from pathlib import Path
 
     from pipelines.continuous_training import run_monitoring
-    from pipelines.selection import deployment_of
-    from steps.deployment.rollout import active_deployer
-    from steps.monitoring.live import live_dir_of, select_windows, write_checkpoint
+    from steps.monitoring.live import select_windows
 
-    deployment = deployment_of(model_name)
-    directory = live_dir_of(active_deployer().status(deployment))
-    checked_at = time.time()
-    windows, covered = select_windows(directory, since, checked_at)
-    say(f"live monitoring of '{deployment}': {len(windows)} window(s), {covered}, from {directory}")
-    outcome = run_monitoring(config, model_name, {"live": {"directory": str(directory), "windows": windows}}, say)
-    write_checkpoint(directory, windows, checked_at)
+    source = live_source(model_name, since)
+    directory = Path(source["directory"])
+    readable = directory.is_dir() and "checkpoint" not in source
+    if readable:  # an empty selection fails here, in one clear line, before a pipeline run starts
+        windows, covered = select_windows(directory, since, time.time())
+        say(f"live monitoring of '{source['deployment']}': {len(windows)} window(s), {covered}, from {directory}")
+    else:
+        say(f"live monitoring of '{source['deployment']}': the steps read the windows from {directory} "
+            f"(checkpoint {source.get('checkpoint', 'next to them')})")
+    outcome = run_monitoring(config, model_name, {"live": source}, say)
+    if not readable:
+        return outcome
     from steps.monitoring.realized import realized_by_window
 
     schema = champion_schema(model_name)
