@@ -39,7 +39,9 @@ def live_dir_of(info: Any) -> Path:
     if not directory:
         backend = (info.details or {}).get("backend", "this backend") if info is not None else "no deployment"
         raise LiveTrafficError(f"deployment '{getattr(info, 'name', '?')}' does not record its traffic ({backend}); "
-                               "live monitoring needs an endpoint deployed on the local stack")
+                               "live monitoring needs an endpoint that records: on the local stack, or on kubernetes with the "
+                               "model deployer's recording_claim set (stacks/kubernetes.yaml) and serving.recording "
+                               "enabled in configs/deployment.yaml; then deploy again")
     return Path(directory)
 
 
