@@ -172,3 +172,12 @@ def test_cron_expressions_a_cron_job_takes(expression):
 def test_other_schedules_are_refused_naming_the_format(expression):
     with pytest.raises(LiveScheduleError, match="expected a cron expression of five fields"):
         check_cron(expression)
+
+
+def test_the_stack_names_the_shipped_claim_and_the_runbook_applies_it():
+    claim = DOCS["live-recording.yaml:PersistentVolumeClaim/mlops-live-recording"]
+    spec = yaml.safe_load((REPO_ROOT / "stacks" / "kubernetes.yaml").read_text())
+    assert spec["components"]["model_deployer"]["configuration"]["recording_claim"] == claim["metadata"]["name"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]  # every replica and the monitoring pods, any node
+    assert "kubectl apply -f stacks/kubernetes/live-recording.yaml" in \
+        (REPO_ROOT / "docs" / "runbook-kubernetes.md").read_text()
