@@ -43,11 +43,12 @@ def _user_errors() -> tuple:
     from steps.deployment.rollout import NoDeployerError
     from monitoring.schedule import ScheduleError
     from steps.monitoring.live import LiveTrafficError
+    from stacks.live_schedule import LiveScheduleError
 
     return (ConfigError, ModelChoiceError, DataSourceError, StackSpecError, ModelConfigError, SplitError,
             DeploymentError, DataValidationError, ContractConfigError, EndpointError, ParityError, RegistryError,
             NoDeployerError, RetrainingError, RowLeakError, IncomparableModelsError, LiveTrafficError, ScheduleError,
-            BehaviourCheckError, SliceConfigError)
+            BehaviourCheckError, SliceConfigError, LiveScheduleError)
 
 
 def _guarded(action: Callable[[], Any]) -> Any:
@@ -440,10 +441,13 @@ def rollback(ctx: click.Context, config_path, model_name, stack) -> None:
                                             "the last check).")
 @click.option("--every", default=None, help="With --live: run on a schedule (15m, 1h, ...) as a background process; "
                                             "see `run.py schedule status`.")
+@click.option("--schedule", "cron", default=None,
+              help="With --live, on the kubernetes stack: a cron expression (\"*/15 * * * *\"); the pipeline runs as a "
+                   "ZenML schedule (a CronJob). Locally use --every.")
 @_MODEL_OPTION
 @click.option("--stack", default=None)
 @click.pass_context
-def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, live, since, every, model_name,
+def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, live, since, every, cron, model_name,
             stack) -> None:
     """Validate, profile and score a batch (or the endpoint's live traffic); report drift and decay; retrain if
     needed."""
@@ -455,6 +459,9 @@ def monitor(ctx: click.Context, data, rows, drift, seed, config_path, retrain, l
         config = load_monitoring_config(config_path, {})
         if since and not live:
             _fail("--since selects recorded windows: use it with --live")
+        if cron:
+            _schedule_on_cluster(config, cron, every, since, data, live, model_name, stack or (ctx.obj or {}).get("stack"))
+            return
         if every:
             stack_name = stack or (ctx.obj or {}).get("stack")
             _start_live_schedule(every, since, data, live, config_path, model_name, stack_name)
@@ -506,12 +513,35 @@ def _start_live_schedule(every: str, since: str | None, data: str | None, live: 
     seconds = parse_duration(every)
     _start(stack)
     name = choose_model(model_name)
-    live_dir_of(active_deployer().status(deployment_of(name)))  # a deployment that records: else every run would fail
+    info = active_deployer().status(deployment_of(name))
+    live_dir_of(info)  # a deployment that records: else every run would fail
+    if (info.details or {}).get("backend") == "kubernetes":  # its windows are on a claim this machine cannot read
+        _fail(f"'{info.name}' records on the cluster: schedule its live monitoring there with "
+              "`python run.py monitor --live --schedule \"*/15 * * * *\"` (a CronJob)")
     info = schedule.start(schedule.schedule_name(name), seconds, schedule.monitor_command(name, config_path, stack),
                           config_path)
     _say(f"live monitoring of '{name}' runs every {every} in the background (first run now)")
     _say(schedule.describe(info))
     _say(f"see it: python run.py schedule status {info['name']}")
+
+
+def _schedule_on_cluster(config: Any, cron: str, every: str | None, since: str | None, data: str | None, live: bool,
+                         model_name: str | None, stack: str | None) -> None:
+    """`monitor --live --schedule "*/15 * * * *"`: the live monitoring pipeline as a ZenML schedule (kubernetes)."""
+    from pipelines.live_monitoring import schedule_live_monitoring
+    from pipelines.selection import choose_model
+    from stacks.live_schedule import check_cron, kubernetes_orchestrator
+
+    if not live or data:
+        _fail("--schedule schedules live monitoring: use it with --live and without --data")
+    if every:
+        _fail("--schedule (a CronJob on the kubernetes stack) and --every (a local background process): choose one")
+    if since:
+        _fail("--schedule monitors the windows since the last check each time: leave out --since")
+    check_cron(cron)
+    _start(stack)
+    kubernetes_orchestrator()  # before choosing a model: on the local stack the answer is --every
+    schedule_live_monitoring(config, choose_model(model_name), cron, _say)
 
 
 @cli.group("schedule")

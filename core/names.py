@@ -24,6 +24,8 @@ DRIFT_REPORT = "drift_report"
 PREDICTION_DRIFT_REPORT = "prediction_drift_report"
 DECAY_REPORT = "decay_report"
 MONITORING_DECISION = "monitoring_decision"
+LIVE_WINDOWS = "live_windows"  # which recorded windows a live check read
+LIVE_CHECKPOINT = "live_checkpoint"  # where the next live check starts
 SIMULATION_TIMELINE = "simulation_timeline"
 # Batch inference outputs are linked to the ZenML model version that scored them: their names must differ from the
 # training artifacts' (a model version's `get_artifact(name)` answers with the latest artifact of that name).

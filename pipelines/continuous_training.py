@@ -18,22 +18,29 @@ def load_monitoring_config(path: str | None, overrides: Dict[str, Any]) -> Monit
     return load_config(path or "monitoring", MonitoringConfig, overrides)
 
 
+def monitoring_arguments(config: MonitoringConfig, model_name: str, batch_source: Dict[str, Any]) -> Dict[str, Any]:
+    """The monitoring pipeline's parameters for `model_name` on `batch_source`, from the validated config."""
+    from pipelines.selection import deployment_of
+
+    return dict(model_name=model_name, batch_source=batch_source, deployment_name=deployment_of(model_name),
+                drift_settings=config.drift, max_drop=config.model_dump(mode="json")["max_drop"], policy=config.policy)
+
+
 def run_monitoring(
-    config: MonitoringConfig, model_name: str, batch_source: Dict[str, Any], say: Callable[[str], None] = print
+    config: MonitoringConfig, model_name: str, batch_source: Dict[str, Any], say: Callable[[str], None] = print,
+    settings: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
     """Runs the monitoring pipeline for `model_name` on one batch (scored by the model's own endpoint); returns the
-    summary plus the decision and reports."""
+    summary plus the decision and reports. `settings`: the run's stack component settings (e.g. the kubernetes
+    orchestrator's pod settings that mount the recording claim)."""
     from zenml.client import Client
     from zenml.enums import ExecutionMode
 
     from pipelines.monitoring import monitoring_pipeline
-    from pipelines.selection import deployment_of
     from core import names
 
-    run = monitoring_pipeline.with_options(execution_mode=ExecutionMode.FAIL_FAST)(
-        model_name=model_name, batch_source=batch_source, deployment_name=deployment_of(model_name),
-        drift_settings=config.drift, max_drop=config.model_dump(mode="json")["max_drop"], policy=config.policy,
-    )
+    run = monitoring_pipeline.with_options(execution_mode=ExecutionMode.FAIL_FAST, **({"settings": settings} if settings else {}))(
+        **monitoring_arguments(config, model_name, batch_source))
     summary = summarize_run(run, say)
     steps = Client().get_pipeline_run(run.id).steps
 

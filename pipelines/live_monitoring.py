@@ -7,25 +7,65 @@ from typing import Any, Callable, Dict, Optional
 from core.config import MonitoringConfig
 
 
+def live_source(model_name: str, since: Optional[str] = None) -> Dict[str, Any]:
+    """The monitoring pipeline's live source for the model's endpoint: where its windows are as the steps see them,
+    `since`, and where the checkpoint is kept (next to the windows locally; in the artifact store on Kubernetes,
+    where the steps mount the recording volume read-only)."""
+    from pipelines.selection import deployment_of
+    from steps.deployment.rollout import active_deployer
+    from steps.monitoring.live import live_dir_of
+
+    deployment = deployment_of(model_name)
+    info = active_deployer().status(deployment)
+    source: Dict[str, Any] = {"deployment": deployment, "directory": str(live_dir_of(info)), "since": since}
+    if (info.details or {}).get("backend") == "kubernetes":
+        from zenml.client import Client
+
+        store = Client().active_stack.artifact_store.path.rstrip("/")
+        source.update(checkpoint=f"{store}/live-checkpoints/{deployment}.json",
+                      recording_claim=info.details.get("recording_claim"))
+    return source
+
+
+def cluster_settings(source: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """On the kubernetes stack: the orchestrator settings that mount the endpoint's recording claim read-only in the
+    pipeline's pods (stacks/live_schedule.py); None elsewhere."""
+    if not source.get("recording_claim"):
+        return None
+    from zenml.client import Client
+
+    from stacks.live_schedule import ORCHESTRATOR_SETTINGS_KEY, live_schedule_settings
+
+    orchestrator = Client().active_stack.orchestrator
+    if orchestrator.flavor != "kubernetes":
+        return None
+    return {ORCHESTRATOR_SETTINGS_KEY: live_schedule_settings(orchestrator.config, source["recording_claim"])}
+
+
 def run_live_monitoring(
     config: MonitoringConfig, model_name: str, since: Optional[str] = None, say: Callable[[str], None] = print
 ) -> Dict[str, Any]:
-    """Monitors the windows recorded since the last check (or in the last `since`) against the champion; the
-    checkpoint moves only when the run succeeded, so a failed check is repeated, never skipped."""
+    """Monitors the windows recorded since the last check (or in the last `since`) against the champion. The
+    pipeline's first step chooses the windows and its last one moves the checkpoint, only when the run succeeded, so
+    a failed check is repeated, never skipped; here the windows are only previewed, when this process sees them."""
     import time
+    from pathlib import Path
 
     from pipelines.continuous_training import run_monitoring
-    from pipelines.selection import deployment_of
-    from steps.deployment.rollout import active_deployer
-    from steps.monitoring.live import live_dir_of, select_windows, write_checkpoint
+    from steps.monitoring.live import select_windows
 
-    deployment = deployment_of(model_name)
-    directory = live_dir_of(active_deployer().status(deployment))
-    checked_at = time.time()
-    windows, covered = select_windows(directory, since, checked_at)
-    say(f"live monitoring of '{deployment}': {len(windows)} window(s), {covered}, from {directory}")
-    outcome = run_monitoring(config, model_name, {"live": {"directory": str(directory), "windows": windows}}, say)
-    write_checkpoint(directory, windows, checked_at)
+    source = live_source(model_name, since)
+    directory = Path(source["directory"])
+    readable = directory.is_dir() and "checkpoint" not in source
+    if readable:  # an empty selection fails here, in one clear line, before a pipeline run starts
+        windows, covered = select_windows(directory, since, time.time())
+        say(f"live monitoring of '{source['deployment']}': {len(windows)} window(s), {covered}, from {directory}")
+    else:
+        say(f"live monitoring of '{source['deployment']}': the steps read the windows from {directory} "
+            f"(checkpoint {source.get('checkpoint', 'next to them')})")
+    outcome = run_monitoring(config, model_name, {"live": source}, say, cluster_settings(source))
+    if not readable:
+        return outcome
     from steps.monitoring.realized import realized_by_window
 
     schema = champion_schema(model_name)
@@ -36,6 +76,35 @@ def run_live_monitoring(
     outcome["realized"] = realized
     outcome["estimated"] = _estimates(model_name, directory, schema, say)
     return outcome
+
+
+def schedule_live_monitoring(
+    config: MonitoringConfig, model_name: str, cron: str, say: Callable[[str], None] = print
+) -> Any:
+    """`run.py monitor --live --schedule CRON` on the kubernetes stack: the live monitoring pipeline as a ZenML
+    schedule, which ZenML's kubernetes orchestrator turns into a CronJob. Each run chooses its windows since the
+    checkpoint (kept in the artifact store) and reads them from the recording claim, mounted read-only."""
+    from zenml.config.schedule import Schedule
+    from zenml.enums import ExecutionMode
+
+    from pipelines.continuous_training import monitoring_arguments
+    from pipelines.monitoring import monitoring_pipeline
+    from stacks.live_schedule import check_cron, kubernetes_orchestrator, recording_claim_of
+
+    cron = check_cron(cron)
+    orchestrator = kubernetes_orchestrator()
+    source = live_source(model_name)
+    claim = recording_claim_of(source, source["deployment"])
+    schedule = Schedule(name=f"live-{source['deployment']}", cron_expression=cron)
+    monitoring_pipeline.with_options(execution_mode=ExecutionMode.FAIL_FAST, schedule=schedule,
+                                     settings=cluster_settings(source),
+                                     )(**monitoring_arguments(config, model_name, {"live": source}))
+    say(f"live monitoring of '{source['deployment']}' scheduled ({cron}) as a CronJob in namespace "
+        f"{orchestrator.config.kubernetes_namespace}: windows from claim '{claim}' (read-only), checkpoint "
+        f"{source['checkpoint']}")
+    say("see it: kubectl get cronjobs -n " + str(orchestrator.config.kubernetes_namespace)
+        + "; zenml pipeline schedule list")
+    return schedule
 
 
 def _estimates(model_name: str, directory: Any, schema: Any, say: Callable[[str], None]) -> Any:

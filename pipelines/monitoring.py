@@ -2,7 +2,9 @@
 endpoint -> prediction drift -> decay (when labelled) -> decision -> Prometheus.
 
 Two sources, one pipeline: a batch (a file or the generator), or live traffic (`batch_source={"live": ...}`): the
-windows the endpoint recorded, already profiled and scored by the endpoint itself, with labels fed back."""
+windows the endpoint recorded since the last check (chosen by a step, so a scheduled run reads new windows each
+time), already profiled and scored by the endpoint itself, with labels fed back; the checkpoint moves only after the
+run's decision and metrics went out."""
 
 from typing import Any, Dict
 
@@ -11,7 +13,7 @@ from zenml import pipeline
 from core.config import DriftSection, PolicySection
 from steps.hooks import notify_failure
 
-from steps.monitoring.live_steps import load_live_traffic
+from steps.monitoring.live_steps import advance_live_checkpoint, load_live_traffic, select_live_windows
 from steps.monitoring.steps import (
     load_batch,
     batch_quality_gate,
@@ -43,7 +45,8 @@ def monitoring_pipeline(
     are posted by the stack's alerter."""
     schema, reference_profile, reference_predictions, reference_evaluation = fetch_champion_reference(model_name)
     if "live" in batch_source:
-        batch, features, predictions, profile, n_rows = load_live_traffic(batch_source["live"], schema)
+        live_windows = select_live_windows(batch_source["live"])
+        batch, features, predictions, profile, n_rows = load_live_traffic(live_windows, schema)
         batch_quality_gate(validate_batch(features, schema))  # labels arrive late: most rows have none yet
     else:
         batch, n_rows = load_batch(batch_source)
@@ -57,3 +60,5 @@ def monitoring_pipeline(
     notify_decision(decision, model_name)
     publish_monitoring_metrics(decision, drift, prediction_drift, decay, model_name, n_rows,
                                live="live" in batch_source)
+    if "live" in batch_source:
+        advance_live_checkpoint(live_windows, decision, after="publish_monitoring_metrics")

@@ -71,10 +71,20 @@ def test_help_lists_the_commands(tmp_path):
     (["monitor", "--live", "--every", "15m", "--since", "1h"], "--every monitors the windows since the last check"),
     (["monitor", "--live", "--every", "often"], "duration 'often': expected a number and a unit"),
     (["schedule", "status", "Live Churn"], "schedule name 'Live Churn': expected lowercase letters"),
+    (["monitor", "--schedule", "*/15 * * * *"], "--schedule schedules live monitoring: use it with --live"),
+    (["monitor", "--live", "--schedule", "*/15 * * * *", "--every", "15m"], "and --every (a local background"),
+    (["monitor", "--live", "--schedule", "*/15 * * * *", "--since", "1h"], "--schedule monitors the windows since"),
+    (["monitor", "--live", "--schedule", "15m"], "--schedule '15m': expected a cron expression of five fields"),
 ])
 def test_live_monitoring_flags_are_checked_before_anything_runs(files, args, fragment):
     code, output = run_cli(*args, cwd=files)
     assert code == 1 and fragment in output and "Traceback" not in output, output
+
+
+def test_a_cron_schedule_on_the_local_stack_points_to_every(tmp_path):
+    code, output = run_cli("monitor", "--live", "--schedule", "*/15 * * * *", cwd=tmp_path)
+    assert code == 1 and "--schedule makes a CronJob on the kubernetes stack" in output, output
+    assert "python run.py monitor --live --every 15m" in output and "Traceback" not in output
 
 
 def test_schedule_commands_without_schedules(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ from stacks.seldon.spec import DeploymentBackend
 
 LOCAL_OPTIONS = ("host", "port_range", "ingress_port", "workers", "threads")
 KUBERNETES_OPTIONS = ("namespace", "image", "ingress_base_url", "kube_context", "hpa", "pdb", "service_account",
-                      "model_storage_secret")
+                      "model_storage_secret", "recording_claim")
 
 
 def backend_options(config: Any) -> Dict[str, Any]:

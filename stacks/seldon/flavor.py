@@ -37,6 +37,7 @@ class SeldonModelDeployerConfig(BaseModelDeployerConfig):
     kube_context: Optional[str] = None
     service_account: Optional[str] = None
     model_storage_secret: Optional[str] = None
+    recording_claim: Optional[str] = None  # PVC the model pods record live traffic to (stacks/kubernetes/live-recording.yaml)
     hpa: Optional[Dict[str, Any]] = None
     pdb: Optional[Dict[str, Any]] = None
     # rollout defaults

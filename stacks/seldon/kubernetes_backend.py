@@ -32,14 +32,15 @@ class KubernetesSeldonBackend(DeploymentBackend):
     def __init__(self, namespace: str, image: str, ingress_base_url: str, kube_context: Optional[str] = None,
                  api_client: Any = None, poll_interval: float = 2.0, hpa: Optional[dict] = None,
                  pdb: Optional[dict] = None, service_account: Optional[str] = None,
-                 model_storage_secret: Optional[str] = None) -> None:
+                 model_storage_secret: Optional[str] = None, recording_claim: Optional[str] = None) -> None:
         sd.check_name(namespace)
         if not ingress_base_url.startswith(("http://", "https://")):
             raise ValueError(f"ingress_base_url: expected http(s)://host[:port], found {ingress_base_url!r}")
         self.namespace = namespace
         self.ingress_base_url = ingress_base_url.rstrip("/")
         self.options = sd.ServingOptions(image=image, service_account=service_account,
-                                         model_storage_secret=model_storage_secret, hpa=hpa, pdb=pdb)
+                                         model_storage_secret=model_storage_secret, hpa=hpa, pdb=pdb,
+                                         recording_claim=recording_claim)
         self.cluster = SeldonDeploymentsApi(namespace, kube_context, api_client, poll_interval)
 
     def url(self, name: str) -> str:
@@ -93,7 +94,7 @@ class KubernetesSeldonBackend(DeploymentBackend):
         """Run the candidate alone as `<name>-candidate`, call `verify` on its URL, then delete it."""
         name = spec.name + CANDIDATE_SUFFIX
         body = sd.seldon_deployment(name, self.namespace,
-                                    [sd.build_predictor(spec, self.options, sd.CHAMPION, traffic=100)],
+                                    [sd.build_predictor(spec, self.options, sd.CHAMPION, traffic=100, record=False)],
                                     rollout="replace", role="candidate")
         written = self.cluster.write(body, self.cluster.get(name))  # a leftover from an interrupted run is replaced
         try:
@@ -186,12 +187,16 @@ class KubernetesSeldonBackend(DeploymentBackend):
         newest = models[-1] if models else {}  # the challenger when there is one: what the last deploy added
         name = obj["metadata"]["name"]
         state = "stopped" if seldon_sizing.is_stopped(obj) else _STATES.get(status.get("state", ""), "pending")
+        details: Dict[str, Any] = {
+            "backend": "kubernetes", "namespace": self.namespace,
+            "rollout": (obj["metadata"].get("annotations") or {}).get(sd.ROLLOUT_ANNOTATION, "replace"),
+            "model_uri": newest.get("model_uri", ""), "run_id": newest.get("run_id", ""),
+            "predictors": models, "status": describe_status(status), "generation": obj["metadata"].get("generation")}
+        live_dir = sd.recorded_live_dir(obj)
+        if live_dir:  # as the pods that mount the recording claim see it (the live monitoring steps)
+            details.update(live_dir=live_dir, recording_claim=self.options.recording_claim)
         return DeploymentInfo(
             name=name, url=self.url(name), state=state,  # type: ignore[arg-type]
             model_name=newest.get("model_name", ""), model_version=newest.get("model_version", ""),
-            details={"backend": "kubernetes", "namespace": self.namespace,
-                     "rollout": (obj["metadata"].get("annotations") or {}).get(sd.ROLLOUT_ANNOTATION, "replace"),
-                     "model_uri": newest.get("model_uri", ""), "run_id": newest.get("run_id", ""),
-                     "predictors": models, "status": describe_status(status),
-                     "generation": obj["metadata"].get("generation")},
+            details=details,
         )

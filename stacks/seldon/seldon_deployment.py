@@ -22,6 +22,7 @@ import re
 from typing import Any, Dict, List, Mapping, Optional
 
 from serving.identity import PARAMETERS as MODEL_PARAMETERS  # what identifies a served model; read back below
+from serving.recorder import RECORD_DIR_ENV, SETTING_ENV as RECORDING_ENV
 from stacks.seldon.seldon_sizing import (  # noqa: F401 - DEFAULT_RESOURCES, quantity: re-exported for callers
     DEFAULT_RESOURCES, hpa_spec, pdb_spec, quantity, resource_requirements)
 from stacks.seldon.spec import ModelDeploymentSpec
@@ -43,6 +44,10 @@ MODEL_UID = 10001  # the serving image's numeric USER (serving/Dockerfile); runA
 # Set on every model pod (componentSpecs[].metadata): stacks/kubernetes/network-policies.yaml selects them by these.
 MODEL_POD_LABELS = {"app.kubernetes.io/part-of": "zenml-mlops", "app.kubernetes.io/component": "model-server"}
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}  # gunicorn and prometheus_client write to /tmp
+# Live traffic recording (serving/recorder.py): the PersistentVolumeClaim `ServingOptions.recording_claim` is mounted
+# here in every model pod (and read-only in the live monitoring pods); each endpoint writes under <mount>/<name>.
+LIVE_VOLUME = "live"
+LIVE_MOUNT = "/var/lib/mlops/live"
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -62,6 +67,7 @@ class ServingOptions:
     image: str
     service_account: Optional[str] = None  # pod service account of the model pods
     model_storage_secret: Optional[str] = None  # Secret with RCLONE_CONFIG_S3_* for the storage initializer
+    recording_claim: Optional[str] = None  # PVC (ReadWriteMany) the endpoints record their traffic to; None: off
     hpa: Optional[Mapping[str, Any]] = None  # {min_replicas, max_replicas, target_cpu_utilization}
     pdb: Optional[Mapping[str, Any]] = None  # {min_available} or {max_unavailable}
 
@@ -72,6 +78,9 @@ class ServingOptions:
                              f"found {self.image!r}")
         hpa_spec(self.hpa)  # fail at construction, not at the first deploy
         pdb_spec(self.pdb)
+        if self.recording_claim is not None and not _DNS_LABEL.match(self.recording_claim):
+            raise ValueError(f"recording_claim: expected the name of a PersistentVolumeClaim (a DNS-1123 label), "
+                             f"found {self.recording_claim!r}")
 
 
 def check_name(name: str, suffix: str = "") -> None:
@@ -90,11 +99,38 @@ def _probe(path: str, initial_delay: int, period: int, failures: int) -> Dict[st
             "failureThreshold": failures}
 
 
-def model_container(spec: ModelDeploymentSpec, options: ServingOptions) -> Dict[str, Any]:
-    """The model container: the serving image, its ports, probes, resources and gunicorn sizing."""
+def live_dir(name: str) -> str:
+    """Where the endpoint `name` records its traffic, inside the pods that mount the recording volume."""
+    return f"{LIVE_MOUNT}/{name}"
+
+
+def records(spec: ModelDeploymentSpec, options: ServingOptions) -> bool:
+    """Whether `spec`'s model pods record their traffic: the config allows it and the cluster has a volume for it."""
+    return bool(options.recording_claim) and bool(spec.recording.get("enabled", True))
+
+
+def recording_env(spec: ModelDeploymentSpec) -> List[Dict[str, str]]:
+    """The recorder's settings (configs/deployment.yaml serving.recording, via the spec) as container env."""
+    settings = {k: v for k, v in spec.recording.items() if k != "enabled"}
+    unknown = sorted(set(settings) - set(RECORDING_ENV))
+    if unknown:
+        raise ValueError(f"recording settings {', '.join(unknown)}: unknown; expected {', '.join(RECORDING_ENV)}")
+    return [{"name": RECORD_DIR_ENV, "value": live_dir(spec.name)}] + [
+        {"name": RECORDING_ENV[k], "value": f"{v:g}" if isinstance(v, float) else str(v)} for k, v in settings.items()]
+
+
+def recording_volume(options: ServingOptions) -> Dict[str, Any]:
+    return {"name": LIVE_VOLUME, "persistentVolumeClaim": {"claimName": options.recording_claim}}
+
+
+def model_container(spec: ModelDeploymentSpec, options: ServingOptions, record: bool = False) -> Dict[str, Any]:
+    """The model container: the serving image, its ports, probes, resources, gunicorn sizing and, with `record`,
+    the recording volume and settings."""
     env = [{"name": "GUNICORN_WORKERS", "value": str(spec.workers)}] if spec.workers else []
     if spec.threads:
         env.append({"name": "GUNICORN_THREADS", "value": str(spec.threads)})
+    if record:
+        env += recording_env(spec)
     container: Dict[str, Any] = {
         "name": MODEL_CONTAINER,
         "image": options.image,
@@ -109,6 +145,8 @@ def model_container(spec: ModelDeploymentSpec, options: ServingOptions) -> Dict[
                             "capabilities": {"drop": ["ALL"]}},
         "volumeMounts": [{"name": TMP_VOLUME["name"], "mountPath": "/tmp"}],
     }
+    if record:  # a mounted volume: the root filesystem stays read-only
+        container["volumeMounts"].append({"name": LIVE_VOLUME, "mountPath": LIVE_MOUNT})
     if env:
         container["env"] = env
     return container
@@ -125,16 +163,23 @@ def model_uri_for_cluster(model_uri: str) -> str:
 
 
 def build_predictor(spec: ModelDeploymentSpec, options: ServingOptions, name: str, traffic: int,
-                    shadow: bool = False) -> Dict[str, Any]:
-    """One predictor serving `spec`'s model with `traffic` percent of the requests."""
+                    shadow: bool = False, record: bool = True) -> Dict[str, Any]:
+    """One predictor serving `spec`'s model with `traffic` percent of the requests; it records what it serves when
+    `record` and the spec and options allow it (a verification candidate does not: its requests are not traffic)."""
+    record = record and records(spec, options)
     pod_spec: Dict[str, Any] = {
-        "containers": [model_container(spec, options)],
+        "containers": [model_container(spec, options, record)],
         "volumes": [copy.deepcopy(TMP_VOLUME)],
         # Pod-level too, so the containers the operator adds (executor, storage initializer) run non-root as well.
         "securityContext": {"runAsNonRoot": True, "runAsUser": MODEL_UID, "runAsGroup": MODEL_UID,
                             "seccompProfile": {"type": "RuntimeDefault"}},
         "automountServiceAccountToken": False,  # the model calls no Kubernetes API
     }
+    if record:
+        pod_spec["volumes"].append(recording_volume(options))
+        # the claim's files belong to the model's group, so the non-root model user can write them (volumes that
+        # ignore fsGroup, such as NFS, need the directory made writable for gid 10001: docs/runbook-kubernetes.md)
+        pod_spec["securityContext"].update(fsGroup=MODEL_UID, fsGroupChangePolicy="OnRootMismatch")
     if options.service_account:
         pod_spec["serviceAccountName"] = options.service_account
     component: Dict[str, Any] = {"metadata": {"labels": dict(MODEL_POD_LABELS)}, "spec": pod_spec}
@@ -234,6 +279,17 @@ def predictor_models(sdep: Mapping[str, Any]) -> List[Dict[str, Any]]:
         entry.update({key: params.get(key, "") for key in MODEL_PARAMETERS})
         result.append(entry)
     return result
+
+
+def recorded_live_dir(sdep: Mapping[str, Any]) -> Optional[str]:
+    """Where the champion of `sdep` records its traffic (its SERVING_RECORD_DIR), or None when it does not."""
+    champion = champion_of(sdep)
+    for component in (champion or {}).get("componentSpecs") or []:
+        for container in (component.get("spec") or {}).get("containers") or []:
+            for variable in container.get("env") or []:
+                if variable.get("name") == RECORD_DIR_ENV and variable.get("value"):
+                    return variable["value"]
+    return None
 
 
 def predictions_url(ingress_base_url: str, namespace: str, name: str) -> str:

@@ -39,32 +39,47 @@ def live_dir_of(info: Any) -> Path:
     if not directory:
         backend = (info.details or {}).get("backend", "this backend") if info is not None else "no deployment"
         raise LiveTrafficError(f"deployment '{getattr(info, 'name', '?')}' does not record its traffic ({backend}); "
-                               "live monitoring needs an endpoint deployed on the local stack")
+                               "live monitoring needs an endpoint that records: on the local stack, or on kubernetes with the "
+                               "model deployer's recording_claim set (stacks/kubernetes.yaml) and serving.recording "
+                               "enabled in configs/deployment.yaml; then deploy again")
     return Path(directory)
 
 
+def checkpoint_path(directory: Path) -> Path:
+    """Where a check remembers how far it got, by default: next to the windows (the local stack)."""
+    return Path(directory) / CHECKPOINT
+
+
 def read_checkpoint(directory: Path) -> Dict[str, Any]:
-    path = Path(directory) / CHECKPOINT
+    path = checkpoint_path(directory)
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def write_checkpoint(directory: Path, windows: Sequence[str], checked_at: float) -> None:
-    """Remember the newest window checked and whether it had closed before the check read it: a closed window is
-    done, one still filling is checked again next time (so no row goes unchecked)."""
+def checkpoint_after(directory: Path, windows: Sequence[str], checked_at: float) -> Dict[str, Any]:
+    """What a successful check of `windows` leaves for the next one: the newest window checked and whether it had
+    closed before the check read it. A closed window is done, one still filling is checked again next time (so no
+    row goes unchecked)."""
     width = live_store.read_description(directory).get("window_seconds")
     closed = bool(width) and live_store.window_start(windows[-1]) + float(width) <= checked_at
-    live_store.write_atomic(Path(directory) / CHECKPOINT, json.dumps(
-        {"checked_until": windows[-1], "closed": closed, "checked_at": checked_at}).encode())
+    return {"checked_until": windows[-1], "closed": closed, "checked_at": checked_at}
 
 
-def select_windows(directory: Path, since: Optional[str] = None, now: Optional[float] = None) -> Tuple[List[str], str]:
-    """(window names, what they cover): windows in the last `since`, else windows since the last check, else all."""
+def write_checkpoint(directory: Path, windows: Sequence[str], checked_at: float) -> None:
+    """`checkpoint_after` written next to the windows (the checkpoint of the local stack)."""
+    live_store.write_atomic(checkpoint_path(directory),
+                            json.dumps(checkpoint_after(directory, windows, checked_at)).encode())
+
+
+def select_windows(directory: Path, since: Optional[str] = None, now: Optional[float] = None,
+                   last: Optional[Dict[str, Any]] = None) -> Tuple[List[str], str]:
+    """(window names, what they cover): windows in the last `since`, else windows since the last check (`last`, a
+    checkpoint; by default the one next to the windows), else all."""
     directory = Path(directory)
     if since:
         start = (now or time.time()) - parse_duration(since)
         names, covered = live_store.windows(directory, since=start // 1), f"the last {since}"
     else:
-        last = read_checkpoint(directory)
+        last = read_checkpoint(directory) if last is None else last
         names = live_store.windows(directory)
         if last:
             newest = last["checked_until"]

@@ -78,6 +78,22 @@ def test_read_only_containers_get_a_writable_tmp_and_mount_only_declared_volumes
         assert "emptyDir" in volumes[mounts["/tmp"]], f"{key}: /tmp must be a writable emptyDir"
 
 
+@pytest.mark.parametrize("label", sorted(VARIANTS))
+def test_generated_model_pods_write_only_to_declared_volumes(label):
+    """Read-only root: /tmp is an emptyDir and the recording directory (when recording) is the claim's mount."""
+    for predictor in VARIANTS[label]["spec"]["predictors"]:
+        pod = predictor["componentSpecs"][0]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for container in pod["containers"]:
+            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+            assert set(mounts.values()) <= set(volumes), label
+            assert "emptyDir" in volumes[mounts["/tmp"]]
+            record_dir = {e["name"]: e["value"] for e in container.get("env", [])}.get("SERVING_RECORD_DIR")
+            if record_dir:
+                assert record_dir.startswith(sd.LIVE_MOUNT + "/")
+                assert "persistentVolumeClaim" in volumes[mounts[sd.LIVE_MOUNT]]
+
+
 def test_the_namespace_denies_everything_not_explicitly_allowed():
     deny = [p for p in POLICIES if p["spec"]["podSelector"] == {} and not p["spec"].get("ingress")
             and not p["spec"].get("egress")]

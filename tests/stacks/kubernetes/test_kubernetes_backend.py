@@ -289,3 +289,25 @@ def test_logs_of_every_model_pod(backend, fake_api):
     fake_api.refuse("logs", 403, 'pods "credit-champion-0-model-0" is forbidden: cannot get resource "pods/log"')
     with pytest.raises(DeploymentError, match="refused to read the logs of 'mlops/credit': 403 Forbidden"):
         list(backend.logs("credit"))
+
+
+def test_a_recording_endpoint_gets_the_claim_and_says_where_it_records(fake_api):
+    """The volume reaches the API server (a verification candidate records nothing), and the deployment's status
+    tells live monitoring where the windows are as the pods that mount the claim see them."""
+    from tests.stacks.kubernetes.variants import RECORDING
+
+    backend = KubernetesSeldonBackend(NAMESPACE, IMAGE, INGRESS, api_client=fake_api.api_client(), poll_interval=0.01,
+                                      recording_claim="mlops-live-recording")
+    backend.cluster.settle_seconds = 2.0
+    candidates = []
+    backend.deploy(model_spec(1, recording=RECORDING), timeout=10,
+                   verify=lambda url: candidates.append(fake_api.get(NAMESPACE, "credit-candidate")))
+    assert "mlops-live-recording" not in str(candidates[0]["spec"])
+    stored = fake_api.get(NAMESPACE, "credit")
+    pod = stored["spec"]["predictors"][0]["componentSpecs"][0]["spec"]
+    assert {"name": "live", "persistentVolumeClaim": {"claimName": "mlops-live-recording"}} in pod["volumes"]
+    assert {"name": "live", "mountPath": "/var/lib/mlops/live"} in pod["containers"][0]["volumeMounts"]
+    assert crd_errors(dict(stored, status={})) == [] and fake_api.warnings == []  # nothing pruned
+    details = backend.status("credit").details
+    assert (details["live_dir"], details["recording_claim"]) == ("/var/lib/mlops/live/credit", "mlops-live-recording")
+    assert "live_dir" not in _backend(fake_api).deploy(model_spec(2), timeout=10).details  # no claim: no recording

@@ -12,7 +12,7 @@ from tests.stacks.kubernetes.conftest import IMAGE, KUBERNETES_VERSIONS, NAMESPA
 from tests.stacks.kubernetes.crd_schema import crd_errors
 from tests.stacks.kubernetes.seldon_admission import BUILTIN_SERVERS, admission_errors, configured_servers, \
     reconcile_failure
-from tests.stacks.kubernetes.variants import OPTIONS, VARIANTS
+from tests.stacks.kubernetes.variants import OPTIONS, RECORDING, RECORDING_OPTIONS, VARIANTS
 
 
 @pytest.mark.parametrize("label", sorted(VARIANTS))
@@ -184,3 +184,55 @@ def test_invalid_options_are_refused_at_construction(kwargs, message):
 def test_prediction_url_is_the_seldon_ingress_path():
     assert sd.predictions_url("http://ingress.example.com/", "mlops", "credit") == \
         "http://ingress.example.com/seldon/mlops/credit/api/v1.0/predictions"
+
+
+def _model_pods(label):
+    return [c["spec"] for p in VARIANTS[label]["spec"]["predictors"] for c in p["componentSpecs"]]
+
+
+@pytest.mark.parametrize("label", ["recording", "recording-canary"])
+def test_a_recording_endpoint_writes_to_the_claim_through_a_mount_and_keeps_a_read_only_root(label):
+    for pod in _model_pods(label):
+        (container,) = pod["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["SERVING_RECORD_DIR"] == "/var/lib/mlops/live/credit" == sd.live_dir("credit")
+        assert {k: env[k] for k in ("SERVING_RECORD_SAMPLE", "SERVING_RECORD_WINDOW_SECONDS",
+                                    "SERVING_PREDICTION_LOG_HOURS", "SERVING_PREDICTION_LOG_MB",
+                                    "SERVING_RECORD_WRITE_SECONDS")} == \
+            {"SERVING_RECORD_SAMPLE": "0.5", "SERVING_RECORD_WINDOW_SECONDS": "300",
+             "SERVING_PREDICTION_LOG_HOURS": "168", "SERVING_PREDICTION_LOG_MB": "256",
+             "SERVING_RECORD_WRITE_SECONDS": "30"}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes[sd.LIVE_VOLUME] == {"name": "live",
+                                           "persistentVolumeClaim": {"claimName": "mlops-live-recording"}}
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        assert mounts[sd.LIVE_MOUNT]["name"] == sd.LIVE_VOLUME and not mounts[sd.LIVE_MOUNT].get("readOnly")
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert pod["securityContext"]["fsGroup"] == sd.MODEL_UID  # the non-root model user may write the claim
+    assert sd.recorded_live_dir(VARIANTS[label]) == "/var/lib/mlops/live/credit"
+
+
+@pytest.mark.parametrize("spec, options", [
+    (model_spec(1, recording={**RECORDING, "enabled": False}), RECORDING_OPTIONS),  # switched off in the config
+    (model_spec(1, recording=RECORDING), OPTIONS),  # no claim on this cluster
+])
+def test_no_recording_volume_without_both_the_setting_and_a_claim(spec, options):
+    sdep = sd.desired_deployment(spec, NAMESPACE, options)
+    (predictor,) = sdep["spec"]["predictors"]
+    pod = predictor["componentSpecs"][0]["spec"]
+    assert [v["name"] for v in pod["volumes"]] == ["tmp"] and "fsGroup" not in pod["securityContext"]
+    assert "SERVING_RECORD_DIR" not in str(pod) and sd.recorded_live_dir(sdep) is None
+
+
+def test_a_verification_candidate_does_not_record():
+    candidate = sd.build_predictor(model_spec(1, recording=RECORDING), RECORDING_OPTIONS, sd.CHAMPION, 100,
+                                   record=False)
+    pod = candidate["componentSpecs"][0]["spec"]
+    assert "SERVING_RECORD_DIR" not in str(candidate) and [v["name"] for v in pod["volumes"]] == ["tmp"]
+
+
+def test_bad_recording_settings_are_refused_naming_them():
+    with pytest.raises(ValueError, match="recording settings windows: unknown"):
+        sd.desired_deployment(model_spec(1, recording={"windows": 3}), NAMESPACE, RECORDING_OPTIONS)
+    with pytest.raises(ValueError, match="recording_claim: expected the name of a PersistentVolumeClaim"):
+        sd.ServingOptions(image=IMAGE, recording_claim="Live Data")

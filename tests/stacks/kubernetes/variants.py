@@ -10,6 +10,11 @@ FULL_OPTIONS = sd.ServingOptions(
     image=IMAGE, service_account="mlops-model", model_storage_secret="seldon-model-storage",
     hpa={"min_replicas": 2, "max_replicas": 5, "target_cpu_utilization": 60}, pdb={"min_available": 1},
 )
+RECORDING_OPTIONS = sd.ServingOptions(image=IMAGE, service_account="mlops-model",
+                                      model_storage_secret="seldon-model-storage", recording_claim="mlops-live-recording")
+# configs/deployment.yaml's serving.recording as the deploy step puts it in the spec (steps/deployment/rollout.py)
+RECORDING = {"enabled": True, "sample": 0.5, "window_seconds": 300.0, "log_retention_hours": 168.0,
+             "log_max_mb": 256.0, "write_seconds": 30.0}
 
 
 def _variants():
@@ -23,6 +28,10 @@ def _variants():
                                           OPTIONS, v1)
     yield "shadow", sd.desired_deployment(model_spec(2, rollout="shadow"), NAMESPACE, FULL_OPTIONS, v1)
     yield "no-options", sd.desired_deployment(model_spec(1), NAMESPACE, sd.ServingOptions(image=IMAGE))
+    recorded = sd.desired_deployment(model_spec(1, recording=RECORDING), NAMESPACE, RECORDING_OPTIONS)
+    yield "recording", recorded
+    yield "recording-canary", sd.desired_deployment(model_spec(2, rollout="canary", recording=RECORDING), NAMESPACE,
+                                                    RECORDING_OPTIONS, recorded)
 
 
 VARIANTS = dict(_variants())
