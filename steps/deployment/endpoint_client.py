@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -28,10 +28,19 @@ def _missing(value: Any) -> bool:
 
 def predict(url: str, frame: pd.DataFrame, batch_rows: int = 500, timeout: float = 60.0) -> Tuple[List[str], np.ndarray]:
     """(output names, output values) for every row of `frame`: class probabilities or regression values."""
+    names, values, _ = predict_with_ids(url, frame, batch_rows, timeout)
+    return names, values
+
+
+def predict_with_ids(url: str, frame: pd.DataFrame, batch_rows: int = 500,
+                     timeout: float = 60.0) -> Tuple[List[str], np.ndarray, Optional[List[str]]]:
+    """(output names, output values, prediction ids) for every row of `frame`. The ids are the ones a recording
+    endpoint returns in `meta.tags.prediction_ids` (what feedback joins on); None when it does not record."""
     import requests
 
     names: List[str] = []
     parts = []
+    ids: Optional[List[str]] = []
     with requests.Session() as session:
         for start in range(0, len(frame), batch_rows):
             try:
@@ -40,10 +49,16 @@ def predict(url: str, frame: pd.DataFrame, batch_rows: int = 500, timeout: float
                 raise EndpointError(f"cannot reach the endpoint {url}: {exc}") from None
             if response.status_code != 200:
                 raise EndpointError(f"endpoint {url} answered {response.status_code}: {response.text[:300]}")
-            data = response.json()["data"]
+            body = response.json()
+            data = body["data"]
             names = [str(n) for n in data.get("names") or []]
             parts.append(np.asarray(data["ndarray"], dtype=float))
-    return names, np.vstack(parts) if parts else np.empty((0, 0))
+            batch_ids = (((body.get("meta") or {}).get("tags") or {}).get("prediction_ids"))
+            if ids is not None and isinstance(batch_ids, list) and len(batch_ids) == len(parts[-1]):
+                ids.extend(str(i) for i in batch_ids)
+            else:
+                ids = None  # one batch without ids (recording off or sampled out): no partial id column
+    return names, np.vstack(parts) if parts else np.empty((0, 0)), ids
 
 
 def predictions_frame(names: List[str], values: np.ndarray) -> pd.DataFrame:
