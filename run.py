@@ -610,8 +610,9 @@ def monitoring_status() -> None:
 
 def main() -> None:
     """Runs the CLI, then leaves the way the interpreter would, minus tearing down every module's objects: after a
-    pipeline that teardown took 1.4-3 s (measured, docs/benchmarks.md) and has nothing left to do. Non-daemon threads
-    are joined and exit handlers run (log and metadata flushes, the fast-path record), as at a normal exit."""
+    pipeline that teardown took 1.4-3 s (measured, docs/benchmarks.md) and has nothing left to do. The steps before
+    it are the interpreter's own, in its order: threading's exit hooks and the join of non-daemon threads, then the
+    exit handlers (log and metadata flushes, the fast-path record)."""
     import atexit
     import os
     import threading
@@ -624,9 +625,7 @@ def main() -> None:
     if isinstance(code, str):  # what Python does with sys.exit("message")
         print(code, file=sys.stderr)
         code = 1
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    threading._shutdown()  # what the interpreter does first: threading's exit hooks (thread pools), then the joins
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
