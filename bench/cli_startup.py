@@ -23,7 +23,7 @@ endpoint; the listing then shows that deployment instead of a seeded stopped one
 
     python bench/cli_startup.py --repeat 5
     python bench/cli_startup.py --repeat 5 --importtime   # also: the slowest imports of each run.py command
-    python bench/cli_startup.py --repeat 5 --pipelines    # also predict, monitor, train (~12 min on 2 quiet CPUs)
+    python bench/cli_startup.py --repeat 5 --pipelines    # also predict, monitor, train (~8 min on 2 quiet CPUs)
 
 Set MLOPS_SERVING_ENV_DIR to a built serving environment (the project's .state/serving-env is used when it
 exists) or the first deploy builds one.

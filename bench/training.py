@@ -15,7 +15,7 @@ cached rerun <= 10% of the uncached run; 1M rows within 8 GiB peak RSS. With --r
 repetitions are printed first (with the load average at the start of each run).
 
     python bench/training.py                      # 10k, 100k, 1M once each
-    python bench/training.py --threads 1 --rows 100000 --repeat 5    # issue 11 figures, ~15 min on 2 quiet CPUs
+    python bench/training.py --threads 1 --rows 100000 --repeat 5    # issue 11 figures, ~9 min on 2 quiet CPUs
 """
 
 from __future__ import annotations
