@@ -72,14 +72,18 @@ def _say_state_dir() -> None:
     _say(f"run state: {state_dir()}  (ZenML store: `zenml status`; never committed)")
 
 
-def _start(stack: str | None) -> str:
+def _start(stack: str | None, announce: bool = True) -> str:
+    """Makes the command's stack ready through ZenML; `announce=False` when the run state and stack were already
+    said (a read-only answer from the recorded stack that needs ZenML after all)."""
     from pipelines.launch import pipelines_for, prepare_environment, quiet_user_error_tracebacks, use_stack
 
     prepare_environment()
     quiet_user_error_tracebacks(_user_errors)
-    _say_state_dir()
+    if announce:
+        _say_state_dir()
     name = use_stack(stack, _say, pipelines_for(*_invoked_command()))
-    _say(f"stack: {name}")
+    if announce:
+        _say(f"stack: {name}")
     return name
 
 
@@ -277,10 +281,16 @@ def predict(ctx: click.Context, data, out, model_name, version, alias, offline, 
         if version is not None and alias is not None:
             _fail("choose the model version with --version or with --alias, not both")
         frame = load_table(data)
-        _start(stack or (ctx.obj or {}).get("stack"))
-        name = choose_model(model_name)
-        deployment = deployment_name or deployment_of(name)
-        info = None if offline else serving_endpoint(deployment, name, version, alias)
+        chosen_stack = stack or (ctx.obj or {}).get("stack")
+        recorded = None if offline else _recorded_stack(chosen_stack)
+        info = recorded and _recorded_endpoint(recorded, model_name, deployment_name, version, alias)
+        if info is not None:
+            name = info.model_name
+        else:
+            _start(chosen_stack, announce=recorded is None)
+            name = choose_model(model_name)
+            deployment = deployment_name or deployment_of(name)
+            info = None if offline else serving_endpoint(deployment, name, version, alias)
         if info is not None:
             predictions, used = _predict_endpoint(info, frame, data), f"endpoint {info.url}"
             number = info.model_version
@@ -299,6 +309,32 @@ def predict(ctx: click.Context, data, out, model_name, version, alias, offline, 
             _say(result.head(20).to_string())
 
     _guarded(body)
+
+
+def _recorded_stack(stack: str | None) -> Any:
+    """The recorded active stack (stacks/fast_paths.py) when it can answer a read-only command without ZenML
+    (announced like `_start` does), else None."""
+    from stacks.fast_paths import local_stack
+
+    recorded = local_stack(stack)
+    if recorded is None or recorded.tracking_uri is None:
+        return None
+    _say_state_dir()
+    _say(f"stack: {recorded.name}")
+    return recorded
+
+
+def _recorded_endpoint(recorded: Any, model_name, deployment_name, version, alias) -> Any:
+    """The endpoint that serves the chosen model, answered from the recorded stack: the same choice as the full
+    path (pipelines/selection.py rules, the registry's model names, the deployer's records) without importing
+    ZenML or, unless a version or alias is asked for, MLflow. None when no active endpoint serves the choice: the
+    full path then decides (and scores offline)."""
+    from pipelines.predict import serving_endpoint
+    from pipelines.selection import choose_among, deployment_for
+
+    rows = recorded.backend.list()
+    name = choose_among(model_name, recorded.tracking_uri, rows)
+    return serving_endpoint(deployment_name or deployment_for(name, rows), name, version, alias, recorded)
 
 
 def _predict_endpoint(info: Any, frame: Any, data: str) -> Any:
@@ -679,5 +715,29 @@ def monitoring_status() -> None:
     _say(local.describe(local.status()))
 
 
+def main() -> None:
+    """Runs the CLI, then leaves the way the interpreter would, minus tearing down every module's objects: after a
+    pipeline that teardown took 1.4-3 s (measured, docs/benchmarks.md) and has nothing left to do. The steps before
+    it are the interpreter's own, in its order: threading's exit hooks and the join of non-daemon threads, then the
+    exit handlers (log and metadata flushes, the fast-path record)."""
+    import atexit
+    import os
+    import threading
+
+    try:
+        cli(obj={})  # click ends with SystemExit in standalone mode; other exceptions exit the usual way
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    if isinstance(code, str):  # what Python does with sys.exit("message")
+        print(code, file=sys.stderr)
+        code = 1
+    threading._shutdown()  # what the interpreter does first: threading's exit hooks (thread pools), then the joins
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    cli(obj={})
+    main()

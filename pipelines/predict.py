@@ -10,22 +10,28 @@ from pipelines.launch import summarize_run
 
 
 def serving_endpoint(
-    deployment_name: str, model_name: Optional[str] = None, version: Optional[str] = None, alias: Optional[str] = None
+    deployment_name: str, model_name: Optional[str] = None, version: Optional[str] = None, alias: Optional[str] = None,
+    recorded: Optional[Any] = None,
 ) -> Optional[Any]:
     """The active deployment `deployment_name` if it serves the chosen model (and version, when one is chosen by
-    number or alias); None when nothing serves it, so the caller scores offline."""
-    from steps.deployment.registry import resolve_version
-    from steps.deployment.rollout import NoDeployerError, active_deployer, tracking_uri
+    number or alias); None when nothing serves it, so the caller scores offline. `recorded`
+    (stacks.fast_paths.LocalStack) answers from the recorded active stack instead of ZenML's."""
+    if recorded is not None:
+        info, uri = recorded.backend.status(deployment_name), (lambda: recorded.tracking_uri)
+    else:
+        from steps.deployment.rollout import NoDeployerError, active_deployer, tracking_uri
 
-    try:
-        info = active_deployer().status(deployment_name)
-    except NoDeployerError:
-        return None
+        try:
+            info, uri = active_deployer().status(deployment_name), tracking_uri
+        except NoDeployerError:
+            return None
     if info is None or info.state != "active" or (model_name and info.model_name != model_name):
         return None
     if version is None and alias is None:
         return info
-    wanted = resolve_version(info.model_name, version, alias, tracking_uri())
+    from steps.deployment.registry import resolve_version
+
+    wanted = resolve_version(info.model_name, version, alias, uri())
     return info if wanted.version == str(info.model_version) else None
 
 

@@ -9,6 +9,7 @@ from the active stack.
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Iterable, List, Optional, Sequence
 
 from stacks.seldon.spec import DeploymentInfo
@@ -57,10 +58,41 @@ def deployment_for(model_name: str, deployments: Iterable[DeploymentInfo]) -> st
 
 def registered_models(tracking_uri: Optional[str]) -> List[str]:
     """Names of the registered models in the stack's MLflow registry."""
+    names = _registered_in_sqlite(tracking_uri)
+    if names is not None:
+        return names
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     return sorted(m.name for m in client.search_registered_models(max_results=1000))
+
+
+def _registered_in_sqlite(tracking_uri: Optional[str]) -> Optional[List[str]]:
+    """The registered model names read straight from a local MLflow SQLite registry, read-only: what
+    `search_registered_models` returns there (single-tenant MLflow: the 'default' workspace), without importing
+    MLflow (seconds, for a list of names). None, so that MLflow answers, for any other store, MLflow workspaces, a
+    missing file or a schema this query does not know."""
+    import os
+    import sqlite3
+    from urllib.parse import quote
+
+    if not tracking_uri or not tracking_uri.startswith("sqlite:///") or "?" in tracking_uri:
+        return None
+    if os.environ.get("MLFLOW_WORKSPACE") or os.environ.get("MLFLOW_ENABLE_WORKSPACES", "").lower() in ("1", "true"):
+        return None
+    path = tracking_uri.removeprefix("sqlite:///")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with closing(sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)) as db:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(registered_models)")}
+            if "name" not in columns:
+                return None
+            query = "SELECT name FROM registered_models" + (" WHERE workspace = 'default'" if "workspace" in columns
+                                                            else "")
+            return sorted(row[0] for row in db.execute(query))
+    except sqlite3.Error:
+        return None
 
 
 def _deployments() -> List[DeploymentInfo]:
@@ -74,11 +106,18 @@ def _deployments() -> List[DeploymentInfo]:
 
 def choose_model(requested: Optional[str]) -> str:
     """`resolve_model_name` against the active stack's registry and deployer."""
-    from pipelines.launch import load_training_config
     from steps.deployment.rollout import tracking_uri
 
+    return choose_among(requested, tracking_uri(), _deployments())
+
+
+def choose_among(requested: Optional[str], tracking_uri: Optional[str], deployments: Sequence[DeploymentInfo]) -> str:
+    """`resolve_model_name` against the registry at `tracking_uri` and `deployments`, with the configured model
+    from configs/training.yaml."""
+    from pipelines.launch import load_training_config
+
     configured = load_training_config(None, {}).model.name
-    return resolve_model_name(requested, configured, registered_models(tracking_uri()), _deployments())
+    return resolve_model_name(requested, configured, registered_models(tracking_uri), deployments)
 
 
 def deployment_of(model_name: str) -> str:

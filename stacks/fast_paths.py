@@ -1,4 +1,5 @@
-"""Answers for read-only commands without importing ZenML: `run.py deployments` (list) and `run.py stack list`.
+"""Answers for read-only commands without importing ZenML: `run.py deployments` (list), `run.py stack list` and the
+stack part of `run.py predict` through an endpoint.
 
 Importing ZenML's client and opening its SQL store costs seconds, yet listing local deployments needs only two
 facts from it: which stack is active and how its model deployer is configured (the deployments themselves are the
@@ -7,13 +8,15 @@ recorded in `<run state>/cache/active-stack.json` together with a key of everyth
 global and repository config files (content digests), its SQLite store file (mtime and size), the stack spec and the
 deployer's code (digests), and the ZENML_/MLOPS_ environment. A read-only command uses the record only while that
 key is unchanged; anything else (no record, another stack activated, a store written since, a ZenML server in use,
-another working directory) takes the full ZenML path, which records again. The process that recorded refreshes the
+another working directory) takes the full ZenML path, which records again. The record also keeps the experiment
+tracker's MLflow tracking URI when it is a local SQLite file (`predict` reads the registered model names from it). The process that recorded refreshes the
 record when it exits, so the store writes of a `train` or `deploy` leave the next listing fast.
 """
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,7 +29,7 @@ from core.state import PROJECT_ROOT, state_dir
 
 logger = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2
 # Set by `prepare_environment` in the process that records, absent in a fresh one; none changes the answer.
 IGNORED_ENV = frozenset({"ZENML_ANALYTICS_OPT_IN", "ZENML_LOGGING_VERBOSITY", "ZENML_CUSTOM_SOURCE_ROOT"})
 # The code that turns the deployer's configuration into backend options: a change there makes a record stale.
@@ -85,10 +88,20 @@ def _rows_path() -> Path:
     return cache_path().with_name("stack-rows.json")
 
 
-def local_deployments(stack: Optional[str] = None) -> Optional[Tuple[str, List[Any]]]:
-    """(active stack, its deployments) read from the local backend's registry, or None when the full path is needed:
-    stale record, another `stack` asked for, a stack whose activation checks prerequisites or connects to services,
-    or a model deployer other than the project's local backend."""
+@dataclasses.dataclass(frozen=True)
+class LocalStack:
+    """What a read-only command needs of the recorded active stack: its name, its model deployer's backend and its
+    MLflow tracking URI (None unless a local SQLite file)."""
+
+    name: str
+    backend: Any
+    tracking_uri: Optional[str]
+
+
+def local_stack(stack: Optional[str] = None) -> Optional[LocalStack]:
+    """The recorded active stack, or None when the full path is needed: stale record, another `stack` asked for, a
+    stack whose activation checks prerequisites or connects to services, or a model deployer other than the
+    project's local backend."""
     record = current_record()
     if record is None or stack not in (None, record["stack"]) or record["requires"] or record["services"]:
         return None
@@ -97,7 +110,14 @@ def local_deployments(stack: Optional[str] = None) -> Optional[Tuple[str, List[A
         return None
     from stacks.seldon.backends import make_backend
 
-    return record["stack"], make_backend(dict(options)).list()
+    return LocalStack(record["stack"], make_backend(dict(options)), record.get("tracking_uri"))
+
+
+def local_deployments(stack: Optional[str] = None) -> Optional[Tuple[str, List[Any]]]:
+    """(active stack, its deployments) read from the local backend's registry, or None when the full path is needed
+    (see `local_stack`)."""
+    recorded = local_stack(stack)
+    return (recorded.name, recorded.backend.list()) if recorded else None
 
 
 def _key(database: Path, stack: str) -> Dict[str, Any]:
@@ -217,7 +237,19 @@ def _read_zenml(stack: str) -> Optional[Dict[str, Any]]:
         options = backend_options(SeldonModelDeployerConfig(**deployers[0].configuration))
     spec = load_stack_spec(stack, spec_variables())
     return {"version": VERSION, "key": key, "database": str(database), "stack": stack, "requires": spec.requires,
-            "services": spec.services, "model_deployer": options}
+            "services": spec.services, "model_deployer": options, "tracking_uri": _sqlite_tracking_uri(active)}
+
+
+def _sqlite_tracking_uri(stack: Any) -> Optional[str]:
+    """The MLflow experiment tracker's tracking URI when it is a plain local SQLite file (what
+    `MLFlowExperimentTracker.get_tracking_uri` returns for it, with no credentials to configure); else None."""
+    from zenml.enums import StackComponentType
+
+    trackers = stack.components.get(StackComponentType.EXPERIMENT_TRACKER) or []
+    if not trackers or trackers[0].flavor_name != "mlflow":
+        return None
+    uri = trackers[0].configuration.get("tracking_uri")
+    return uri if isinstance(uri, str) and uri.startswith("sqlite:///") and "{{" not in uri else None
 
 
 def _active_stack_id(repository: Path) -> Optional[str]:

@@ -83,10 +83,12 @@ def prepare(name: Optional[str], pipelines: Sequence[str], say: Say = print) -> 
     from stacks import manage
     from stacks.registration import ensure_repository, register_project_flavors
     from stacks.services import zenml_server
+    from stacks.zenml_tuning import tune_local_zenml
 
     if name not in available_stacks() and zenml_server.disconnect_if_unreachable():
         say("the local ZenML server is gone: using the local ZenML store")
     ensure_repository()
+    tune_local_zenml()
     register_project_flavors()  # so that `zenml ... register --flavor=project_seldon` works for the user's stacks
     client = Client()
     active = client.active_stack_model

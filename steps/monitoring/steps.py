@@ -23,26 +23,6 @@ from steps.monitoring.drift import DriftReport
 logger = logging.getLogger(__name__)
 
 
-@step(enable_cache=False)
-def fetch_champion_reference(
-    model_name: str,
-) -> Tuple[Annotated[DataSchema, "reference_schema"], Annotated[Any, "reference_profile"],
-           Annotated[pd.DataFrame, "reference_predictions"], Annotated[EvaluationReport, "reference_evaluation"]]:
-    """The serving champion's training artifacts, through its ZenML model version in stage `production`."""
-    from zenml import Model
-
-    import materializers.whylogs_profile  # noqa: F401  (registers the profile materializer for this output)
-
-    version = Model(name=model_name, version=names.PRODUCTION_STAGE)
-    logger.info("reference: %s, ZenML model version in stage '%s'", model_name, names.PRODUCTION_STAGE)
-    return (
-        version.get_artifact(names.DATA_SCHEMA).load(),
-        version.get_artifact(names.DATA_PROFILE).load(),
-        version.get_artifact(names.HOLDOUT_PREDICTIONS).load(),
-        version.get_artifact(names.EVALUATION_REPORT).load(),
-    )
-
-
 @step
 def validate_batch(batch: pd.DataFrame, schema: DataSchema) -> Annotated[ValidationReport, names.VALIDATION_REPORT]:
     """The checks the champion's training data defined (columns, types, ranges, nulls); labels optional."""

@@ -141,6 +141,60 @@ def test_deploying_a_chosen_version_of_one_model_leaves_the_other_alone(two_mode
                                                                       before.url)
 
 
+HEAVY = ("zenml", "mlflow", "sklearn", "whylogs", "sqlalchemy")
+
+
+def _cli_imports(*args, cwd):
+    """(exit code, output, heavy top-level packages imported) of one `run.py` command in a fresh process."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run = Path(__file__).resolve().parents[2] / "run.py"
+    proc = subprocess.run([sys.executable, "-X", "importtime", str(run), *map(str, args)], capture_output=True,
+                          text=True, timeout=600, cwd=cwd)
+    modules = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*([\w.]+)$", proc.stderr, re.MULTILINE)
+    errors = [line for line in proc.stderr.splitlines() if not line.startswith("import time:")]
+    return proc.returncode, proc.stdout + "\n".join(errors), sorted({m.split(".")[0] for m in modules} & set(HEAVY))
+
+
+def test_cli_predict_through_an_endpoint_answers_from_the_recorded_stack_as_zenml_would(two_models, tmp_path):
+    """`run.py predict` through an endpoint: first the full path (no record: ZenML and MLflow choose), then from the
+    record `stacks/fast_paths.py` keeps: same model choice, messages and predictions, without ZenML or MLflow."""
+    from stacks import fast_paths
+
+    batch = tmp_path / "loans.csv"
+    loans_table(300, seed=4).drop(columns=["defaulted"]).to_csv(batch, index=False)
+    outputs, scored = {}, {}
+    for path in ("full", "recorded"):
+        if path == "full":
+            fast_paths.cache_path().unlink(missing_ok=True)
+        out = tmp_path / f"{path}.csv"
+        code, output, heavy = _cli_imports("predict", "--data", batch, "--model-name", LOANS, "--out", out,
+                                           cwd=tmp_path)
+        assert code == 0, output
+        assert ("zenml" in heavy) if path == "full" else heavy == [], (path, heavy)
+        outputs[path], scored[path] = output.replace(str(out), "OUT"), pd.read_csv(out)
+    assert outputs["full"] == outputs["recorded"]
+    assert f"300 predictions from model {LOANS} v" in outputs["recorded"] and "via endpoint http" in outputs["recorded"]
+    pd.testing.assert_frame_equal(scored["full"], scored["recorded"])
+
+    # The multi-model rule and a missing feature column: the same one-line errors from the record (a failing
+    # command imports run.py's user-error types, scikit-learn among them, but never ZenML or MLflow).
+    from pipelines.selection import registered_models
+    from steps.deployment.rollout import tracking_uri
+
+    if load_training_config(None, {}).model.name not in registered_models(tracking_uri()):  # else it is the default
+        code, output, heavy = _cli_imports("predict", "--data", batch, cwd=tmp_path)
+        assert code == 1 and "several models are deployed: say which one with --model-name" in output
+        assert not {"zenml", "mlflow"} & set(heavy), heavy
+    loans_table(5, seed=4).drop(columns=["defaulted", "credit_score"]).to_csv(batch, index=False)
+    code, output, heavy = _cli_imports("predict", "--data", batch, "--model-name", LOANS, cwd=tmp_path)
+    assert code == 1 and "missing feature column(s) credit_score" in output, output
+    assert not {"zenml", "mlflow"} & set(heavy), heavy
+
+
 def test_each_model_is_monitored_from_a_file_without_yaml(two_models):
     config = load_monitoring_config(None, {})
     for model, table, target in ((LOANS, loans_table(400, seed=5), "defaulted"),

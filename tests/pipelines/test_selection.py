@@ -42,3 +42,22 @@ def test_each_model_has_its_own_deployment():
     assert deployment_for("loans", deployments) == "loans"
     assert deployment_for("wine", deployments) == "wine-endpoint"  # a name chosen on its first deploy is kept
     assert deployment_for("churn-classifier", deployments) == "churn-classifier"  # not deployed yet: derived
+
+
+def test_registered_names_read_from_sqlite_equal_mlflows(tmp_path, monkeypatch):
+    """The read-only SQLite read `predict` uses gives what MLflow's own search gives; anything else is MLflow's."""
+    import mlflow
+
+    from pipelines.selection import _registered_in_sqlite, registered_models
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for name in ("wine-model", "churn-classifier"):
+        client.create_registered_model(name)
+    from_mlflow = sorted(m.name for m in client.search_registered_models(max_results=1000))
+    assert _registered_in_sqlite(uri) == from_mlflow == ["churn-classifier", "wine-model"]
+    assert registered_models(uri) == from_mlflow
+    assert _registered_in_sqlite(f"sqlite:///{tmp_path / 'missing.db'}") is None  # MLflow creates it
+    assert _registered_in_sqlite("http://127.0.0.1:5000") is None
+    monkeypatch.setenv("MLFLOW_WORKSPACE", "team-a")
+    assert _registered_in_sqlite(uri) is None
