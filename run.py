@@ -305,6 +305,9 @@ def predict(ctx: click.Context, data, out, model_name, version, alias, offline, 
         if out:
             result.to_csv(out, index=False)
             _say(f"written to {out}")
+            if "prediction_id" in predictions.columns:
+                _say(f"labels later: add the truth to {out} and run `python run.py feedback --data {out} "
+                     f"--model-name {name} --target <label column>` (joined on prediction_id)")
         else:
             _say(result.head(20).to_string())
 
@@ -338,14 +341,19 @@ def _recorded_endpoint(recorded: Any, model_name, deployment_name, version, alia
 
 
 def _predict_endpoint(info: Any, frame: Any, data: str) -> Any:
-    """The endpoint's predictions for `frame` (columns as `predictions_frame` gives them)."""
-    from steps.deployment.endpoint_client import predict as call_endpoint, predictions_frame
+    """The endpoint's predictions for `frame` (columns as `predictions_frame` gives them), plus `prediction_id` when
+    the endpoint records what it serves: the id `run.py feedback` joins late labels on."""
+    from steps.deployment.endpoint_client import predict_with_ids, predictions_frame
 
     names = _served_features(info) or list(frame.columns)
     missing = [c for c in names if c not in frame.columns]
     if missing:
         _fail(f"{data}: missing feature column(s) {', '.join(missing)} that model v{info.model_version} needs")
-    return predictions_frame(*call_endpoint(info.url, frame[names]))
+    output_names, values, ids = predict_with_ids(info.url, frame[names])
+    predictions = predictions_frame(output_names, values)
+    if ids is not None:
+        predictions.insert(0, "prediction_id", ids)
+    return predictions
 
 
 def _served_features(info: Any) -> list:
