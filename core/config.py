@@ -108,11 +108,34 @@ class ServingSection(_Section):
     canary_traffic_percent: int = Field(10, ge=1, le=99)
 
 
+# Metrics an A/B test can judge: each has a sample-size formula (steps/abtest/statistics.py) and is computed per
+# request from the labels that feedback brings back.
+ABTEST_METRICS = ("accuracy", "roc_auc", "rmse", "mae")
+
+
+class GuardrailsSection(_Section):
+    # abort when the challenger's error rate exceeds the champion's by more than this (absolute, 0.01 = 1 point)
+    max_error_rate_increase: float = Field(0.01, ge=0.0, lt=1.0)
+    max_p99_latency_ratio: float = Field(1.5, ge=1.0)  # abort when challenger p99 > ratio x champion p99
+    min_requests: int = Field(200, ge=1)  # requests per variant before rates and p99 are compared
+
+
+class ABTestSection(_Section):
+    split_percent: int = Field(10, ge=1, le=99)  # share of requests routed to the challenger
+    sticky_header: Optional[str] = Field(None, min_length=1)  # e.g. X-User-Id: one value always sees one variant
+    metric: Optional[Literal[ABTEST_METRICS]] = None  # None: accuracy (classification) or rmse (regression)
+    min_detectable_effect: float = Field(0.02, gt=0.0)  # absolute, in metric units
+    alpha: float = Field(0.05, gt=0.0, lt=0.5)  # two-sided significance
+    power: float = Field(0.8, gt=0.5, lt=1.0)
+    guardrails: GuardrailsSection = GuardrailsSection()
+
+
 class DeploymentConfig(_Section):
     """How any model is gated and served; which model is a command-line choice (`--model-name`)."""
 
     gate: GateSection = GateSection()
     serving: ServingSection = ServingSection()
+    abtest: ABTestSection = ABTestSection()
     enable_cache: bool = False
 
 
