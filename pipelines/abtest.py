@@ -164,9 +164,9 @@ def _public(test: Dict[str, Any]) -> Dict[str, Any]:
 def _evaluate(config: DeploymentConfig, test: Dict[str, Any]) -> Any:
     from steps.abtest.statistics import TestPlan
     from steps.abtest.status import evaluate_test
-    from steps.abtest.variants import variant_records
+    from steps.abtest.variants import VariantRecords, variant_records
     from steps.deployment.rollout import active_deployer
-    from steps.monitoring.live import as_label, live_dir_of
+    from steps.monitoring.live import LiveTrafficError, as_label, live_dir_of
 
     deployer = active_deployer()
     deployment = test["deployment"]
@@ -174,7 +174,12 @@ def _evaluate(config: DeploymentConfig, test: Dict[str, Any]) -> Any:
     classes = [as_label(c, []) for c in test["classes"]]
     positive = classes[1] if test["task"] == "binary" else None
     versions = {role: test[role]["version"] for role in ("champion", "challenger")}
-    records = variant_records(live_dir_of(deployer.status(deployment)), versions, test["started_at"], classes, shadow)
+    try:
+        directory = live_dir_of(deployer.status(deployment))
+    except LiveTrafficError:  # a backend that records no traffic (Kubernetes): no labels, health only
+        records = {role: VariantRecords(role, version) for role, version in versions.items()}
+    else:
+        records = variant_records(directory, versions, test["started_at"], classes, shadow)
     traffic = deployer.variant_traffic(deployment, test["started_at"])
     identities = {role: {"name": test["model_name"], "run_id": test[role]["run_id"]}
                   for role in ("champion", "challenger")}
