@@ -116,15 +116,19 @@ def test_verdict_turns_better_once_the_plan_is_reached_and_promote_moves_aliases
     more = _serve(info.url, 3 * required, seed=2)
     _feedback(info.url, more[:-30], truth, seed=2)  # the last 30 stay unlabelled: estimated, not realized
     _logged(directory, len(early) + len(more))
-    status = abtest_status(config, MODEL, record=True, **QUIET)
+    status = abtest_status(config, MODEL, **QUIET)
     verdict = status["verdict"]
     assert verdict["verdict"] == "challenger better", verdict
     assert verdict["ci_low"] > 0 and verdict["n_challenger"] >= required
     assert any((v.get("estimated") or {}).get("rows") for v in status["variants"].values()), status["variants"]
-    assert status["recorded"]["mlflow_run_id"]
 
     ended = stop_abtest(config, MODEL, promote=True, **QUIET)
     assert ended["promoted"] and ended["champion"] == challenger and ended["previous_champion"] == champion
+    import mlflow
+
+    logged = mlflow.MlflowClient(tracking_uri()).get_run(ended["recorded"]["mlflow_run_id"])
+    assert logged.data.tags["verdict"] == "challenger better" and logged.data.params["plan_metric"] == "accuracy"
+    assert logged.data.metrics["verdict_ci_low"] > 0
     uri = tracking_uri()
     assert by_alias(MODEL, "champion", uri).version == challenger
     assert by_alias(MODEL, "previous-champion", uri).version == champion
