@@ -122,7 +122,8 @@ class GuardrailsSection(_Section):
 
 class ABTestSection(_Section):
     split_percent: int = Field(10, ge=1, le=99)  # share of requests routed to the challenger
-    sticky_header: Optional[str] = Field(None, min_length=1)  # e.g. X-User-Id: one value always sees one variant
+    # e.g. X-User-Id: one value always sees one variant. A plain header name: it is written into the ingress config.
+    sticky_header: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$", max_length=64)
     metric: Optional[Literal[ABTEST_METRICS]] = None  # None: accuracy (classification) or rmse (regression)
     min_detectable_effect: float = Field(0.02, gt=0.0)  # absolute, in metric units
     alpha: float = Field(0.05, gt=0.0, lt=0.5)  # two-sided significance

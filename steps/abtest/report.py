@@ -50,6 +50,20 @@ def abtest_summary(plan: TestPlan, verdict: Verdict, health: Sequence[VariantHea
     }
 
 
+def abtest_metrics(verdict: Verdict, health: Sequence[VariantHealth]) -> Dict[str, float]:
+    """The test's figures as flat numbers (MLflow `log_metrics`, Prometheus): undefined ones are left out."""
+    figures: Dict[str, Any] = {
+        "abtest_champion_value": verdict.champion_value, "abtest_challenger_value": verdict.challenger_value,
+        "abtest_difference": verdict.difference, "abtest_ci_low": verdict.ci_low, "abtest_ci_high": verdict.ci_high,
+        "abtest_p_value": verdict.p_value, "abtest_labelled_champion": verdict.n_champion,
+        "abtest_labelled_challenger": verdict.n_challenger, "abtest_required_per_variant": verdict.required_per_variant,
+    }
+    for role, state in zip(ROLES, health):
+        figures.update({f"abtest_{role}_requests": state.requests, f"abtest_{role}_errors": state.errors,
+                        f"abtest_{role}_error_rate": state.error_rate, f"abtest_{role}_p99_ms": state.p99_ms})
+    return {k: float(v) for k, v in figures.items() if _number(v) is not None}
+
+
 def _fmt(value: Optional[float], pattern: str = "{:.4f}") -> str:
     return "–" if value is None else pattern.format(value)
 
@@ -129,9 +143,12 @@ def render_abtest_html(plan: TestPlan, verdict: Verdict, health: Sequence[Varian
     css = VERDICT_CLASS[verdict.verdict]
     direction = (" (lower is better: the difference is negated so that positive = challenger better)"
                  if verdict.metric in LOWER_IS_BETTER else "")
+    aborted = "<p class='verdict fail'>ABORTED: GUARDRAIL BREACHED</p>" if guardrails.breached else ""
+    interim = " — interim, not a verdict" if verdict.verdict == "not enough data" else ""
     if guardrails.breached:
-        guard = "<p class='fail'>Guardrail breached: the test is aborted, the champion keeps serving.</p><ul>" + "".join(
-            f"<li>{html.escape(r)}</li>" for r in guardrails.reasons) + "</ul>"
+        reasons = "".join(f"<li>{html.escape(r)}</li>" for r in guardrails.reasons)
+        guard = (f"<p class='fail'>Guardrail breached: the test is aborted, the champion keeps serving.</p>"
+                 f"<ul>{reasons}</ul>")
     else:
         guard = "<p class='pass'>No guardrail breached.</p>"
     plan_rows = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in (
@@ -140,9 +157,9 @@ def render_abtest_html(plan: TestPlan, verdict: Verdict, health: Sequence[Varian
         ("minimum detectable effect", f"{plan.min_detectable_effect:g}"),
         ("significance (two-sided alpha)", f"{plan.alpha:g}"), ("power", f"{plan.power:.0%}")))
     body = (
-        f"<style>{_STYLE}</style><p class='verdict {css}'>{html.escape(verdict.verdict.upper())}</p>"
+        f"<style>{_STYLE}</style>{aborted}<p class='verdict {css}'>{html.escape(verdict.verdict.upper())}</p>"
         f"<p class='note'>{html.escape(verdict.note)}</p>"
-        f"<h3>{html.escape(verdict.metric)}: challenger − champion{direction}</h3>"
+        f"<h3>{html.escape(verdict.metric)}: challenger − champion{direction}{interim}</h3>"
         f"<p>difference {_fmt(verdict.difference, '{:+.4f}')}, {verdict.confidence:.0%} interval "
         f"[{_fmt(verdict.ci_low, '{:+.4f}')}, {_fmt(verdict.ci_high, '{:+.4f}')}], p = "
         f"{_fmt(verdict.p_value, '{:.3g}')} ({html.escape(verdict.method)})</p>"

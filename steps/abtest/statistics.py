@@ -7,11 +7,13 @@ Peeking guard: **fixed horizon**. `plan_test` fixes, before the test starts, the
 (`required_per_variant`) for a two-sided test at `alpha` with `power` against `min_detectable_effect`.
 `compare_variants` can be called as often as anyone likes (`abtest status`), but the verdict stays
 "not enough data" until both variants reached that many rows; before that the interim difference and interval are
-reported and labelled interim, never as a verdict. Once reached, the verdict is computed on the **first**
-`required_per_variant` rows of each variant (rows are given in arrival order), so it is frozen: later looks with more
-rows cannot flip it, which keeps the false-positive rate at `alpha` however often `status` runs (an A/A simulation
-in tests/abtest checks it). A sequential method (mSPRT, alpha spending) would allow stopping early; it is not
-implemented.
+reported and labelled interim, never as a verdict. Once reached, the verdict is computed on the rows labelled until
+the moment both variants had `required_per_variant` (with `labelled_at` times: every row of both variants labelled
+by then, so the two variants are compared over the same period even when the split gives the champion nine rows for
+each of the challenger's; without them: the first `required_per_variant` rows of each, rows being in label arrival
+order). So it is frozen: later looks with more rows cannot flip it, which keeps the false-positive rate at `alpha`
+however often `status` runs (an A/A simulation in tests/abtest checks it). A sequential method (mSPRT, alpha
+spending) would allow stopping early; it is not implemented.
 
 Tests per metric:
 - accuracy: two-proportion z-test (Wald, unpooled variance: the interval and the p-value come from the same
@@ -29,13 +31,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 import numpy as np
 from scipy import stats
-from sklearn import metrics as skm
 
+from steps.abtest.resampling import METRICS, bootstrap
 from steps.evaluation.metrics import LOWER_IS_BETTER
+
+if TYPE_CHECKING:
+    from core.config import ABTestSection
 
 TASKS = ("binary", "multiclass", "regression")
 # The metric an A/B test judges when the config names none. Not the gate's PRIMARY_METRIC (roc_auc, f1_macro, r2):
@@ -46,8 +51,6 @@ DEFAULT_METRIC = {"binary": "accuracy", "multiclass": "accuracy", "regression": 
 PLANNABLE = {"accuracy": ("binary", "multiclass"), "roc_auc": ("binary",), "rmse": ("regression",),
              "mae": ("regression",)}
 VERDICTS = ("not enough data", "challenger better", "no difference", "challenger worse")
-BOOTSTRAP_RESAMPLES = 2000
-_CHUNK = 250  # resamples drawn at once: bounds memory at _CHUNK x rows
 
 
 def default_metric(task: str, configured: Optional[str] = None) -> str:
@@ -183,24 +186,43 @@ def plan_test(task: str, metric: str, baseline: float, min_detectable_effect: fl
                     alpha=float(alpha), power=float(power), required_per_variant=max(int(required), 2), method=method)
 
 
+def plan_from_config(abtest: "ABTestSection", task: str, baseline: float,
+                     positive_rate: Optional[float] = None) -> TestPlan:
+    """The plan of `configs/deployment.yaml`'s `abtest:` section for a model of this task whose champion scored
+    `baseline` on the test metric (its holdout value: the metric the plan is about, see `default_metric`)."""
+    return plan_test(task, default_metric(task, abtest.metric), baseline, abtest.min_detectable_effect,
+                     abtest.alpha, abtest.power, positive_rate=positive_rate)
+
+
 # ---------------------------------------------------------------------------------------------------- comparison
 
 
 @dataclass(frozen=True)
 class VariantOutcomes:
-    """The labelled rows one variant served, in arrival order; `proba`: positive-class probability (binary)."""
+    """The labelled rows one variant served, in the order their labels arrived.
+
+    `proba`: positive-class probability (binary). `labelled_at`: when each row's label arrived (epoch seconds, or
+    any number both variants' rows are ordered by); optional, but it lets the verdict compare the variants over the
+    same period (module docstring).
+    """
 
     name: str
     y_true: np.ndarray
     y_pred: np.ndarray
     proba: Optional[np.ndarray] = None
+    labelled_at: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.y_true)
 
+    def rows(self, which) -> "VariantOutcomes":
+        """The rows selected by a slice or a boolean mask."""
+        return VariantOutcomes(self.name, self.y_true[which], self.y_pred[which],
+                               None if self.proba is None else self.proba[which],
+                               None if self.labelled_at is None else self.labelled_at[which])
+
     def head(self, n: int) -> "VariantOutcomes":
-        return VariantOutcomes(self.name, self.y_true[:n], self.y_pred[:n],
-                               None if self.proba is None else self.proba[:n])
+        return self.rows(slice(0, n))
 
 
 @dataclass(frozen=True)
@@ -234,86 +256,20 @@ def _as_outcomes(variant: VariantOutcomes, role: str, needs_proba: bool) -> Vari
     if proba is not None and proba.shape != y_true.shape:
         raise ValueError(f"{role} ({variant.name}).proba: expected shape {y_true.shape} (positive-class "
                          f"probability per row), got {proba.shape}")
-    return VariantOutcomes(variant.name, y_true, y_pred, proba)
+    labelled_at = None if variant.labelled_at is None else np.asarray(variant.labelled_at, dtype=float)
+    if labelled_at is not None and labelled_at.shape != y_true.shape:
+        raise ValueError(f"{role} ({variant.name}).labelled_at: expected shape {y_true.shape} (one time per row), "
+                         f"got {labelled_at.shape}")
+    return VariantOutcomes(variant.name, y_true, y_pred, proba, labelled_at)
 
 
-class _Metric:
-    """A metric evaluated on a variant's rows, and on many resamples of them at once (rows of an index matrix)."""
-
-    needs_proba = False
-
-    def resampled(self, data: VariantOutcomes, positive, index: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def value(self, data: VariantOutcomes, positive) -> Optional[float]:
-        if len(data) == 0:
-            return None
-        result = float(self.resampled(data, positive, np.arange(len(data))[None, :])[0])
-        return None if math.isnan(result) else result
-
-
-class _RowMean(_Metric):
-    """Metrics that are a transform of a per-row mean: accuracy, rmse, mae, log loss (vectorized bootstrap)."""
-
-    def __init__(self, per_row: Callable[[VariantOutcomes, object], np.ndarray], finish=lambda m: m,
-                 needs_proba: bool = False):
-        self.per_row, self.finish, self.needs_proba = per_row, finish, needs_proba
-
-    def resampled(self, data, positive, index):
-        return self.finish(self.per_row(data, positive)[index].mean(axis=1))
-
-
-class _RocAuc(_Metric):
-    needs_proba = True
-
-    def resampled(self, data, positive, index):
-        is_positive = (data.y_true == positive)[index]
-        ranks = stats.rankdata(data.proba[index], axis=1)  # ties share their average rank, as in Mann-Whitney U
-        n_pos = is_positive.sum(axis=1)
-        n_neg = index.shape[1] - n_pos
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return ((ranks * is_positive).sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-
-
-class _Sklearn(_Metric):
-    """Any other sklearn score: one call per resample (slower; fine for the few thousand rows of a test)."""
-
-    def __init__(self, score: Callable[[np.ndarray, np.ndarray], float]):
-        self.score = score
-
-    def resampled(self, data, positive, index):
-        return np.array([self.score(data.y_true[i], data.y_pred[i]) for i in index])
-
-
-def _log_loss_rows(data: VariantOutcomes, positive) -> np.ndarray:
-    p_true = np.where(data.y_true == positive, data.proba, 1 - data.proba)
-    return -np.log(np.clip(p_true, 1e-15, 1.0))
-
-
-METRICS: Dict[str, _Metric] = {
-    "accuracy": _RowMean(lambda d, _: (d.y_true == d.y_pred).astype(float)),
-    "rmse": _RowMean(lambda d, _: (d.y_true.astype(float) - d.y_pred.astype(float)) ** 2, finish=np.sqrt),
-    "mae": _RowMean(lambda d, _: np.abs(d.y_true.astype(float) - d.y_pred.astype(float))),
-    "log_loss": _RowMean(_log_loss_rows, needs_proba=True),
-    "roc_auc": _RocAuc(),
-    "balanced_accuracy": _Sklearn(skm.balanced_accuracy_score),
-    "f1_macro": _Sklearn(lambda t, p: skm.f1_score(t, p, average="macro")),
-    "r2": _Sklearn(skm.r2_score),
-}
-
-
-def _bootstrap(metric: _Metric, champion: VariantOutcomes, challenger: VariantOutcomes, positive, sign: float,
-               seed: int) -> np.ndarray:
-    """Oriented differences challenger - champion over resamples drawn independently per variant (NaN dropped)."""
-    rng = np.random.default_rng(seed)
-    differences = []
-    for start in range(0, BOOTSTRAP_RESAMPLES, _CHUNK):
-        size = min(_CHUNK, BOOTSTRAP_RESAMPLES - start)
-        old = metric.resampled(champion, positive, rng.integers(0, len(champion), (size, len(champion))))
-        new = metric.resampled(challenger, positive, rng.integers(0, len(challenger), (size, len(challenger))))
-        differences.append(sign * (new - old))
-    result = np.concatenate(differences)
-    return result[~np.isnan(result)]
+def _at_horizon(champion: VariantOutcomes, challenger: VariantOutcomes,
+                required: int) -> Tuple[VariantOutcomes, VariantOutcomes]:
+    """The rows the verdict uses once both variants have `required` labelled rows (module docstring)."""
+    if champion.labelled_at is None or challenger.labelled_at is None:
+        return champion.head(required), challenger.head(required)
+    horizon = max(np.sort(champion.labelled_at)[required - 1], np.sort(challenger.labelled_at)[required - 1])
+    return champion.rows(champion.labelled_at <= horizon), challenger.rows(challenger.labelled_at <= horizon)
 
 
 def _z_test(champion_value: float, challenger_value: float, n_champion: int, n_challenger: int,
@@ -329,14 +285,21 @@ def _z_test(champion_value: float, challenger_value: float, n_champion: int, n_c
 
 
 def _positive_label(champion: VariantOutcomes, challenger: VariantOutcomes):
-    """The positive class of a binary task: the greater label in sorted order (sklearn's classes_[1])."""
-    labels = np.unique(np.concatenate([champion.y_true, challenger.y_true]))
+    """The class `proba` is about when none is given: 1 for 0/1 labels, else the greater label seen (true or
+    predicted), as sklearn's classes_[1]."""
+    labels = np.unique(np.concatenate([champion.y_true, challenger.y_true, champion.y_pred, challenger.y_pred]))
+    if len(labels) and np.isin(labels, [0, 1]).all():
+        return 1  # also when the rows so far hold one class only
     return labels[-1] if len(labels) else None
 
 
-def compare_variants(plan: TestPlan, champion: VariantOutcomes, challenger: VariantOutcomes,
-                     seed: int = 0) -> Verdict:
-    """The verdict of the test so far (fixed horizon: see the module docstring)."""
+def compare_variants(plan: TestPlan, champion: VariantOutcomes, challenger: VariantOutcomes, seed: int = 0,
+                     positive_label=None) -> Verdict:
+    """The verdict of the test so far (fixed horizon: see the module docstring).
+
+    `positive_label`: the class `proba` is the probability of (binary metrics on probabilities: roc_auc, log_loss);
+    default 1 for 0/1 labels, else the greater label seen, as a classifier's `classes_[1]`.
+    """
     if plan.metric not in METRICS:
         raise ValueError(f"plan.metric: no test for {plan.metric!r}; expected one of {', '.join(METRICS)}")
     metric = METRICS[plan.metric]
@@ -344,9 +307,13 @@ def compare_variants(plan: TestPlan, champion: VariantOutcomes, challenger: Vari
     challenger = _as_outcomes(challenger, "challenger", metric.needs_proba)
     n_champion, n_challenger, required = len(champion), len(challenger), plan.required_per_variant
     reached = min(n_champion, n_challenger) >= required
-    if reached:  # frozen: the first `required` rows of each variant decide, whatever arrived later
-        champion, challenger = champion.head(required), challenger.head(required)
-    positive = _positive_label(champion, challenger)
+    if (champion.labelled_at is None) != (challenger.labelled_at is None):
+        raise ValueError("labelled_at: give it for both variants or for neither (champion "
+                         f"{'has' if champion.labelled_at is not None else 'lacks'} it, challenger "
+                         f"{'has' if challenger.labelled_at is not None else 'lacks'} it)")
+    if reached:  # frozen: the rows labelled by the horizon decide, whatever arrived later
+        champion, challenger = _at_horizon(champion, challenger, required)
+    positive = _positive_label(champion, challenger) if positive_label is None else positive_label
     sign = -1.0 if plan.metric in LOWER_IS_BETTER else 1.0
     old, new = metric.value(champion, positive), metric.value(challenger, positive)
     difference = ci_low = ci_high = p_value = None
@@ -355,7 +322,7 @@ def compare_variants(plan: TestPlan, champion: VariantOutcomes, challenger: Vari
         if plan.metric == "accuracy":
             ci_low, ci_high, p_value = _z_test(old, new, len(champion), len(challenger), plan.alpha)
         elif min(len(champion), len(challenger)) >= 2:
-            draws = _bootstrap(metric, champion, challenger, positive, sign, seed)
+            draws = bootstrap(metric, champion, challenger, positive, sign, seed)
             if len(draws):
                 ci_low, ci_high = (float(v) for v in np.quantile(draws, [plan.alpha / 2, 1 - plan.alpha / 2]))
                 tail = min((draws <= 0).sum(), (draws >= 0).sum())
@@ -372,21 +339,23 @@ def compare_variants(plan: TestPlan, champion: VariantOutcomes, challenger: Vari
         metric=plan.metric, method=plan.method, champion_value=old, challenger_value=new, difference=difference,
         ci_low=ci_low, ci_high=ci_high, p_value=p_value, confidence=1 - plan.alpha, n_champion=n_champion,
         n_challenger=n_challenger, required_per_variant=required, verdict=verdict,
-        note=_note(plan, verdict, n_champion, n_challenger, old, new, difference, ci_low, ci_high))
+        note=_note(plan, verdict, (n_champion, n_challenger), (len(champion), len(challenger)), old, new, difference,
+                   ci_low, ci_high))
 
 
-def _note(plan: TestPlan, verdict: str, n_champion: int, n_challenger: int, old, new, difference, ci_low,
-          ci_high) -> str:
+def _note(plan: TestPlan, verdict: str, labelled: Tuple[int, int], used: Tuple[int, int], old, new, difference,
+          ci_low, ci_high) -> str:
     required, confidence = plan.required_per_variant, f"{1 - plan.alpha:.0%}"
     oriented = " (lower is better; positive = challenger better)" if plan.metric in LOWER_IS_BETTER else ""
     interval = (f"{difference:+.4f} [{ci_low:+.4f}, {ci_high:+.4f}] at {confidence}"
                 if ci_low is not None else (f"{difference:+.4f} (no interval yet)" if difference is not None
                                             else "not measurable yet"))
     if verdict == "not enough data":
-        return (f"fixed horizon: {min(n_champion, n_challenger)}/{required} labelled per variant (champion "
-                f"{n_champion}, challenger {n_challenger}); interim {plan.metric} difference {interval}{oriented} "
-                "is not a verdict")
-    later = (f"; {n_champion - required} champion and {n_challenger - required} challenger rows after the horizon "
-             "are not used") if max(n_champion, n_challenger) > required else ""
-    return (f"fixed horizon reached: on the first {required} labelled rows per variant, challenger {plan.metric} "
-            f"{new:.4f} vs champion {old:.4f}, difference {interval}{oriented}{later}")
+        return (f"fixed horizon: {min(labelled)}/{required} labelled per variant (champion {labelled[0]}, "
+                f"challenger {labelled[1]}); interim {plan.metric} difference {interval}{oriented} is not a verdict")
+    rows = (f"the first {required} labelled rows per variant" if used == (required, required) else
+            f"the {used[0]} champion and {used[1]} challenger rows labelled until both had {required}")
+    later = (f"; {labelled[0] - used[0]} champion and {labelled[1] - used[1]} challenger rows after the horizon "
+             "are not used") if labelled != used else ""
+    return (f"fixed horizon reached: on {rows}, challenger {plan.metric} {new:.4f} vs champion {old:.4f}, "
+            f"difference {interval}{oriented}{later}")
