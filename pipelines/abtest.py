@@ -70,7 +70,7 @@ def start_abtest(config: DeploymentConfig, model_name: str, version: Optional[st
     from core import names
     from pipelines.selection import deployment_of
     from stacks.seldon.spec import TrafficSplit
-    from steps.abtest.statistics import default_metric, plan_test
+    from steps.abtest.statistics import default_metric, plan_from_config
     from steps.deployment.registry import by_version, resolve_version
     from steps.deployment.release_lock import release_lock
     from steps.deployment.rollout import active_deployer, start_challenger_version, tracking_uri, training_artifacts
@@ -106,8 +106,7 @@ def start_abtest(config: DeploymentConfig, model_name: str, version: Optional[st
         positive_rate = None
         if schema.task == "binary":
             positive_rate = float((holdout[schema.target] == schema.classes[1]).mean())
-        plan = plan_test(schema.task, metric, float(baseline), settings.min_detectable_effect, settings.alpha,
-                         settings.power, positive_rate=positive_rate)
+        plan = plan_from_config(settings, schema.task, float(baseline), positive_rate=positive_rate)
         say(f"starting v{ref.version} as challenger of v{champion.version} on '{deployment}': {split.describe()}")
         record = start_challenger_version(ref, holdout, schema, config.serving, deployment,
                                           config.gate.parity_tolerance, uri, split)

@@ -10,22 +10,9 @@ def experiment_name(model_name: str) -> str:
     return f"{model_name}-abtest"
 
 
-def flat_metrics(result: Dict[str, Any]) -> Dict[str, float]:
-    """Numeric figures of `result` (abtest summary + variants) under MLflow-safe names."""
-    verdict = result["verdict"]
-    out = {f"verdict_{k}": float(verdict[k]) for k in ("difference", "ci_low", "ci_high", "p_value",
-                                                         "champion_value", "challenger_value",
-                                                         "n_champion", "n_challenger") if verdict.get(k) is not None}
-    for health in result["health"]:
-        for key in ("requests", "errors", "p99_ms", "error_rate"):
-            if health.get(key) is not None:
-                out[f"{health['name']}_{key}"] = float(health[key])
-    out["guardrail_breached"] = float(result["guardrails"]["breached"])
-    return out
-
-
-def log_result(tracking_uri: Optional[str], model_name: str, result: Dict[str, Any], page: str) -> str:
-    """Logs one MLflow run for the test; returns its run id."""
+def log_result(tracking_uri: Optional[str], model_name: str, result: Dict[str, Any], page: str,
+               metrics: Dict[str, float]) -> str:
+    """Logs one MLflow run for the test (`metrics`: steps.abtest.report.abtest_metrics); returns its run id."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
@@ -43,8 +30,9 @@ def log_result(tracking_uri: Optional[str], model_name: str, result: Dict[str, A
     params.update({f"split_{k}": v for k, v in test["split"].items()})
     for key, value in params.items():
         client.log_param(run_id, key, str(value)[:500])
-    for key, value in flat_metrics(result).items():
+    for key, value in metrics.items():
         client.log_metric(run_id, key, value)
+    client.log_metric(run_id, "abtest_guardrail_breached", float(result["guardrails"]["breached"]))
     client.log_dict(run_id, result, "abtest_summary.json")
     client.log_text(run_id, page, "abtest.html")
     client.set_terminated(run_id)

@@ -32,25 +32,29 @@ class VariantRecords:
     version: str
     records: List[Dict[str, Any]] = field(default_factory=list)
     labels: List[Any] = field(default_factory=list)
+    labelled_at: List[Optional[float]] = field(default_factory=list)  # when each row's label arrived
 
     @property
     def labelled(self) -> int:
         return sum(label is not None for label in self.labels)
 
     def outcomes(self, classes: Sequence[Any], positive: Optional[Any] = None) -> VariantOutcomes:
-        """The labelled rows as the statistics want them (proba: the positive class's score, binary only)."""
+        """The labelled rows in the order their labels arrived, as the statistics want them (proba: the positive
+        class's score, binary only; labelled_at: so the verdict compares both variants over the same period)."""
         served = [as_label(c, classes) for c in classes]
-        rows = [(r, y) for r, y in zip(self.records, self.labels) if y is not None]
-        y_true = np.array([y for _, y in rows], dtype=object if served else float)
+        rows = sorted(((r, y, t) for r, y, t in zip(self.records, self.labels, self.labelled_at) if y is not None),
+                      key=lambda row: row[2])
+        y_true = np.array([y for _, y, _ in rows], dtype=object if served else float)
+        at = np.array([t for _, _, t in rows], dtype=float)
         if not served:
-            return VariantOutcomes(self.role, y_true.astype(float), np.array([r["prediction"] for r, _ in rows],
-                                                                             dtype=float))
-        y_pred = np.array([as_label(r["prediction"], served) for r, _ in rows], dtype=object)
+            return VariantOutcomes(self.role, y_true.astype(float),
+                                   np.array([r["prediction"] for r, _, _ in rows], dtype=float), labelled_at=at)
+        y_pred = np.array([as_label(r["prediction"], served) for r, _, _ in rows], dtype=object)
         proba = None
         if positive is not None and len(served) == 2:
             column = served.index(positive)
-            proba = np.array([r["scores"][column] for r, _ in rows], dtype=float)
-        return VariantOutcomes(self.role, y_true, y_pred, proba)
+            proba = np.array([r["scores"][column] for r, _, _ in rows], dtype=float)
+        return VariantOutcomes(self.role, y_true, y_pred, proba, labelled_at=at)
 
     def unlabelled_scores(self, classes: Sequence[Any], positive: Any) -> np.ndarray:
         """Positive-class scores of the rows without a label yet (for the CBPE estimate)."""
@@ -78,6 +82,7 @@ def variant_records(directory: Path, versions: Dict[str, str], since: float, cla
                     shadow: bool = False) -> Dict[str, VariantRecords]:
     """{role: VariantRecords} for `versions` ({'champion': '3', 'challenger': '4'}) since `since` (epoch s)."""
     labels = labels_by_id(Path(directory), classes)
+    arrived = {str(r["id"]): float(r.get("t", 0.0)) for r in live_store.feedback_records(Path(directory))}
     by_version = {str(v): VariantRecords(role, str(v)) for role, v in versions.items()}
     for record in live_store.prediction_records(Path(directory)):
         variant = by_version.get(str(record.get("version", "")))
@@ -86,10 +91,14 @@ def variant_records(directory: Path, versions: Dict[str, str], since: float, cla
     for variant in by_version.values():
         variant.records.sort(key=lambda r: r["t"])
         variant.labels = [labels.get(r["id"]) for r in variant.records]
+        variant.labelled_at = [arrived.get(r["id"]) for r in variant.records]
     out = {v.role: v for v in by_version.values()}
     if shadow and "champion" in out and "challenger" in out:
-        by_features = {_features_key(r): y for r, y in zip(out["champion"].records, out["champion"].labels)
-                       if y is not None}
+        champion = out["champion"]
+        by_features = {_features_key(r): (y, t) for r, y, t in zip(champion.records, champion.labels,
+                                                                     champion.labelled_at) if y is not None}
         challenger = out["challenger"]
-        challenger.labels = [by_features.get(_features_key(r)) for r in challenger.records]
+        matched = [by_features.get(_features_key(r), (None, None)) for r in challenger.records]
+        challenger.labels = [y for y, _ in matched]
+        challenger.labelled_at = [t for _, t in matched]
     return out

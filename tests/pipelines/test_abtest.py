@@ -128,7 +128,7 @@ def test_verdict_turns_better_once_the_plan_is_reached_and_promote_moves_aliases
 
     logged = mlflow.MlflowClient(tracking_uri()).get_run(ended["recorded"]["mlflow_run_id"])
     assert logged.data.tags["verdict"] == "challenger better" and logged.data.params["plan_metric"] == "accuracy"
-    assert logged.data.metrics["verdict_ci_low"] > 0
+    assert logged.data.metrics["abtest_ci_low"] > 0
     uri = tracking_uri()
     assert by_alias(MODEL, "champion", uri).version == challenger
     assert by_alias(MODEL, "previous-champion", uri).version == champion
