@@ -454,15 +454,22 @@ def abtest_status(ctx: click.Context, config_path, model_name, as_json, record, 
     breached guardrail aborts the test)."""
 
     def body() -> None:
+        import contextlib
         import json
+        import sys
 
         from pipelines.abtest import abtest_status as status
         from pipelines.launch import load_deployment_config
         from pipelines.selection import choose_model
 
         config = load_deployment_config(config_path, {})
-        _start(stack or (ctx.obj or {}).get("stack"))
-        summary = status(config, choose_model(model_name), record=record, say=(lambda _: None) if as_json else _say)
+        if as_json:  # stdout carries the JSON only: what the stack set-up says goes to stderr
+            with contextlib.redirect_stdout(sys.stderr):
+                _start(stack or (ctx.obj or {}).get("stack"))
+                summary = status(config, choose_model(model_name), record=record, say=lambda _: None)
+        else:
+            _start(stack or (ctx.obj or {}).get("stack"))
+            summary = status(config, choose_model(model_name), record=record, say=_say)
         if as_json:
             click.echo(json.dumps(summary, indent=1, default=str))
 

@@ -120,8 +120,8 @@ def start_abtest(config: DeploymentConfig, model_name: str, version: Optional[st
         }
         state_path(deployment).write_text(json.dumps(test, indent=1, default=str))
     say(f"A/B test running at {record.url} (responses carry the header X-Model-Variant)")
-    say(f"plan: {plan.required_per_variant} labelled requests per variant to detect a {metric} difference of "
-        f"{plan.min_detectable_effect:g} from the champion's {plan.baseline:.4f} ({plan.method}, alpha "
+    say(f"plan: {plan.required_per_variant} labelled requests per variant to detect a difference of "
+        f"{plan.min_detectable_effect:g} in {metric} from the champion's {plan.baseline:.4f} ({plan.method}, alpha "
         f"{plan.alpha:g}, power {plan.power:g}); the verdict stays 'not enough data' until both variants have them")
     return test
 
