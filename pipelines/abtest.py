@@ -269,6 +269,9 @@ def _end(config: DeploymentConfig, test: Dict[str, Any], promote: bool, status: 
         deployer = active_deployer()
         if deployer.challenger(deployment):
             info = deployer.end_challenger(deployment, promote, timeout=config.serving.timeout_seconds)
+        elif promote:
+            raise ABTestError(f"the challenger v{challenger['version']} no longer serves on '{deployment}' (stopped "
+                              "or redeployed meanwhile): nothing to promote; end the test with --abort")
         else:  # the daemon side ended already (e.g. `deployments stop`): only the record is left
             info = deployer.status(deployment)
         outcome: Dict[str, Any] = {"promoted": False, "champion": test["champion"]["version"]}
