@@ -44,11 +44,12 @@ def _user_errors() -> tuple:
     from monitoring.schedule import ScheduleError
     from steps.monitoring.live import LiveTrafficError
     from stacks.live_schedule import LiveScheduleError
+    from pipelines.abtest import ABTestError
 
     return (ConfigError, ModelChoiceError, DataSourceError, StackSpecError, ModelConfigError, SplitError,
             DeploymentError, DataValidationError, ContractConfigError, EndpointError, ParityError, RegistryError,
             NoDeployerError, RetrainingError, RowLeakError, IncomparableModelsError, LiveTrafficError, ScheduleError,
-            BehaviourCheckError, SliceConfigError, LiveScheduleError)
+            BehaviourCheckError, SliceConfigError, LiveScheduleError, ABTestError)
 
 
 def _guarded(action: Callable[[], Any]) -> Any:
@@ -449,6 +450,101 @@ def deployments_delete(ctx: click.Context, name: str) -> None:
     def body() -> None:
         _deployer(ctx).delete(name)
         _say(f"deleted deployment '{name}'")
+
+    _guarded(body)
+
+
+@cli.group()
+def abtest() -> None:
+    """A/B test a registered version against the serving champion: start, status, stop."""
+
+
+_ABTEST_CONFIG = click.option("--config", "config_path", default=None,
+                              help="Deployment config YAML with the abtest section (default configs/deployment.yaml).")
+
+
+@abtest.command("start")
+@_ABTEST_CONFIG
+@_MODEL_OPTION
+@click.option("--version", default=None, help="Registry version to test as challenger (default: alias challenger).")
+@click.option("--alias", default=None, help="Registry alias of the version to test.")
+@click.option("--split", "split_percent", type=int, default=None, help="Percent of requests to the challenger "
+              "(1..99; default: abtest.split_percent).")
+@click.option("--sticky-header", default=None, help="Route by this request header: one value, one variant.")
+@click.option("--shadow", is_flag=True, help="Mirror every request to the challenger; clients get the champion.")
+@click.option("--stack", default=None)
+@click.pass_context
+def abtest_start(ctx: click.Context, config_path, model_name, version, alias, split_percent, sticky_header, shadow,
+                 stack) -> None:
+    """Serve a version as challenger beside the champion (same checks as a deploy) and print the test's plan."""
+
+    def body() -> None:
+        from pipelines.abtest import start_abtest
+        from pipelines.launch import load_deployment_config
+        from pipelines.selection import choose_model
+
+        config = load_deployment_config(config_path, {})
+        _start(stack or (ctx.obj or {}).get("stack"))
+        start_abtest(config, choose_model(model_name), version=version, alias=alias, split_percent=split_percent,
+                     sticky_header=sticky_header, shadow=shadow, say=_say)
+
+    _guarded(body)
+
+
+@abtest.command("status")
+@_ABTEST_CONFIG
+@_MODEL_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option("--record", is_flag=True, help="Also record it: ZenML artifact (HTML view) and MLflow run.")
+@click.option("--stack", default=None)
+@click.pass_context
+def abtest_status(ctx: click.Context, config_path, model_name, as_json, record, stack) -> None:
+    """Per-variant traffic, errors, latency, predictions, realized and estimated metric, verdict, guardrails (a
+    breached guardrail aborts the test)."""
+
+    def body() -> None:
+        import contextlib
+        import json
+        import sys
+
+        from pipelines.abtest import abtest_status as status
+        from pipelines.launch import load_deployment_config
+        from pipelines.selection import choose_model
+
+        config = load_deployment_config(config_path, {})
+        if as_json:  # stdout carries the JSON only: what the stack set-up says goes to stderr
+            with contextlib.redirect_stdout(sys.stderr):
+                _start(stack or (ctx.obj or {}).get("stack"))
+                summary = status(config, choose_model(model_name), record=record, say=lambda _: None)
+        else:
+            _start(stack or (ctx.obj or {}).get("stack"))
+            summary = status(config, choose_model(model_name), record=record, say=_say)
+        if as_json:
+            click.echo(json.dumps(summary, indent=1, default=str))
+
+    _guarded(body)
+
+
+@abtest.command("stop")
+@_ABTEST_CONFIG
+@_MODEL_OPTION
+@click.option("--promote", is_flag=True, help="Make the challenger the champion (aliases, ZenML stage, endpoint).")
+@click.option("--abort", is_flag=True, help="Stop the challenger; the champion and aliases stay as they are.")
+@click.option("--stack", default=None)
+@click.pass_context
+def abtest_stop(ctx: click.Context, config_path, model_name, promote, abort, stack) -> None:
+    """End the A/B test: --promote or --abort."""
+
+    def body() -> None:
+        from pipelines.abtest import ABTestError, stop_abtest
+        from pipelines.launch import load_deployment_config
+        from pipelines.selection import choose_model
+
+        if promote == abort:
+            raise ABTestError("abtest stop: say how the test ends: --promote or --abort")
+        config = load_deployment_config(config_path, {})
+        _start(stack or (ctx.obj or {}).get("stack"))
+        stop_abtest(config, choose_model(model_name), promote=promote, say=_say)
 
     _guarded(body)
 

@@ -39,3 +39,6 @@ PRODUCTION_STAGE = "production"
 def deployment_name_for(model_name: str) -> str:
     """Each registered model serves behind its own endpoint, named after it (model names are DNS-1123 labels)."""
     return model_name
+
+ABTEST_RESULT = "abtest_result"  # an A/B test's verdict, health, guardrails and plan (HTML view), on both versions
+ABTEST_MLFLOW_RUN = "abtest_mlflow_run"

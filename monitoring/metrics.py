@@ -39,4 +39,18 @@ BATCH_METRICS = (
     BATCH_ACCURACY_THRESHOLD, MODEL_DECAYED, DECISION, BATCH_ROWS, LAST_RUN_TIMESTAMP,
 )
 
-ALL_METRICS = ENDPOINT_METRICS + BATCH_METRICS + ("up",)
+# A/B tests (pushed by `run.py abtest status`, one group per model, job ABTEST_JOB): gauges with a `variant` label
+# (champion | challenger) measured at the ingress since the test started, and the verdict.
+ABTEST_JOB = "mlops_abtest"
+VARIANT_LABEL = "variant"
+ABTEST_REQUESTS = "mlops_abtest_requests"  # label variant=
+ABTEST_ERRORS = "mlops_abtest_errors"  # label variant=
+ABTEST_P99_SECONDS = "mlops_abtest_p99_latency_seconds"  # label variant=
+ABTEST_LABELLED = "mlops_abtest_labelled_requests"  # label variant=
+ABTEST_METRIC = "mlops_abtest_metric"  # labels variant=, metric=  (realized, from feedback labels)
+ABTEST_VERDICT = "mlops_abtest_verdict"  # label verdict=, 1 for the current one
+ABTEST_LAST_STATUS_TIMESTAMP = "mlops_abtest_last_status_timestamp_seconds"
+ABTEST_METRICS = (ABTEST_REQUESTS, ABTEST_ERRORS, ABTEST_P99_SECONDS, ABTEST_LABELLED, ABTEST_METRIC, ABTEST_VERDICT,
+                  ABTEST_LAST_STATUS_TIMESTAMP)
+
+ALL_METRICS = ENDPOINT_METRICS + BATCH_METRICS + ABTEST_METRICS + ("up",)

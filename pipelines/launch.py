@@ -60,6 +60,9 @@ COMMAND_PIPELINES: Dict[str, tuple] = {
     "deployments delete": ("serving",),
     "monitor": ("monitoring", "training", "deployment"),  # it retrains and redeploys when the decision says so
     "simulate": ("monitoring", "training", "deployment"),
+    "abtest start": ("deployment",),
+    "abtest status": ("deployment",),
+    "abtest stop": ("deployment",),
 }
 
 
@@ -160,9 +163,11 @@ def run_deployment(
     from pipelines.selection import deployment_of
     from core import names
 
+    from pipelines.abtest import refuse_during_test
     from steps.deployment.release_lock import release_lock
 
     with release_lock(model_name, "deploy", say=say):  # gate -> deploy -> promote as one release
+        refuse_during_test(model_name)
         run = deployment_pipeline.with_options(execution_mode=ExecutionMode.FAIL_FAST)(
             model_name=model_name, deployment_name=deployment_name or deployment_of(model_name), gate=config.gate,
             serving=config.serving, version=version, alias=alias, force=force,
@@ -181,7 +186,10 @@ def rollback_champion(config: DeploymentConfig, model_name: str, say: Callable[[
     version rolled away from is retired. Holds the model's release lock, like a deployment run."""
     from steps.deployment.release_lock import release_lock
 
+    from pipelines.abtest import refuse_during_test
+
     with release_lock(model_name, "rollback", say=say):
+        refuse_during_test(model_name)
         return _rollback_champion(config, model_name, say)
 
 

@@ -3,7 +3,8 @@
 One directory per deployment (the run-state dir locally, a volume on Kubernetes):
   profiles/<window>/<worker>.bin        whylogs profile of one worker's rows in one time window (features and
                                         predictions), rewritten as the window fills
-  predictions/<window>-<worker>.jsonl   the prediction log: id, time, features, prediction (bounded, rotated)
+  predictions/<window>-<worker>.jsonl   the prediction log: id, time, model version, features, prediction
+                                        (bounded, rotated)
   feedback/<day>-<writer>.jsonl         labels fed back (Seldon's feedback API or `run.py feedback`)
   recording.json                        what is recorded: features, classes in output order, window length
 Windows are named by their UTC start (`20260102T101500Z`), so names sort in time order. Every worker writes its own

@@ -93,7 +93,7 @@ class SeldonModel:
         self.model = model
         self._compile(model)
         if self.recording is not None:
-            self.recorder = Recorder(self.recording, self.schema.names, self.classes)
+            self.recorder = Recorder(self.recording, self.schema.names, self.classes, self.identity.version)
         probe = self._probe_columns()
         if probe is not None:
             self._predict(probe, len(next(iter(probe.values()))))  # fail fast: the model must score its own example

@@ -86,8 +86,10 @@ class RecorderSettings:
 class Recorder:
     """Per-worker recorder: `record()` on the request path, profiling and writing in a background thread."""
 
-    def __init__(self, settings: RecorderSettings, feature_names: Sequence[str], classes: Optional[List[str]]):
+    def __init__(self, settings: RecorderSettings, feature_names: Sequence[str], classes: Optional[List[str]],
+                 model_version: str = ""):
         self.settings = settings
+        self.model_version = model_version  # in every prediction-log record: A/B tests split the log per variant
         self.features = list(feature_names)
         self.classes = classes
         self._lock = threading.Lock()
@@ -203,7 +205,7 @@ class Recorder:
             best = values.argmax(axis=1).tolist()
             # NaN (a missing value) is written as JSON's NaN extension, which Python's json reads back.
             for pid, row, score, b in zip(ids, zip(*(columns[n] for n in names)), scores, best):
-                record = {"id": pid, "t": t, "features": dict(zip(names, row))}
+                record = {"id": pid, "t": t, "version": self.model_version, "features": dict(zip(names, row))}
                 if self.classes is None:
                     record["prediction"] = score[0]
                 else:

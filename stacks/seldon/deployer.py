@@ -9,7 +9,7 @@ serving the old model).
 from __future__ import annotations
 
 import logging
-from typing import Callable, ClassVar, Dict, List, Optional, Type, cast
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Type, cast
 from urllib.parse import urlparse
 from uuid import UUID
 
@@ -23,7 +23,7 @@ from serving.identity import ModelIdentity
 from stacks.seldon.backends import backend_options, make_backend
 from stacks.seldon.flavor import SeldonModelDeployerConfig, SeldonModelDeployerFlavor
 from stacks.seldon.service import SERVICE_TYPE, SeldonDeploymentService, SeldonDeploymentServiceConfig, service_name
-from stacks.seldon.spec import DeploymentBackend, DeploymentError, DeploymentInfo, ModelDeploymentSpec
+from stacks.seldon.spec import DeploymentBackend, DeploymentError, DeploymentInfo, ModelDeploymentSpec, TrafficSplit
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,30 @@ class SeldonModelDeployer(BaseModelDeployer):
         if self.backend().status(name) is None:
             raise DeploymentError(f"no deployment called {name!r}")
         self.backend().stop(name, timeout=timeout)
+
+    # -- A/B tests (stacks/seldon/spec.py: DeploymentBackend.start_challenger ...) ---------------------------------
+    def start_challenger(self, spec: ModelDeploymentSpec, split: TrafficSplit,
+                         verify: Optional[Callable[[str], None]] = None, timeout: float = 300.0) -> DeploymentInfo:
+        """Serve `spec` as challenger beside the champion of `spec.name`, checked like a deploy."""
+        return self.backend().start_challenger(spec, split, timeout=timeout, verify=verify)
+
+    def end_challenger(self, name: str, promote: bool, timeout: float = 300.0) -> DeploymentInfo:
+        """Promote the challenger to the only serving model (recorded as the ZenML service), or remove it."""
+        test = self.backend().challenger(name)
+        info = self.backend().end_challenger(name, promote, timeout=timeout)
+        if promote and test:
+            try:
+                self._record(ModelDeploymentSpec.from_dict(test["spec"]), info)
+            except Exception as exc:  # the model serves; only the ZenML bookkeeping failed
+                logger.warning("deployment %s serves the promoted challenger at %s but could not be recorded as a "
+                               "ZenML service: %s", name, info.url, exc)
+        return info
+
+    def challenger(self, name: str) -> Optional[Dict[str, Any]]:
+        return self.backend().challenger(name)
+
+    def variant_traffic(self, name: str, since: float) -> Dict[str, Dict[str, Any]]:
+        return self.backend().variant_traffic(name, since)
 
     def delete(self, name: str, timeout: float = 60.0) -> None:
         """Stop serving `name` and remove it from the backend and from ZenML's services."""

@@ -11,6 +11,7 @@ One SeldonDeployment per endpoint name, updated in place so its ingress URL neve
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
@@ -18,7 +19,9 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 from stacks.seldon import seldon_deployment as sd
 from stacks.seldon import seldon_sizing
 from stacks.seldon.kubernetes_api import SeldonDeploymentsApi, describe_status
-from stacks.seldon.spec import DeploymentBackend, DeploymentError, DeploymentInfo, ModelDeploymentSpec
+from serving.identity import ModelIdentity
+from stacks.seldon.spec import (ABTestNotSupported, ABTestRunningError, DeploymentBackend, DeploymentError,
+                                DeploymentInfo, ModelDeploymentSpec, TrafficSplit)
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +83,53 @@ class KubernetesSeldonBackend(DeploymentBackend):
         info = self._info(ready)
         logger.info("Model %s v%s serving at %s", spec.model.name, spec.model.version, info.url)
         return info
+
+    # -- A/B tests: the SeldonDeployment's champion/challenger predictors ----------------------------------------
+
+    def start_challenger(self, spec: ModelDeploymentSpec, split: TrafficSplit, timeout: float = 300.0,
+                         verify: Optional[Callable[[str], None]] = None) -> DeploymentInfo:
+        """A canary (`split.challenger_percent`) or shadow challenger predictor beside the serving champion."""
+        if split.sticky_header:
+            raise ABTestNotSupported(
+                "sticky A/B routing on Kubernetes needs header-based routing at the ingress (Istio/Ambassador "
+                "rules), which SeldonDeployment predictors do not express; run a random split (no --sticky-header)")
+        current = self._managed(spec.name)
+        if current is None or seldon_sizing.is_stopped(current):
+            raise DeploymentError(f"{spec.name}: no champion is serving; deploy a model first")
+        if sd.challenger_of(current) is not None:
+            raise ABTestRunningError(f"{spec.name}: a challenger predictor is serving already; end that test first")
+        rollout = "shadow" if split.shadow else "canary"
+        return self.deploy(dataclasses.replace(spec, rollout=rollout, canary_traffic_percent=split.challenger_percent),
+                           timeout=timeout, verify=verify)
+
+    def end_challenger(self, name: str, promote: bool, timeout: float = 300.0) -> DeploymentInfo:
+        """Promote the challenger predictor to the only one at 100 %, or remove it; restored on failure."""
+        current = self._managed(name)
+        if current is None or sd.challenger_of(current) is None:
+            raise DeploymentError(f"{name}: no A/B test (challenger predictor) is running")
+        desired = sd.ended_test(current, promote)
+        written = self.cluster.write(desired, current)
+        try:
+            ready = self.cluster.wait_available(name, written, timeout)
+        except DeploymentError as exc:
+            raise DeploymentError(f"{exc} {self._undo(name, current, timeout)}") from exc
+        logger.info("SeldonDeployment %s/%s: A/B test ended (%s)", self.namespace, name,
+                    "challenger promoted" if promote else "challenger removed")
+        return self._info(ready)
+
+    def challenger(self, name: str) -> Optional[Dict[str, Any]]:
+        current = self.cluster.get(name)
+        predictor = sd.challenger_of(current)
+        if predictor is None:
+            return None
+        model = next(m for m in sd.predictor_models(current) if m["predictor"] == sd.CHALLENGER)
+        identity = ModelIdentity(name=model["model_name"], version=model["model_version"], uri=model["model_uri"],
+                                 run_id=model["run_id"], data_fingerprint=model["data_fingerprint"],
+                                 git_commit=model["git_commit"])
+        split = TrafficSplit(challenger_percent=model["traffic"] if not model["shadow"] else 10,
+                             shadow=model["shadow"])
+        return {"spec": ModelDeploymentSpec(name=name, model=identity).to_dict(), "split": dataclasses.asdict(split),
+                "shares": {sd.CHAMPION: 100 - model["traffic"], sd.CHALLENGER: model["traffic"]}}
 
     def _managed(self, name: str) -> Optional[Dict[str, Any]]:
         """The SeldonDeployment `name` if this project manages it, None if there is none; else DeploymentError."""

@@ -22,6 +22,7 @@ from core import process
 from core.process import Identity
 from serving.identity import ModelIdentity
 from stacks.seldon import local_process
+from stacks.seldon.local_abtest import LocalABTests, refuse_deploy_during_test
 from stacks.seldon.local_checks import DAEMON_MARKER, HEALTH_PATH, PREDICT_PATH, check_candidate, local_model_dir
 from stacks.seldon.local_ingress import MARKER, NginxIngress, route_path
 from stacks.seldon.local_registry import Registry
@@ -35,7 +36,7 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-class LocalSeldonBackend(DeploymentBackend):
+class LocalSeldonBackend(LocalABTests, DeploymentBackend):
     """Seldon microservices as local daemons on 127.0.0.1; the stable URL is the nginx route of the deployment."""
 
     def __init__(
@@ -61,6 +62,7 @@ class LocalSeldonBackend(DeploymentBackend):
         self.registry = Registry(self.root)
         self.ingress = NginxIngress(self.root / "ingress", host)
         self.log = log
+        self.drain_seconds = DRAIN_SECONDS
 
     # -- DeploymentBackend ----------------------------------------------------------------------------------------
     def deploy(
@@ -78,6 +80,7 @@ class LocalSeldonBackend(DeploymentBackend):
         except ServingEnvError as exc:
             raise DeploymentError(str(exc)) from exc
         with self.registry.deployment_lock(spec.name):
+            refuse_deploy_during_test(self.registry.read()["deployments"].get(spec.name), spec.name)
             candidate = self._start_checked(spec, model_dir, python, timeout, verify)
             old = self._switch(spec, candidate)
             if old:
@@ -119,7 +122,8 @@ class LocalSeldonBackend(DeploymentBackend):
                 if not entry:
                     return
                 # recorded as retiring until stopped, so an interruption here leaves nothing unknown behind
-                leaving = [entry.pop(key) for key in ("instance", "candidate") if entry.get(key)]
+                leaving = [entry.pop(key) for key in ("instance", "candidate", "challenger") if entry.get(key)]
+                entry.pop("abtest", None)  # stopping ends a test: `start` serves the champion alone
                 if leaving:
                     entry.setdefault("retiring", []).extend(leaving)
                 entry["state"] = "stopped"
@@ -328,6 +332,9 @@ class LocalSeldonBackend(DeploymentBackend):
             "updated_at": entry.get("updated_at", ""),
             "live_dir": str(self.live_dir(name)),
         }
+        if entry.get("abtest"):
+            details["challenger_version"] = ModelDeploymentSpec.from_dict(entry["abtest"]["spec"]).model.version
+            details["split"] = entry["abtest"]["split"]
         if problem:
             details["problem"] = problem
         return DeploymentInfo(
@@ -349,7 +356,8 @@ def _forget_process(record: Dict[str, Any]) -> None:
 def _ports_in_use(data: Dict[str, Any]) -> set:
     ports = {data["ingress"].get("port")}
     for entry in data["deployments"].values():
-        for inst in [entry.get("instance") or {}, entry.get("candidate") or {}, *entry.get("retiring", [])]:
+        for inst in [entry.get("instance") or {}, entry.get("candidate") or {}, entry.get("challenger") or {},
+                     *entry.get("retiring", [])]:
             ports.update({inst.get("http_port"), inst.get("metrics_port")})
     return {p for p in ports if p}
 

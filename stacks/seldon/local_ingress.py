@@ -1,9 +1,11 @@
 """A local nginx in front of the model daemons: the stable URL that survives blue/green redeploys.
 
 `/seldon/local/<name>/...` (the path shape Seldon's ingress uses on Kubernetes, namespace `local`) is proxied to
-the unix socket `<sockets>/routes/<name>.sock`, a symlink to the socket of the daemon serving `<name>`. The nginx
-config never changes: a switch is an atomic symlink swap, so nginx is never reloaded and no client connection
-(keep-alive included) is closed under a client's feet. nginx opens a new upstream connection per request, so each
+the unix socket `<sockets>/routes/<name>.sock`, a symlink to the socket of the daemon serving `<name>`, through
+one of 100 traffic buckets (an A/B test's champion/challenger split and shadow: stacks/seldon/local_variants.py).
+The nginx config does not change for a switch or a split: both are atomic symlink swaps, so nginx is not reloaded
+and no client connection (keep-alive included) is closed under a client's feet. Only a sticky A/B test keyed on a
+header nginx does not know yet rewrites the `sticky.map` include and reloads nginx gracefully (SIGHUP). nginx opens a new upstream connection per request, so each
 request after the swap reaches the new daemon, and requests already inside the old one finish there.
 Non-root, 127.0.0.1 only; config and logs under the state dir, sockets under a short path in the temp dir
 (unix socket paths are limited to 107 bytes), in a folder only we may enter (checked: core.state.private_dir).
@@ -14,6 +16,9 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
+import re
+import signal
+import time
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,10 +29,17 @@ from core.process import Identity
 from core.state import private_dir
 from serving.request_guard import MAX_PAYLOAD_BYTES, error_body, too_large_message
 from stacks.seldon import local_process
+from stacks.seldon.local_variants import BUCKETS, REST_LINK, SHADOW, VariantLinks, bucket_name
 
 NAMESPACE = "local"
 MARKER = "nginx"
 NAME_PATTERN = "[A-Za-z0-9][A-Za-z0-9._-]*"
+HEADER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+VARIANT_HEADER = "X-Model-Variant"
+ACCESS_LOG = "abtest-access.log"  # one JSON line per request of a deployment under test (stacks/seldon/variant_log)
+# $ab_variant is set before proxying: error pages (a challenger that is down) still log and label the variant.
+LOG_FORMAT = ("escape=json '{\"t\":$msec,\"d\":\"$route_deployment\",\"v\":\"$ab_variant\",\"s\":$status,"
+              "\"rt\":\"$upstream_response_time\",\"u\":\"$route_rest\"}'")
 # nginx refuses what the model's own guard would (same limit, same JSON shape), chunked bodies included.
 TOO_LARGE = error_body(too_large_message(None).replace("(chunked)", "(Content-Length or chunked)"), 413).decode()
 NO_MODEL = ('{"status": {"code": 503, "info": "no model is serving this deployment (unknown, stopped or failed; '
@@ -62,6 +74,9 @@ class NginxIngress:
         digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
         self.sockets = Path(tempfile.gettempdir()) / f"mlops-seldon-{digest}"
         self.routes = self.sockets / "routes"
+        self.variants = VariantLinks(self.routes)
+        self.sticky_map = root / "sticky.map"
+        self.access_log = root / ACCESS_LOG
 
     def base_url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
@@ -74,6 +89,10 @@ class NginxIngress:
     def render(self, port: int) -> str:
         tmp = self.root / "tmp"
         user = f"user {getpass.getuser()};\n" if os.geteuid() == 0 else ""  # root would drop to 'nobody'
+        buckets = " ".join(f"1% {bucket_name(i)};" for i in range(BUCKETS - 1)) + f" * {bucket_name(BUCKETS - 1)};"
+        routed = f"^/seldon/{NAMESPACE}/(?<d>{NAME_PATTERN})(?<r>/[^?]*)"
+        if not self.sticky_map.exists():
+            self.sticky_map.write_text("")
         return (
             f"{user}worker_processes 1;\n"
             "daemon off;\n"
@@ -88,6 +107,19 @@ class NginxIngress:
             "  proxy_http_version 1.1;\n"
             '  proxy_set_header Connection "";\n'
             "  proxy_read_timeout 120s;\n"
+            f"  log_format abtest {LOG_FORMAT};\n"
+            # the mirror's subrequest shares the client request's variables: its variant is written literally
+            f"  log_format abtest_shadow {LOG_FORMAT.replace('$ab_variant', SHADOW)};\n"
+            # the deployment and path of the client's request, also inside the shadow mirror's subrequest
+            f'  map $request_uri $route_deployment {{ ~{routed} $d; default ""; }}\n'
+            f'  map $request_uri $route_rest {{ ~{routed} $r; default ""; }}\n'
+            # traffic bucket: random per request, or keyed on the deployment's sticky header when it has one
+            f'  map $route_deployment $sticky_value {{ include {self.sticky_map}; default ""; }}\n'
+            f'  split_clients "${{request_id}}" $random_bucket {{ {buckets} }}\n'
+            f'  split_clients "${{route_deployment}}/${{sticky_value}}" $sticky_bucket {{ {buckets} }}\n'
+            '  map $sticky_value $bucket { "" $random_bucket; default $sticky_bucket; }\n'
+            '  map $realpath_root $variant { ~/(?<v>[a-z]+)$ $v; default ""; }\n'
+            '  map $ab_variant $in_test { "" 0; serving 0; default 1; }\n'
             "  server {\n"
             f"    listen {self.host}:{port};\n"
             '    location = /healthz { default_type text/plain; return 200 "ok"; }\n'
@@ -95,10 +127,24 @@ class NginxIngress:
             f"      proxy_pass http://unix:{self.routes}/$deployment.metrics.sock:/prometheus;\n"
             "    }\n"
             f"    location ~ ^/seldon/{NAMESPACE}/(?<deployment>{NAME_PATTERN})(?<rest>/.*)$ {{\n"
-            f"      proxy_pass http://unix:{self.routes}/$deployment.sock:$rest$is_args$args;\n"
+            f"      root {self.routes}/$deployment.split/$bucket;\n"
+            "      set $ab_variant $variant;\n"
+            f"      add_header {VARIANT_HEADER} $ab_variant always;\n"
+            f"      access_log {self.access_log} abtest if=$in_test;\n"
+            "      mirror /_shadow; mirror_request_body on;\n"
+            f"      proxy_pass http://unix:$realpath_root/{REST_LINK}:$rest$is_args$args;\n"
+            "    }\n"
+            # shadow: a copy of the request goes to the challenger; its answer is discarded
+            "    location = /_shadow {\n"
+            "      internal;\n"
+            "      log_subrequest on;\n"
+            f"      if (!-d {self.routes}/$route_deployment.v/{SHADOW}) {{ access_log off; return 204; }}\n"
+            f"      access_log {self.access_log} abtest_shadow;\n"
+            f"      proxy_pass http://unix:{self.routes}/$route_deployment.v/{SHADOW}/{REST_LINK}:$route_rest;\n"
             "    }\n"
             "    error_page 502 = @no_model;\n"
-            f"    location @no_model {{ default_type application/json; return 503 '{NO_MODEL}'; }}\n"
+            f"    location @no_model {{ access_log {self.access_log} abtest if=$in_test; "
+            f"add_header {VARIANT_HEADER} $ab_variant always; default_type application/json; return 503 '{NO_MODEL}'; }}\n"
             "    error_page 413 @too_large;\n"
             f"    location @too_large {{ default_type application/json; return 413 '{TOO_LARGE}'; }}\n"
             "  }\n"
@@ -116,10 +162,33 @@ class NginxIngress:
             tmp.unlink(missing_ok=True)
             os.symlink(target, tmp)
             os.replace(tmp, link)
+        self.variants.ensure(name)
 
     def unroute(self, name: str) -> None:
         for suffix in (".sock", ".metrics.sock"):
             (self.routes / f"{name}{suffix}").unlink(missing_ok=True)
+        self.variants.remove(name)
+
+    def set_sticky_header(self, name: str, header: Optional[str], nginx: Optional[Identity]) -> None:
+        """Key `name`'s buckets on `header` (None: random per request). Reloads nginx gracefully when it changes."""
+        if header is not None and not HEADER_PATTERN.fullmatch(header):
+            raise IngressError(f"sticky header {header!r}: expected a header name (letters, digits and '-')")
+        entries = {}
+        for line in self.sticky_map.read_text().splitlines() if self.sticky_map.exists() else []:
+            key, _, value = line.rstrip(";").partition(" ")
+            entries[key] = value
+        wanted = f"$http_{header.lower().replace('-', '_')}" if header else None
+        if entries.get(name) == wanted:
+            return
+        if wanted:
+            entries[name] = wanted
+        else:
+            entries.pop(name, None)
+        self.sticky_map.write_text("".join(f"{k} {v};\n" for k, v in sorted(entries.items())))
+        if nginx is not None and nginx.alive():
+            self._check()
+            os.kill(nginx.pid, signal.SIGHUP)  # graceful: old workers finish their requests, new ones read the map
+            time.sleep(0.5)  # the master re-reads its config and starts new workers within milliseconds
 
     def remove_socket_dir_if_empty(self) -> None:
         for path in (self.routes, self.sockets):

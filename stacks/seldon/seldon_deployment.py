@@ -268,6 +268,27 @@ def desired_deployment(spec: ModelDeploymentSpec, namespace: str, options: Servi
     return seldon_deployment(spec.name, namespace, predictors, rollout)
 
 
+def challenger_of(current: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The `challenger` predictor of `current` (canary or shadow), or None."""
+    named = [p for p in ((current or {}).get("spec") or {}).get("predictors", []) if p.get("name") == CHALLENGER]
+    return copy.deepcopy(named[0]) if named else None
+
+
+def ended_test(current: Mapping[str, Any], promote: bool) -> Dict[str, Any]:
+    """`current` with its A/B test (canary or shadow) ended: with `promote` the challenger becomes the only
+    predictor, named champion, with all the traffic; else the champion alone serves everything. The same
+    SeldonDeployment (name, URL) is updated in place: ending a canary needs no new deploy."""
+    challenger, champion = challenger_of(current), champion_of(current)
+    if challenger is None or champion is None:
+        raise ValueError(f"SeldonDeployment '{current['metadata']['name']}' has no champion/challenger pair")
+    kept = challenger if promote else champion
+    kept["name"], kept["traffic"] = CHAMPION, 100
+    kept.pop("shadow", None)
+    kept.setdefault("labels", {})[ROLE_LABEL] = CHAMPION
+    meta = current["metadata"]
+    return seldon_deployment(meta["name"], meta.get("namespace", ""), [kept], "replace")
+
+
 def predictor_models(sdep: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """What each predictor of `sdep` serves: name, traffic, shadow, modelUri and the model parameters."""
     result = []

@@ -64,6 +64,37 @@ class DeploymentError(RuntimeError):
     """A deployment could not be made; the previously serving model, if any, is still serving."""
 
 
+@dataclasses.dataclass(frozen=True)
+class TrafficSplit:
+    """How an A/B test shares a deployment's traffic: a percent to the challenger (random per request, or keyed
+    on `sticky_header` so one user stays on one variant), or `shadow`: every request mirrored to the challenger,
+    whose answers are discarded."""
+
+    challenger_percent: int = 10
+    sticky_header: Optional[str] = None
+    shadow: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.shadow and not 1 <= self.challenger_percent <= 99:
+            raise ValueError(f"split: expected 1..99 percent for the challenger, found {self.challenger_percent}")
+        if self.shadow and self.sticky_header:
+            raise ValueError("--sticky-header does not apply to a shadow test: the challenger sees every request")
+
+    def describe(self) -> str:
+        if self.shadow:
+            return "shadow (every request mirrored to the challenger, its answers discarded)"
+        keyed = f", sticky on header {self.sticky_header}" if self.sticky_header else ", random per request"
+        return f"{100 - self.challenger_percent}/{self.challenger_percent} champion/challenger{keyed}"
+
+
+class ABTestRunningError(DeploymentError):
+    """A deploy was asked while an A/B test holds the deployment."""
+
+
+class ABTestNotSupported(DeploymentError):
+    """This backend cannot run the asked kind of A/B test."""
+
+
 class DeploymentBackend(abc.ABC):
     """Where models run: local processes, or SeldonDeployments on Kubernetes."""
 
@@ -99,3 +130,25 @@ class DeploymentBackend(abc.ABC):
     @abc.abstractmethod
     def start(self, name: str, timeout: float = 300.0) -> DeploymentInfo:
         """Serve a stopped or crashed deployment again, from its recorded spec."""
+
+    # -- A/B tests: a challenger beside the serving champion, behind the same stable URL ---------------------------
+    def start_challenger(self, spec: ModelDeploymentSpec, split: TrafficSplit, timeout: float = 300.0,
+                         verify: Optional[Callable[[str], None]] = None) -> DeploymentInfo:
+        """Serve `spec` as the challenger of the deployment `spec.name` with `split`, after the same checks as a
+        deploy (`verify` on its own URL); the champion keeps serving if anything fails."""
+        raise ABTestNotSupported(f"{type(self).__name__} cannot run A/B tests")
+
+    def end_challenger(self, name: str, promote: bool, timeout: float = 300.0) -> DeploymentInfo:
+        """End the A/B test on `name`: `promote` makes the challenger the only serving model, else it is removed
+        and the champion serves alone. No request is lost either way."""
+        raise ABTestNotSupported(f"{type(self).__name__} cannot run A/B tests")
+
+    def challenger(self, name: str) -> Optional[Dict[str, Any]]:
+        """The running A/B test on `name` ({'spec': challenger spec dict, 'split': {...}, 'started_at': iso}), or
+        None."""
+        return None
+
+    def variant_traffic(self, name: str, since: float) -> Dict[str, Dict[str, Any]]:
+        """Per variant since `since` (epoch s): {'requests', 'errors', 'p99_ms'}; {} where the backend cannot see
+        it."""
+        return {}

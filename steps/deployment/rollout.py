@@ -3,8 +3,9 @@ takes traffic. Shared by the deployment pipeline and `run.py rollback`."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import pandas as pd
 
@@ -140,6 +141,60 @@ def deploy_version(
     tracking_uri: Optional[str],
 ) -> DeploymentRecord:
     """Serves `ref` behind the stable URL of `deployment_name`; the old model keeps serving on failure."""
+    release = checked_release(ref, holdout, schema, serving, deployment_name, parity_tolerance, tracking_uri)
+    info = release.deployer.deploy(release.spec, verify=release.verify, timeout=serving.timeout_seconds)
+    logger.info("v%s serving at %s", ref.version, info.url)
+    refresh_scrape_targets()
+    return release.record(info, f"deployed with rollout '{release.spec.rollout}'")
+
+
+def start_challenger_version(
+    ref: ModelRef,
+    holdout: pd.DataFrame,
+    schema: DataSchema,
+    serving: ServingSection,
+    deployment_name: str,
+    parity_tolerance: float,
+    tracking_uri: Optional[str],
+    split: Any,
+) -> DeploymentRecord:
+    """Serves `ref` as the A/B challenger of `deployment_name` with `split` (stacks.seldon.spec.TrafficSplit), after
+    the same checks as a deploy (health, own input example, parity on holdout rows); the champion keeps serving."""
+    release = checked_release(ref, holdout, schema, serving, deployment_name, parity_tolerance, tracking_uri)
+    info = release.deployer.start_challenger(release.spec, split, verify=release.verify,
+                                             timeout=serving.timeout_seconds)
+    return release.record(info, f"challenger in an A/B test: {split.describe()}")
+
+
+@dataclasses.dataclass
+class CheckedRelease:
+    """A model version about to serve: the deployer, the spec, and the parity check its candidate must pass."""
+
+    ref: ModelRef
+    deployer: Any
+    backend: str
+    spec: Any
+    parity: Dict[str, Any]
+    verify: Callable[[str], None]
+
+    def record(self, info: Any, note: str) -> DeploymentRecord:
+        return DeploymentRecord(
+            deployment_name=self.spec.name, deployed=True, model_name=self.ref.name, model_version=self.ref.version,
+            url=info.url, state=info.state, backend=self.backend, parity=self.parity, notes=[note],
+        )
+
+
+def checked_release(
+    ref: ModelRef,
+    holdout: pd.DataFrame,
+    schema: DataSchema,
+    serving: ServingSection,
+    deployment_name: str,
+    parity_tolerance: float,
+    tracking_uri: Optional[str],
+) -> CheckedRelease:
+    """The spec for `ref` behind `deployment_name` and the parity check (endpoint vs offline on holdout rows) its
+    candidate must pass before it takes any traffic: one recipe for a deploy and an A/B challenger."""
     from stacks.seldon.spec import ModelDeploymentSpec
     from core.state import state_dir
     from steps.deployment.parity import check_parity
@@ -160,14 +215,8 @@ def deploy_version(
                     parity["max_abs_diff"])
 
     spec = ModelDeploymentSpec(
-        name=deployment_name, model=ref.identity(model_uri), replicas=serving.replicas, workers=serving.workers, threads=serving.threads, rollout=serving.rollout,
-        canary_traffic_percent=serving.canary_traffic_percent,
+        name=deployment_name, model=ref.identity(model_uri), replicas=serving.replicas, workers=serving.workers,
+        threads=serving.threads, rollout=serving.rollout, canary_traffic_percent=serving.canary_traffic_percent,
         recording={"enabled": serving.recording.enabled, **serving.recording.daemon_settings()},
     )
-    info = deployer.deploy(spec, verify=verify, timeout=serving.timeout_seconds)
-    logger.info("v%s serving at %s", ref.version, info.url)
-    refresh_scrape_targets()
-    return DeploymentRecord(
-        deployment_name=spec.name, deployed=True, model_name=ref.name, model_version=ref.version, url=info.url,
-        state=info.state, backend=backend, parity=parity, notes=[f"deployed with rollout '{spec.rollout}'"],
-    )
+    return CheckedRelease(ref=ref, deployer=deployer, backend=backend, spec=spec, parity=parity, verify=verify)
