@@ -57,21 +57,38 @@ class LocalABTests:
                 raise DeploymentError(f"{name}: version {spec.model.version} is the champion already; "
                                       "choose another version as challenger")
             champion_spec = entry["spec"]
-            challenger = self._start_checked(spec, model_dir, python, timeout, verify)
+            # a deployment (and nginx) started by an earlier version of this code: current config and bucket layout
             with self.registry.update() as data:
-                entry = data["deployments"][name]
-                entry.pop("candidate", None)
-                entry["spec"] = champion_spec  # _start_checked records the challenger's spec as a candidate's
-                entry["challenger"] = challenger
-                entry["abtest"] = {"spec": spec.to_dict(), "split": split.__dict__.copy(), "started_at": time.time()}
-                links = self.ingress.variants
-                links.set_challenger(name, challenger["socket"])
-                self.ingress.set_sticky_header(name, split.sticky_header, Identity.of(data["ingress"], MARKER))
-                if split.shadow:
-                    links.route_all(name, CHAMPION)  # labels the champion's answers as under test
-                    links.shadow_on(name, challenger["socket"])
-                else:
-                    links.split(name, split.challenger_percent)
+                self._ensure_ingress(data)
+            self.ingress.variants.ensure(name)
+            challenger = self._start_checked(spec, model_dir, python, timeout, verify)
+            links = self.ingress.variants
+            try:
+                with self.registry.update() as data:
+                    entry = data["deployments"][name]
+                    entry.pop("candidate", None)
+                    entry["spec"] = champion_spec  # _start_checked records the challenger's spec as a candidate's
+                    entry["challenger"] = challenger
+                    entry["abtest"] = {"spec": spec.to_dict(), "split": split.__dict__.copy(),
+                                       "started_at": time.time()}
+                    links.set_challenger(name, challenger["socket"])
+                    self.ingress.set_sticky_header(name, split.sticky_header, Identity.of(data["ingress"], MARKER))
+                    if split.shadow:
+                        links.route_all(name, CHAMPION)  # labels the champion's answers as under test
+                        links.shadow_on(name, challenger["socket"])
+                    else:
+                        links.split(name, split.challenger_percent)
+            except BaseException:  # Ctrl-C included: the champion takes all the traffic back, the challenger stops
+                links.shadow_off(name)
+                links.route_all(name, SERVING)
+                links.drop_challenger(name)
+                self._stop_instance(challenger)
+                with self.registry.update() as data:
+                    entry = data["deployments"].get(name) or {}
+                    for key in ("candidate", "challenger", "abtest"):
+                        entry.pop(key, None)
+                    entry["spec"] = champion_spec
+                raise
         self.log(f"{name}: A/B test started: champion {current.model_version}, challenger {spec.model.version} "
                  f"({split.describe()}) at {current.url}")
         return self.status(name)

@@ -187,8 +187,25 @@ class NginxIngress:
         self.sticky_map.write_text("".join(f"{k} {v};\n" for k, v in sorted(entries.items())))
         if nginx is not None and nginx.alive():
             self._check()
-            os.kill(nginx.pid, signal.SIGHUP)  # graceful: old workers finish their requests, new ones read the map
-            time.sleep(0.5)  # the master re-reads its config and starts new workers within milliseconds
+            self._hup(nginx)
+
+    def _reload(self, config: str, nginx: Identity) -> None:
+        """Replace the config of the running nginx; a config nginx rejects is put back and nothing is reloaded."""
+        previous = self.conf.read_text() if self.conf.exists() else None
+        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(config)
+        try:
+            self._check()
+        except IngressError:
+            if previous is not None:
+                self.conf.write_text(previous)
+            raise
+        self._hup(nginx)
+
+    @staticmethod
+    def _hup(nginx: Identity) -> None:
+        os.kill(nginx.pid, signal.SIGHUP)  # graceful: old workers finish their requests, new ones read the config
+        time.sleep(0.5)  # the master re-reads its config and starts new workers within milliseconds
 
     def remove_socket_dir_if_empty(self) -> None:
         for path in (self.routes, self.sockets):
@@ -203,8 +220,13 @@ class NginxIngress:
 
     # -- process --------------------------------------------------------------------------------------------------
     def ensure_running(self, port: int, current: Optional[Identity]) -> Identity:
-        """Start nginx on `port` unless `current` still runs; return the running master's identity."""
+        """Start nginx on `port` unless `current` still runs; return the running master's identity. A running nginx
+        whose config an earlier version of this code wrote (e.g. before A/B routing existed) gets the current config
+        through a graceful reload: old workers finish their requests, no connection is dropped."""
         if current is not None and current.alive():
+            wanted = self.render(port)
+            if not self.conf.exists() or self.conf.read_text() != wanted:
+                self._reload(wanted, current)
             return current
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         self.conf.write_text(self.render(port))

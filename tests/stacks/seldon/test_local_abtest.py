@@ -163,3 +163,41 @@ def test_no_request_lost_while_the_split_changes_and_on_promote(backend, model_d
     assert (now.state, now.model_version, now.url) == ("active", "v2", info.url)
     assert backend.challenger("churn") is None
     assert not local_process.group_members(champion_pid), "the old champion still runs"
+
+
+def test_a_deployment_from_an_earlier_version_gets_the_routing_it_lacks_without_losing_a_request(backend, model_dirs):
+    """A deployment (and its nginx) started by an earlier version of the code: an nginx running an older config, and
+    no bucket layout on disk. Starting a test brings both up to date (a graceful reload of the same nginx master,
+    no request lost) and the split works; a challenger whose routing fails is stopped, the champion serves alone."""
+    import shutil
+
+    info = backend.deploy(spec(model_dirs, "v1"))
+    ingress = backend.ingress
+    nginx_pid = backend.registry.read()["ingress"]["pid"]
+    ingress.conf.write_text(ingress.conf.read_text() + "# written by an earlier version\n")
+    with Stream(info.url) as stream:
+        backend.start_challenger(spec(model_dirs, "v2"), TrafficSplit(challenger_percent=50))
+    assert not stream.failures(), f"{len(stream.failures())} lost: {stream.failures()[:5]}"
+    assert backend.registry.read()["ingress"]["pid"] == nginx_pid, "nginx was restarted, not reloaded"
+    assert ingress.conf.read_text() == ingress.render(backend.registry.read()["ingress"]["port"])
+    backend.end_challenger("churn", promote=False)
+
+    # the bucket layout an earlier version did not write (its nginx config did not read it either)
+    shutil.rmtree(ingress.variants.split_dir("churn"))
+    shutil.rmtree(ingress.variants.variants_dir("churn"))
+    backend.start_challenger(spec(model_dirs, "v2"), TrafficSplit(challenger_percent=50))
+    assert {variant for _, variant, _ in burst(info.url, 200)} == {"champion", "challenger"}
+    backend.end_challenger("churn", promote=False)
+
+    # routing fails after the challenger started: it is stopped, nothing of the test is left
+    original = ingress.variants.split
+    ingress.variants.split = lambda *a, **k: (_ for _ in ()).throw(OSError("disk full"))
+    try:
+        with pytest.raises(OSError, match="disk full"):
+            backend.start_challenger(spec(model_dirs, "v2"), TrafficSplit(challenger_percent=50))
+    finally:
+        ingress.variants.split = original
+    entry = backend.registry.read()["deployments"]["churn"]
+    assert not {"challenger", "abtest", "candidate"} & set(entry)
+    assert backend.challenger("churn") is None and backend.status("churn").model_version == "v1"
+    assert {version for _, _, version in burst(info.url, 50)} == {"v1"}
