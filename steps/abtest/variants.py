@@ -84,8 +84,11 @@ def variant_records(directory: Path, versions: Dict[str, str], since: float, cla
     labels = labels_by_id(Path(directory), classes)
     arrived = {str(r["id"]): float(r.get("t", 0.0)) for r in live_store.feedback_records(Path(directory))}
     by_version = {str(v): VariantRecords(role, str(v)) for role, v in versions.items()}
+    # A daemon started before records carried the model version (an earlier release of this code) can only be the
+    # champion: a challenger is always started by the A/B code, which stamps its records.
+    unstamped = by_version.get(str(versions.get("champion", "")))
     for record in live_store.prediction_records(Path(directory)):
-        variant = by_version.get(str(record.get("version", "")))
+        variant = by_version.get(str(record["version"])) if record.get("version") else unstamped
         if variant is not None and record.get("t", 0) >= since:
             variant.records.append(record)
     for variant in by_version.values():

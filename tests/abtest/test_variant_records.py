@@ -61,6 +61,18 @@ def test_records_split_by_version_and_join_labels(tmp_path):
     json.dumps(status.summary())  # JSON-able for --json and MLflow
 
 
+def test_records_without_a_version_are_the_champions(tmp_path):
+    """A champion daemon started by an earlier release records no version: its rows still count as the champion's."""
+    champion, labels = _served(tmp_path, 20, "1", 0.7, 1000.0, seed=3)
+    for row in champion:
+        del row["version"]
+    challenger, challenger_labels = _served(tmp_path, 10, "2", 0.7, 1000.0, features_offset=100, seed=4)
+    _write_log(tmp_path, champion + challenger)
+    live_store.append_feedback(tmp_path, "t", labels + challenger_labels)
+    records = variant_records(tmp_path, {"champion": "1", "challenger": "2"}, since=500.0, classes=CLASSES)
+    assert (records["champion"].labelled, records["challenger"].labelled) == (20, 10)
+
+
 def test_a_shadow_challenger_takes_the_label_of_the_same_request(tmp_path):
     champion, labels = _served(tmp_path, 50, "1", 0.8, 1000.0, seed=3)
     mirrored = [dict(r, id=f"m{i}", version="2") for i, r in enumerate(champion)]  # same features, own ids
