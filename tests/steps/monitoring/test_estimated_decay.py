@@ -97,3 +97,26 @@ def test_estimate_batch_names_a_missing_score_column():
     with pytest.raises(ValueError, match=r"no score column \['proba_no', 'proba_yes'\]"):
         estimate_batch("binary", holdout, holdout_predictions, pd.DataFrame({"prediction": ["no"] * 3}), "churn",
                        ["no", "yes"])
+
+
+def test_estimate_batch_for_a_multiclass_model_on_the_pipeline_frames():
+    from tests.monitoring.test_cbpe import _multiclass_world
+
+    classes = ["basic", "plus", "pro"]
+
+    def frames(n, spread, seed):
+        scores, y = _multiclass_world(n, spread, seed)
+        predictions = pd.DataFrame({f"proba_{c}": scores[:, i] for i, c in enumerate(classes)})
+        predictions.insert(0, "prediction", np.array(classes)[scores.argmax(axis=1)])
+        return pd.DataFrame({"plan": np.array(classes)[y]}), predictions
+
+    holdout, holdout_predictions = frames(5000, 2.0, 1)
+    batch, predictions = frames(1500, 0.7, 3)
+    estimates, method, _ = estimate_batch("multiclass", holdout, holdout_predictions, predictions, "plan", classes)
+    realized = float(np.mean(predictions["prediction"] == batch["plan"]))
+    assert method == "CBPE (multiclass)" and set(estimates) == {"accuracy"}
+    assert estimates["accuracy"]["lower"] <= realized <= estimates["accuracy"]["upper"]
+    report = evaluate_estimated_decay(estimates, {"accuracy": 0.95, "f1_macro": 0.9},
+                                      {"accuracy": 0.05, "f1_macro": 0.05}, task="multiclass", method=method,
+                                      n_rows=len(batch))
+    assert report.decayed_metrics == ["accuracy"]  # f1_macro is limited but not estimated: it waits for labels
