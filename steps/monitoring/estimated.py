@@ -1,6 +1,7 @@
 """Estimated performance before labels arrive, fitted on the champion's holdout: CBPE for classifiers
-(steps/monitoring/cbpe.py), for a monitored batch (`estimate_batch`, used by the decision) and per recorded window
-(binary, printed by `run.py monitor --live`)."""
+(steps/monitoring/cbpe.py) and direct loss estimation for regressors (steps/monitoring/dle.py), for a monitored
+batch (`estimate_batch`, used by the decision) and per recorded window (binary, printed by `run.py monitor
+--live`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 
 from serving import live_store
 from steps.monitoring.cbpe import Calibration, calibrate, calibrate_multiclass, estimate, estimate_multiclass
+from steps.monitoring.dle import estimate_loss, fit_loss_estimator
 from steps.monitoring.live import as_label
 
 WINDOW_CHARS = len("20260102T101500Z")
@@ -55,6 +57,10 @@ def estimate_batch(
         calibration = calibrate_multiclass(holdout_predictions[columns].to_numpy(), y_index.to_numpy(dtype=int))
         return (estimate_multiclass(calibration, predictions[columns].to_numpy()), "CBPE (multiclass)",
                 {"brier_before": calibration.brier_before, "brier_after": calibration.brier_after})
+    if task == "regression" and batch is not None:
+        estimator = fit_loss_estimator(holdout, holdout_predictions["prediction"].to_numpy(), target, features)
+        return (estimate_loss(estimator, batch, predictions["prediction"].to_numpy()), "DLE",
+                {"holdout_rows_checked": float(len(estimator.check_truth))})
     return None
 
 

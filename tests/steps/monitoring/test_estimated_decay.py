@@ -120,3 +120,21 @@ def test_estimate_batch_for_a_multiclass_model_on_the_pipeline_frames():
                                       {"accuracy": 0.05, "f1_macro": 0.05}, task="multiclass", method=method,
                                       n_rows=len(batch))
     assert report.decayed_metrics == ["accuracy"]  # f1_macro is limited but not estimated: it waits for labels
+
+
+def test_estimate_batch_for_a_regressor_estimates_its_loss_and_r2_counts_under_the_shipped_limits():
+    from tests.monitoring.test_dle import FEATURES, _world
+
+    holdout, holdout_mean = _world(1500, 1.0, seed=1)
+    batch, mean = _world(800, 1.0, seed=2)
+    estimates, method, quality = estimate_batch(
+        "regression", holdout, pd.DataFrame({"prediction": holdout_mean}), pd.DataFrame({"prediction": mean}), "y",
+        (), FEATURES, batch.drop(columns=["y"]))
+    assert method == "DLE" and set(estimates) == {"mae", "rmse", "r2"} and quality["holdout_rows_checked"] == 450
+    limits = load_config("monitoring", MonitoringConfig).max_drop["regression"]
+    report = evaluate_estimated_decay(estimates, {"mae": 0.88, "rmse": 1.25, "r2": 0.88}, limits,
+                                      task="regression", method=method, n_rows=len(batch))
+    assert not report.decayed and "r2" in report.drops
+    worse = evaluate_estimated_decay(estimates, {"mae": 0.5, "rmse": 0.6, "r2": 0.99}, {"r2": 0.01},
+                                     task="regression", method=method, n_rows=len(batch))
+    assert worse.decayed_metrics == ["r2"]
