@@ -51,15 +51,15 @@ def run_monitoring(
         decision=output("decide_action", names.MONITORING_DECISION),
         drift=output("detect_feature_drift", names.DRIFT_REPORT),
         decay=output("measure_decay", names.DECAY_REPORT),
-        estimated=output("estimate_performance", names.ESTIMATED_DECAY_REPORT),
+        estimated_decay=output("estimate_performance", names.ESTIMATED_DECAY_REPORT),
         batch=output("load_live_traffic" if "live" in batch_source else "load_batch", "batch"),
     )
     decision = summary["decision"]
     say(f"monitoring decision: {decision.action}")
     for reason in decision.reasons:
         say(f"  - {reason}")
-    if summary["estimated"] is not None:
-        say(estimated_summary(summary["estimated"], labelled=summary["decay"] is not None))
+    if summary["estimated_decay"] is not None:
+        say(estimated_summary(summary["estimated_decay"], labelled=summary["decay"] is not None))
     return summary
 
 
