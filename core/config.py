@@ -253,6 +253,9 @@ class PolicySection(_Section):
     alert_drift_share: float = Field(0.1, gt=0.0, le=1.0)
     retrain_drift_share: float = Field(0.3, gt=0.0, le=1.0)
     retrain_on_decay: bool = True
+    # decay estimated without labels (CBPE/DLE, its whole band past max_drop); realized decay wins when labels exist
+    alert_on_estimated_decay: bool = True
+    retrain_on_estimated_decay: bool = False
     alert_on_unseen_categories: bool = True
     alert_on_prediction_drift: bool = True
 

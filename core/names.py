@@ -23,6 +23,7 @@ BATCH_PREDICTIONS = "batch_predictions"
 DRIFT_REPORT = "drift_report"
 PREDICTION_DRIFT_REPORT = "prediction_drift_report"
 DECAY_REPORT = "decay_report"
+ESTIMATED_DECAY_REPORT = "estimated_decay_report"
 MONITORING_DECISION = "monitoring_decision"
 LIVE_WINDOWS = "live_windows"  # which recorded windows a live check read
 LIVE_CHECKPOINT = "live_checkpoint"  # where the next live check starts

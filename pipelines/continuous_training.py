@@ -51,13 +51,29 @@ def run_monitoring(
         decision=output("decide_action", names.MONITORING_DECISION),
         drift=output("detect_feature_drift", names.DRIFT_REPORT),
         decay=output("measure_decay", names.DECAY_REPORT),
+        estimated_decay=output("estimate_performance", names.ESTIMATED_DECAY_REPORT),
         batch=output("load_live_traffic" if "live" in batch_source else "load_batch", "batch"),
     )
     decision = summary["decision"]
     say(f"monitoring decision: {decision.action}")
     for reason in decision.reasons:
         say(f"  - {reason}")
+    if summary["estimated_decay"] is not None:
+        say(estimated_summary(summary["estimated_decay"], labelled=summary["decay"] is not None))
     return summary
+
+
+def estimated_summary(report: Any, labelled: bool) -> str:
+    """The estimated performance in a few lines: estimate, band, reference, realized when labels exist."""
+    lines = [f"estimated performance ({report.method}, an estimate from {report.n_rows} rows; "
+             + ("realized decay decides" if labelled else "no labels: it stands in for decay") + "):"]
+    for name, band in sorted(report.estimates.items()):
+        realized = report.realized.get(name)
+        lines.append(f"  {name}: {band['estimate']:.4f} (band {band['lower']:.4f} – {band['upper']:.4f}), "
+                     f"reference {report.reference_metrics.get(name, float('nan')):.4f}"
+                     + ("" if realized is None else f", realized {realized:.4f}")
+                     + (" -> estimated decay" if name in report.decayed_metrics else ""))
+    return "\n".join(lines)
 
 
 def champion_training_split(model_name: str) -> Tuple[pd.DataFrame, Any, Any]:

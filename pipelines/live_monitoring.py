@@ -45,7 +45,8 @@ def cluster_settings(source: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 def run_live_monitoring(
     config: MonitoringConfig, model_name: str, since: Optional[str] = None, say: Callable[[str], None] = print
 ) -> Dict[str, Any]:
-    """Monitors the windows recorded since the last check (or in the last `since`) against the champion. The
+    """Monitors the windows recorded since the last check (or in the last `since`) against the champion (the
+    decision uses the performance estimated for them when they carry no labels). The
     pipeline's first step chooses the windows and its last one moves the checkpoint, only when the run succeeded, so
     a failed check is repeated, never skipped; here the windows are only previewed, when this process sees them."""
     import time
@@ -108,25 +109,26 @@ def schedule_live_monitoring(
 
 
 def _estimates(model_name: str, directory: Any, schema: Any, say: Callable[[str], None]) -> Any:
-    """CBPE per window (binary classifiers): estimated accuracy and ROC AUC before labels arrive."""
+    """Estimated performance per window before labels arrive (CBPE for classifiers, DLE for regressors)."""
     import pandas as pd
     from zenml.client import Client
     from zenml.enums import ModelStages
 
     from core import names
-    from steps.monitoring.estimated import estimated_by_window, holdout_calibration
+    from steps.monitoring.estimated import estimated_by_window, fit_performance_estimator
 
-    if schema.task != "binary":
-        return pd.DataFrame()
     version = Client().get_model_version(model_name, ModelStages.PRODUCTION)
     holdout, predictions = (version.get_artifact(a) for a in (names.HOLDOUT_SET, names.HOLDOUT_PREDICTIONS))
     if holdout is None or predictions is None:
         return pd.DataFrame()
-    calibration = holdout_calibration(holdout.load(), predictions.load(), schema.target, schema.classes)
-    estimated = estimated_by_window(directory, calibration, schema.classes)
+    estimator = fit_performance_estimator(schema.task, holdout.load(), predictions.load(), schema.target,
+                                          schema.classes, schema.features)
+    if estimator is None:
+        return pd.DataFrame()
+    estimated = estimated_by_window(directory, estimator, schema.features, schema.target, schema.classes)
     if not estimated.empty:
-        say(f"estimated performance per window (CBPE, calibrated on the holdout: Brier "
-            f"{calibration.brier_before:.4f} -> {calibration.brier_after:.4f}):\n"
+        quality = ", ".join(f"{k} {v:.4f}" for k, v in estimator.quality.items())
+        say(f"estimated performance per window ({estimator.method}, fitted on the holdout: {quality}):\n"
             + estimated.to_string(index=False, float_format="%.4f"))
     return estimated
 

@@ -1,5 +1,6 @@
 """Monitoring pipeline: validate -> profile -> drift vs the champion's training data -> score through the
-endpoint -> prediction drift -> decay (when labelled) -> decision -> Prometheus.
+endpoint -> prediction drift -> decay (when labelled) and performance estimated from the predictions (the
+decision's stand-in for decay before labels arrive) -> decision -> Prometheus.
 
 Two sources, one pipeline: a batch (a file or the generator), or live traffic (`batch_source={"live": ...}`): the
 windows the endpoint recorded since the last check (chosen by a step, so a scheduled run reads new windows each
@@ -19,6 +20,7 @@ from steps.monitoring.steps import (
     load_batch,
     batch_quality_gate,
     decide_action,
+    estimate_performance,
     detect_feature_drift,
     detect_prediction_drift,
     measure_decay,
@@ -63,7 +65,10 @@ def monitoring_pipeline(
     drift = detect_feature_drift(reference_profile, profile, schema, drift_settings)
     prediction_drift = detect_prediction_drift(reference_predictions, predictions, schema, drift_settings)
     decay = measure_decay(batch, predictions, schema, reference_evaluation, max_drop)
-    decision = decide_action(drift, prediction_drift, decay, policy)
+    holdout = champion.get_artifact(names.HOLDOUT_SET)  # with labels: what the performance estimates are fitted on
+    estimated = estimate_performance(holdout, reference_predictions, predictions, batch, schema, reference_evaluation,
+                                     max_drop, decay)
+    decision = decide_action(drift, prediction_drift, decay, policy, estimated)
     notify_decision(decision, model_name)
     publish_monitoring_metrics(decision, drift, prediction_drift, decay, model_name, n_rows,
                                live="live" in batch_source)

@@ -1,4 +1,4 @@
-"""Performance estimated before labels arrive: confidence-based performance estimation (CBPE) for binary classifiers.
+"""Performance estimated before labels arrive: confidence-based performance estimation (CBPE) for classifiers.
 
 The method NannyML published: if the model's probabilities are calibrated, the confusion matrix a batch would have
 is expected from the probabilities alone. Calibrate the scores on the holdout (isotonic regression, which keeps the
@@ -11,6 +11,11 @@ The band is the sampling error of the metric for a batch of that size (its sprea
 NannyML does with reference chunks), three standard errors wide. CBPE assumes the relation between features and
 target holds (covariate shift only): under concept drift the estimate is wrong, which is why realized performance
 replaces it once labels arrive.
+
+Multiclass: each class's score is calibrated one-vs-rest on the holdout (the same isotonic map), the calibrated
+probabilities of a row are renormalised to sum to one, and a row is right with the calibrated probability of the
+class the model predicts (its top raw score), so the expected accuracy is the mean of those. The band is, as for
+binary, the spread of realized accuracy on resamples of the holdout of the batch's size.
 """
 
 from __future__ import annotations
@@ -88,3 +93,52 @@ def estimate(calibration: Calibration, scores: np.ndarray) -> Dict[str, Dict[str
     errors = sampling_error(calibration, len(scores))
     return {name: {"estimate": value, "lower": value - BAND_SIGMAS * errors[name],
                    "upper": value + BAND_SIGMAS * errors[name]} for name, value in values.items()}
+
+
+@dataclass
+class MulticlassCalibration:
+    """One-vs-rest calibrations, one per class, in the column order of the model's scores."""
+
+    per_class: List[Calibration]
+    brier_before: float
+    brier_after: float
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        scores = np.asarray(scores, dtype=float)
+        calibrated = np.column_stack([c(scores[:, i]) for i, c in enumerate(self.per_class)])
+        total = calibrated.sum(axis=1, keepdims=True)
+        uniform = np.full_like(calibrated, 1.0 / calibrated.shape[1])
+        return np.where(total > 0, calibrated / np.where(total > 0, total, 1.0), uniform)
+
+
+def calibrate_multiclass(scores: np.ndarray, y_index: np.ndarray) -> MulticlassCalibration:
+    """Fit per-class calibrations on the holdout: `scores` (rows x classes), `y_index` the true class's column."""
+    scores, y = np.asarray(scores, dtype=float), np.asarray(y_index, dtype=int)
+    if scores.ndim != 2 or scores.shape[1] < 3:
+        raise ValueError(f"multiclass calibration needs a score column per class (3 or more), got shape "
+                         f"{scores.shape}")
+    missing = sorted(set(range(scores.shape[1])) - set(y.tolist()))
+    if missing:
+        raise ValueError(f"multiclass calibration needs every class in the holdout; classes at columns {missing} "
+                         "have no row")
+    per_class = [calibrate(scores[:, i], (y == i).astype(int)) for i in range(scores.shape[1])]
+    onehot = np.eye(scores.shape[1])[y]
+    calibration = MulticlassCalibration(per_class, float(np.mean(np.sum((scores - onehot) ** 2, axis=1))), 0.0)
+    calibration.brier_after = float(np.mean(np.sum((calibration(scores) - onehot) ** 2, axis=1)))
+    return calibration
+
+
+def estimate_multiclass(calibration: MulticlassCalibration, scores: np.ndarray, seed: int = 0
+                        ) -> Dict[str, Dict[str, float]]:
+    """{'accuracy': {'estimate', 'lower', 'upper'}} for unlabelled rows with per-class `scores` (rows x classes)."""
+    scores = np.asarray(scores, dtype=float)
+    predicted = scores.argmax(axis=1)
+    value = float(np.mean(calibration(scores)[np.arange(len(scores)), predicted]))
+    holdout_scores = np.column_stack([c.holdout_scores for c in calibration.per_class])
+    holdout_right = holdout_scores.argmax(axis=1) == np.argmax(
+        np.column_stack([c.holdout_labels for c in calibration.per_class]), axis=1)
+    rng = np.random.default_rng(seed)
+    error = float(np.std([holdout_right[rng.integers(0, len(holdout_right), len(scores))].mean()
+                          for _ in range(RESAMPLES)]))
+    return {"accuracy": {"estimate": value, "lower": value - BAND_SIGMAS * error,
+                         "upper": value + BAND_SIGMAS * error}}

@@ -10,6 +10,7 @@ from core.config import PolicySection
 from materializers.report_base import Report, html_page
 from steps.monitoring.decay import DecayReport
 from steps.monitoring.drift import DriftReport
+from steps.monitoring.estimated_decay import EstimatedDecayReport
 
 ACTIONS = ("none", "alert", "retrain")
 
@@ -24,6 +25,8 @@ class MonitoringDecision(Report):
     reasons: List[str] = field(default_factory=list)
     drift_share: Optional[float] = None
     decayed: Optional[bool] = None
+    estimated_decay: Optional[bool] = None
+    performance: Optional[Dict[str, Any]] = None  # EstimatedDecayReport.to_dict(): estimated (and realized) metrics
     policy: Dict[str, Any] = field(default_factory=dict)
 
     def to_html(self) -> str:
@@ -31,7 +34,12 @@ class MonitoringDecision(Report):
         items = "".join(f"<li>{html.escape(r)}</li>" for r in self.reasons) or "<li>nothing to report</li>"
         policy = "".join(
             f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in self.policy.items())
-        body = f"<p class='{cls}'>action: {self.action}</p><ul>{items}</ul><h3>Policy</h3><table>{policy}</table>"
+        body = f"<p class='{cls}'>action: {self.action}</p><ul>{items}</ul>"
+        if self.performance:
+            estimated = EstimatedDecayReport.from_dict(self.performance)
+            used = "used by the decision" if self.decayed is None else "realized performance decides"
+            body += (f"<h3>Estimated performance ({used})</h3>{estimated.verdict_html()}{estimated.table_html()}")
+        body += f"<h3>Policy</h3><table>{policy}</table>"
         return html_page(self.title, body)
 
 
@@ -41,9 +49,11 @@ def decide(
     policy: PolicySection,
     *,
     prediction_drift: Optional[DriftReport] = None,
+    estimated: Optional[EstimatedDecayReport] = None,
 ) -> MonitoringDecision:
     """The strongest action any rule calls for under `policy` (the validated config section); `reasons` lists
-    every rule that fired."""
+    every rule that fired. Without labels (`decay` None), the `estimated` decay stands in for it; with labels,
+    realized decay decides and the estimate is only shown next to it."""
     level = 0
     reasons: List[str] = []
 
@@ -67,10 +77,17 @@ def decide(
         escalate("alert", f"prediction distribution drifted: {', '.join(prediction_drift.drifted_columns)}")
     if decay is not None and decay.decayed:
         escalate("retrain" if policy.retrain_on_decay else "alert", "model decayed: " + "; ".join(decay.reasons))
+    if decay is None and estimated is not None and estimated.decayed:
+        action = ("retrain" if policy.retrain_on_estimated_decay
+                  else "alert" if policy.alert_on_estimated_decay else None)
+        if action:
+            escalate(action, "estimated decay (no labels yet; an estimate): " + "; ".join(estimated.reasons))
     return MonitoringDecision(
         action=ACTIONS[level],
         reasons=reasons,
         drift_share=None if drift is None else drift.drift_share,
         decayed=None if decay is None else decay.decayed,
+        estimated_decay=None if estimated is None else estimated.decayed,
+        performance=None if estimated is None else estimated.to_dict(),
         policy=policy.model_dump(),
     )

@@ -19,6 +19,7 @@ from steps.evaluation.metrics import EvaluationReport
 from steps.monitoring.decay import DecayReport
 from steps.monitoring.decision import MonitoringDecision
 from steps.monitoring.drift import DriftReport
+from steps.monitoring.estimated_decay import EstimatedDecayReport
 
 logger = logging.getLogger(__name__)
 
@@ -123,14 +124,42 @@ def measure_decay(
     return report
 
 
+@step
+def estimate_performance(
+    holdout: pd.DataFrame, reference_predictions: pd.DataFrame, batch_predictions: pd.DataFrame, batch: pd.DataFrame,
+    schema: DataSchema, reference: EvaluationReport, max_drop: Dict[str, Dict[str, float]],
+    decay: Optional[DecayReport],
+) -> Annotated[Optional[EstimatedDecayReport], names.ESTIMATED_DECAY_REPORT]:
+    """Performance estimated without labels (fitted on the champion's holdout) against its holdout metrics, shown
+    next to the realized metrics when the batch has labels; None for a task without an estimate."""
+    from steps.monitoring.estimated import estimate_batch
+    from steps.monitoring.estimated_decay import evaluate_estimated_decay
+
+    got = estimate_batch(schema.task, holdout, reference_predictions, batch_predictions, schema.target,
+                         schema.classes, schema.features, batch)
+    if got is None:
+        logger.info("no performance estimate for a %s model on %d rows", schema.task, len(batch_predictions))
+        return None
+    estimates, method, calibration = got
+    report = evaluate_estimated_decay(
+        estimates, reference.metrics, max_drop[schema.task], task=schema.task, method=method,
+        n_rows=len(batch_predictions), realized=None if decay is None else decay.current_metrics,
+        calibration=calibration)
+    logger.info("estimated performance (%s): %s; %s", method, ", ".join(
+        f"{k} {v['estimate']:.4f} [{v['lower']:.4f}, {v['upper']:.4f}]" for k, v in sorted(estimates.items())),
+        "; ".join(report.reasons) or "within limits")
+    return report
+
+
 @step(enable_cache=False)
 def decide_action(
-    drift: DriftReport, prediction_drift: DriftReport, decay: Optional[DecayReport], policy: PolicySection
+    drift: DriftReport, prediction_drift: DriftReport, decay: Optional[DecayReport], policy: PolicySection,
+    estimated: Optional[EstimatedDecayReport] = None,
 ) -> Annotated[MonitoringDecision, names.MONITORING_DECISION]:
-    """none / alert / retrain, with every reason."""
+    """none / alert / retrain, with every reason; without labels the estimated decay stands in for decay."""
     from steps.monitoring.decision import decide
 
-    decision = decide(drift, decay, policy, prediction_drift=prediction_drift)
+    decision = decide(drift, decay, policy, prediction_drift=prediction_drift, estimated=estimated)
     logger.info("monitoring decision: %s%s", decision.action,
                 "".join(f"\n  - {r}" for r in decision.reasons))
     return decision

@@ -58,3 +58,32 @@ def test_served_traffic_joins_labels_and_realized_metrics_per_window(tmp_path):
     assert realized["labelled"].tolist() == [2, 2] and realized["served"].tolist() == [3, 2]
     # window 1: r0 predicted 0 (truth 0), r1 predicted 1 (truth 0); window 2: r3 -> 1 (1), r4 -> 0 (0)
     assert realized["accuracy"].tolist() == [0.5, 1.0]
+
+
+def test_estimated_accuracy_per_window_for_a_multiclass_model(tmp_path):
+    """The same fitted estimator as the decision's, per recorded window: within its band of each window's realized
+    accuracy, and lower in the window whose traffic moved towards the class boundaries."""
+    import pandas as pd
+
+    from steps.monitoring.estimated import estimated_by_window, fit_performance_estimator
+    from tests.monitoring.test_cbpe import _multiclass_world
+
+    classes = ["basic", "plus", "pro"]
+    holdout_scores, holdout_y = _multiclass_world(5000, 2.0, seed=1)
+    holdout_predictions = pd.DataFrame({f"proba_{c}": holdout_scores[:, i] for i, c in enumerate(classes)})
+    estimator = fit_performance_estimator("multiclass", pd.DataFrame({"plan": np.array(classes)[holdout_y]}),
+                                          holdout_predictions, "plan", classes, ["x"])
+    recorder = Recorder(RecorderSettings(tmp_path, window_seconds=60), ["x"], classes)
+    recorder._worker = "w"
+    realized = []
+    for window, (spread, seed) in enumerate([(2.0, 2), (0.7, 3)]):
+        scores, y = _multiclass_world(1500, spread, seed)
+        for i, row in enumerate(scores):
+            recorder._pending.append((T0 + 60 * window + 1, [f"w{window}-{i}"], {"x": [0.0]}, row[None, :]))
+        realized.append(float(np.mean(scores.argmax(axis=1) == y)))
+    live_store.write_description(tmp_path, {"features": ["x"], "classes": classes, "window_seconds": 60})
+    recorder.flush(final=True)
+    estimated = estimated_by_window(tmp_path, estimator, ["x"], "plan", classes)
+    assert estimated["served"].tolist() == [1500, 1500]
+    assert (estimated["accuracy_lower"] <= realized).all() and (estimated["accuracy_upper"] >= realized).all()
+    assert estimated["est_accuracy"].iloc[1] < estimated["accuracy_lower"].iloc[0]

@@ -115,6 +115,35 @@ def test_monitoring_flags_drift_only_when_there_is_drift(stack, champion):
     stormy = run_monitoring(config, MODEL, {"generator": {"n_rows": 1500, "seed": 12, "drift": 1.0}}, **QUIET)
     assert stormy["drift"].detected and stormy["decision"].action == "retrain"
     assert stormy["decay"] is not None and stormy["decay"].decayed
+    # labelled batches: realized decay decides; the estimate (CBPE) is reported next to the realized figures
+    estimated = calm["estimated_decay"]
+    assert estimated.method == "CBPE" and set(estimated.realized) == {"accuracy", "roc_auc"}
+    band = estimated.estimates["accuracy"]
+    assert band["lower"] <= estimated.realized["accuracy"] <= band["upper"], (band, estimated.realized)
+
+
+def test_monitoring_without_labels_decides_on_the_estimate(stack, champion, tmp_path):
+    from steps.data.generator import TARGET, generate_batch
+
+    config = load_monitoring_config(None, {})
+    runs, said = {}, []
+    for name, drift in (("calm", 0.0), ("stormy", 1.0)):
+        path = tmp_path / f"{name}.csv"
+        generate_batch(1500, seed=21, drift=drift).drop(columns=[TARGET]).to_csv(path, index=False)
+        runs[name] = run_monitoring(config, MODEL, {"path": str(path)}, say=said.append)
+    for name, run in runs.items():
+        assert run["decay"] is None and run["decision"].decayed is None
+        assert run["decision"].estimated_decay is run["estimated_decay"].decayed
+        assert "Estimated performance (used by the decision)" in run["decision"].to_html()
+    calm, stormy = (runs[n]["estimated_decay"].estimates["accuracy"] for n in ("calm", "stormy"))
+    assert stormy["estimate"] < calm["estimate"], (calm, stormy)
+    assert not runs["calm"]["decision"].estimated_decay
+    assert runs["stormy"]["decision"].estimated_decay  # the shift moves rows to where the model is less sure
+    assert any(r.startswith("alert: estimated decay (no labels yet") for r in runs["stormy"]["decision"].reasons)
+    printed = said[-1]  # the CLI's last lines: the estimate, its band, the reference and the verdict
+    assert printed.startswith("estimated performance (CBPE, an estimate from 1500 rows; no labels: it stands in")
+    assert "accuracy:" in printed and "(band " in printed and "-> estimated decay" in printed
+    assert TARGET not in runs["calm"]["batch"].columns
 
 
 def test_bad_batch_is_rejected_before_scoring(stack, champion, tmp_path):
