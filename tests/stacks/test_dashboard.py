@@ -21,7 +21,10 @@ pytestmark = pytest.mark.integration
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1400,900")
+                  "--window-size=1400,900",
+                  # no internet on the test machines: names other than ours fail at once instead of hanging (the
+                  # dashboard shows flavor logos from a public bucket)
+                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost")
 LATEST_RUN = r'''
 import json
 from zenml.client import Client
@@ -50,6 +53,9 @@ def browser(tmp_path):
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
     # An explicit driver path: Selenium then never looks for (or downloads) a driver itself.
+    # "eager": navigation (a get, the login click) waits for the document, not for every image and font; every
+    # check below waits explicitly for what it needs to see
+    options.page_load_strategy = "eager"
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     try:

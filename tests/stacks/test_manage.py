@@ -44,7 +44,7 @@ def test_kubernetes_spec_has_the_promised_components():
     assert flavors == {
         "orchestrator": "kubernetes", "artifact_store": "s3", "experiment_tracker": "mlflow",
         "model_registry": "mlflow", "data_validator": "project_whylogs", "model_deployer": "project_seldon",
-        "container_registry": "default", "image_builder": "local",
+        "container_registry": "default", "image_builder": "local", "alerter": "project_webhook",
     }
     assert spec.component("model_deployer").configuration["backend"] == "kubernetes"
     assert "kube_context:mlops" in spec.requires and "docker" in spec.requires
