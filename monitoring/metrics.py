@@ -34,9 +34,14 @@ MODEL_DECAYED = "mlops_model_decayed"
 DECISION = "mlops_monitoring_decision"  # label action=none|alert|retrain, value 1 for the chosen one
 BATCH_ROWS = "mlops_batch_rows"
 LAST_RUN_TIMESTAMP = "mlops_monitoring_last_run_timestamp_seconds"
+# performance estimated without labels (CBPE / DLE): labels metric= (accuracy, roc_auc, mae, ...) and
+# bound=estimate|lower|upper; 1 in ESTIMATED_DECAYED when the whole band is past the limit
+ESTIMATED_METRIC = "mlops_estimated_metric"
+ESTIMATED_DECAYED = "mlops_estimated_decayed"
 BATCH_METRICS = (
     DRIFT_SHARE, DRIFT_DETECTED, FEATURE_HELLINGER, FEATURE_DRIFTED, PREDICTION_DRIFT_DETECTED, BATCH_ACCURACY,
-    BATCH_ACCURACY_THRESHOLD, MODEL_DECAYED, DECISION, BATCH_ROWS, LAST_RUN_TIMESTAMP,
+    BATCH_ACCURACY_THRESHOLD, MODEL_DECAYED, DECISION, BATCH_ROWS, LAST_RUN_TIMESTAMP, ESTIMATED_METRIC,
+    ESTIMATED_DECAYED,
 )
 
 # A/B tests (pushed by `run.py abtest status`, one group per model, job ABTEST_JOB): gauges with a `variant` label

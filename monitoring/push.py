@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from steps.monitoring.decay import DecayReport
     from steps.monitoring.decision import MonitoringDecision
     from steps.monitoring.drift import DriftReport
+    from steps.monitoring.estimated_decay import EstimatedDecayReport
 
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -185,6 +186,7 @@ def monitoring_metrics(
     prediction_drift: Optional["DriftReport"] = None,
     n_rows: Optional[int] = None,
     accuracy_metric: str = "accuracy",
+    estimated: Optional["EstimatedDecayReport"] = None,
 ) -> Dict[str, float]:
     """The gauges one monitoring run reports, keyed as `push_monitoring_results` expects."""
     out: Dict[str, float] = {m.LAST_RUN_TIMESTAMP: time.time()}
@@ -206,6 +208,12 @@ def monitoring_metrics(
                 # Pushed beside the accuracy so the alert compares like with like, per model.
                 threshold = decay.reference_metrics[accuracy_metric] - decay.max_drop[accuracy_metric]
                 out[m.BATCH_ACCURACY_THRESHOLD] = threshold
+    if estimated is not None:
+        out[m.ESTIMATED_DECAYED] = float(estimated.decayed)
+        for metric, band in estimated.estimates.items():
+            for bound in ("estimate", "lower", "upper"):
+                if band.get(bound) is not None:
+                    out[series(m.ESTIMATED_METRIC, metric=metric, bound=bound)] = float(band[bound])
     if decision is not None:
         from steps.monitoring.decision import ACTIONS
 

@@ -71,6 +71,6 @@ def monitoring_pipeline(
     decision = decide_action(drift, prediction_drift, decay, policy, estimated)
     notify_decision(decision, model_name)
     publish_monitoring_metrics(decision, drift, prediction_drift, decay, model_name, n_rows,
-                               live="live" in batch_source)
+                               live="live" in batch_source, estimated=estimated)
     if "live" in batch_source:
         advance_live_checkpoint(live_windows, decision, after="publish_monitoring_metrics")

@@ -179,9 +179,10 @@ def notify_decision(decision: MonitoringDecision, model_name: str) -> Annotated[
 @step(enable_cache=False)
 def publish_monitoring_metrics(
     decision: MonitoringDecision, drift: DriftReport, prediction_drift: DriftReport, decay: Optional[DecayReport],
-    model_name: str, n_rows: int, live: bool = False,
+    model_name: str, n_rows: int, live: bool = False, estimated: Optional[EstimatedDecayReport] = None,
 ) -> Annotated[str, "published_to"]:
-    """Pushes drift, accuracy and the decision to the Pushgateway when local monitoring runs ("" when not pushed);
+    """Pushes drift, accuracy, estimated performance and the decision to the Pushgateway when local monitoring runs
+    ("" when not pushed);
     live traffic's results as a group of their own (source="live": drift per check over time in Grafana)."""
     from monitoring import local
     from monitoring import metrics as m
@@ -192,7 +193,8 @@ def publish_monitoring_metrics(
     if not gateway:
         logger.info("monitoring stack not running (`python run.py monitoring up`): results not pushed")
         return ""
-    metrics = monitoring_metrics(drift, decay, decision, prediction_drift=prediction_drift, n_rows=n_rows)
+    metrics = monitoring_metrics(drift, decay, decision, prediction_drift=prediction_drift, n_rows=n_rows,
+                                 estimated=estimated)
     source = m.LIVE_SOURCE if live else None
     return publish_monitoring_results(gateway, model_name, metrics, source=source)  # bounded; a fault only warns
 

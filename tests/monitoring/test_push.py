@@ -42,3 +42,19 @@ def test_monitoring_metrics_from_reports():
     assert out['mlops_monitoring_decision{action="retrain"}'] == 1.0
     assert out['mlops_monitoring_decision{action="none"}'] == 0.0
     format_exposition(out)  # every key is valid
+
+
+def test_estimated_performance_is_pushed_with_its_band():
+    from steps.monitoring.estimated_decay import EstimatedDecayReport
+
+    estimated = EstimatedDecayReport(
+        task="binary", method="CBPE", n_rows=300,
+        estimates={"accuracy": {"estimate": 0.66, "lower": 0.63, "upper": 0.69}},
+        reference_metrics={"accuracy": 0.75}, drops={"accuracy": 0.09}, max_drop={"accuracy": 0.05}, decayed=True,
+        decayed_metrics=["accuracy"])
+    out = monitoring_metrics(estimated=estimated)
+    assert out[m.ESTIMATED_DECAYED] == 1.0
+    assert out['mlops_estimated_metric{bound="estimate",metric="accuracy"}'] == 0.66
+    assert out['mlops_estimated_metric{bound="lower",metric="accuracy"}'] == 0.63
+    assert out['mlops_estimated_metric{bound="upper",metric="accuracy"}'] == 0.69
+    format_exposition(out)
