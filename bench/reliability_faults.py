@@ -30,7 +30,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlparse
 
 import psutil
@@ -191,27 +191,39 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def main(argv: Optional[List[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kills", type=int, default=3)
-    parser.add_argument("--every", type=float, default=20.0, help="seconds between kills (and before the first)")
+def load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The steady load and the daemon's size, shared by the benches that fault a deployment under load."""
     parser.add_argument("--rate", type=float, default=20.0, help="requests per second, all clients together")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=30.0, help="client timeout per request (s)")
     parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args(argv)
 
+
+def bench_backend(prefix: str, versions: List[str], workers: int) -> Tuple[Path, Any]:
+    """A fresh run-state folder with a small model per version (`<work>/model-<version>`) and a local backend."""
     from stacks.seldon.local_backend import LocalSeldonBackend
-    from serving.identity import ModelIdentity
-    from stacks.seldon.spec import ModelDeploymentSpec
     from tests.serving.model_factory import train_and_save
 
-    work = Path(tempfile.mkdtemp(prefix="bench-faults-"))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     os.environ["MLOPS_STATE_DIR"] = str(work / "state")
-    train_and_save(work / "model", "logreg", "str", n_rows=2000)
-    backend = LocalSeldonBackend(root=work / "seldon-local", workers=args.workers, threads=2,
-                                 log=lambda m: print(m, file=sys.stderr))
-    info = backend.deploy(ModelDeploymentSpec(name="faults", model=ModelIdentity("faults", "1", uri=str(work / "model"))))
+    for version in versions:
+        train_and_save(work / f"model-{version}", "logreg", "str", n_rows=2000)
+    return work, LocalSeldonBackend(root=work / "seldon-local", workers=workers, threads=2,
+                                    log=lambda m: print(m, file=sys.stderr))
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kills", type=int, default=3)
+    parser.add_argument("--every", type=float, default=20.0, help="seconds between kills (and before the first)")
+    load_arguments(parser)
+    args = parser.parse_args(argv)
+
+    from serving.identity import ModelIdentity
+    from stacks.seldon.spec import ModelDeploymentSpec
+
+    work, backend = bench_backend("bench-faults-", ["1"], args.workers)
+    info = backend.deploy(ModelDeploymentSpec(name="faults", model=ModelIdentity("faults", "1", uri=str(work / "model-1"))))
     supervisor = info.details["pid"]
     health = info.details["direct_url"].replace("/api/v1.0/predictions", "/health/status")
     load = Load(info.url, args.rate, args.threads, args.timeout)

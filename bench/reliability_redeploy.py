@@ -15,10 +15,8 @@ Target (issue 10): 0 lost.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -26,7 +24,7 @@ from typing import Dict, List, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import machine_note, markdown_table  # noqa: E402
-from reliability_faults import Load  # noqa: E402
+from reliability_faults import Load, bench_backend, load_arguments  # noqa: E402
 
 from stacks.seldon import local_process  # noqa: E402
 
@@ -35,23 +33,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--redeploys", type=int, default=5)
     parser.add_argument("--every", type=float, default=10.0, help="seconds between redeploys (and before the first)")
-    parser.add_argument("--rate", type=float, default=20.0, help="requests per second, all clients together")
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--timeout", type=float, default=30.0, help="client timeout per request (s)")
-    parser.add_argument("--workers", type=int, default=1)
+    load_arguments(parser)
     args = parser.parse_args(argv)
 
     from serving.identity import ModelIdentity
-    from stacks.seldon.local_backend import LocalSeldonBackend
     from stacks.seldon.spec import ModelDeploymentSpec
-    from tests.serving.model_factory import train_and_save
 
-    work = Path(tempfile.mkdtemp(prefix="bench-redeploy-"))
-    os.environ["MLOPS_STATE_DIR"] = str(work / "state")
-    for version in ("1", "2"):
-        train_and_save(work / f"model-{version}", "logreg", "str", n_rows=2000)
-    backend = LocalSeldonBackend(root=work / "seldon-local", workers=args.workers, threads=2,
-                                 log=lambda m: print(m, file=sys.stderr))
+    work, backend = bench_backend("bench-redeploy-", ["1", "2"], args.workers)
 
     def deploy(version: str):
         identity = ModelIdentity("redeploy", version, uri=str(work / f"model-{version}"))
