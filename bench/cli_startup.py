@@ -52,7 +52,7 @@ TARGETS = {"python run.py --help": 0.5, "python run.py deployments": 1.0, "pytho
 PIPELINE_TARGETS = {"python run.py predict --data features.csv (10k rows, endpoint)": 3.0,
                     "python run.py monitor --data batch.csv (10k rows)": 10.0,
                     "python run.py train (all-cached rerun)": 5.0}
-MONITORING_STEPS, TRAINING_STEPS = 10, 9  # steps of the monitoring (batch) and training pipelines
+MONITORING_STEPS, TRAINING_STEPS = 12, 10  # steps of the monitoring (batch) and training pipelines
 
 
 @dataclasses.dataclass
