@@ -23,7 +23,8 @@ def monitoring_arguments(config: MonitoringConfig, model_name: str, batch_source
     from pipelines.selection import deployment_of
 
     return dict(model_name=model_name, batch_source=batch_source, deployment_name=deployment_of(model_name),
-                drift_settings=config.drift, max_drop=config.model_dump(mode="json")["max_drop"], policy=config.policy)
+                drift_settings=config.drift, max_drop=config.model_dump(mode="json")["max_drop"], policy=config.policy,
+                alerts=config.alerts)
 
 
 def run_monitoring(

@@ -7,12 +7,12 @@ windows the endpoint recorded since the last check (chosen by a step, so a sched
 time), already profiled and scored by the endpoint itself, with labels fed back; the checkpoint moves only after the
 run's decision and metrics went out."""
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from zenml import Model, pipeline
 
 from core import names
-from core.config import DriftSection, PolicySection
+from core.config import AlertsSection, DriftSection, PolicySection
 from steps.hooks import notify_failure
 
 from steps.monitoring.live_steps import advance_live_checkpoint, load_live_traffic, select_live_windows
@@ -40,6 +40,7 @@ def monitoring_pipeline(
     drift_settings: DriftSection,
     max_drop: Dict[str, Dict[str, float]],
     policy: PolicySection,
+    alerts: Optional[AlertsSection] = None,
 ) -> None:
     """Watches one batch of `model_name` (scored by `deployment_name`), or the traffic its endpoint served
     (`batch_source={"live": ...}`); a batch that fails validation is rejected before it is scored. The settings are
@@ -69,7 +70,7 @@ def monitoring_pipeline(
     estimated = estimate_performance(holdout, reference_predictions, predictions, batch, schema, reference_evaluation,
                                      max_drop, decay)
     decision = decide_action(drift, prediction_drift, decay, policy, estimated)
-    notify_decision(decision, model_name)
+    notify_decision(decision, model_name, alerts)
     publish_monitoring_metrics(decision, drift, prediction_drift, decay, model_name, n_rows,
                                live="live" in batch_source, estimated=estimated)
     if "live" in batch_source:

@@ -7,6 +7,7 @@ without an alerter (a user's own stack) is a no-op said once, like an alerter wi
 from __future__ import annotations
 
 import logging
+from typing import Any, Dict, Optional
 
 from monitoring.notify import Notification, decision_notification, failure_notification
 
@@ -14,8 +15,9 @@ logger = logging.getLogger(__name__)
 _SAID_NO_ALERTER = False
 
 
-def notify(note: Notification) -> bool:
-    """Posts `note` through the active stack's alerter; True when it was delivered. Never raises."""
+def notify(note: Notification, alerts: Optional[Dict[str, Any]] = None) -> bool:
+    """Posts `note` through the active stack's alerter (to `alerts`' webhook: the command's monitoring config, else
+    the shipped one); True when it was delivered. Never raises."""
     global _SAID_NO_ALERTER
     from zenml.client import Client
 
@@ -30,7 +32,8 @@ def notify(note: Notification) -> bool:
                             note.title)
             return False
         if isinstance(alerter, WebhookAlerter):
-            params = NotificationParameters(title=note.title, severity=note.severity, fields=note.fields)
+            params = NotificationParameters(title=note.title, severity=note.severity, fields=note.fields,
+                                            alerts=alerts)
             return alerter.post(note.text, params)
         return bool(alerter.post(f"*{note.title}*\n{note.text}"))  # another flavor (ZenML's Slack, Discord, ...)
     except Exception as exc:  # noqa: BLE001 - a notification never fails the run it reports on
@@ -53,7 +56,8 @@ def notify_failure(exception: BaseException) -> None:
                                 rejected_batch=isinstance(exception, DataValidationError), model_name=model))
 
 
-def notify_decision(model_name: str, action: str, reasons: list, run: str = "") -> bool:
+def notify_decision(model_name: str, action: str, reasons: list, run: str = "",
+                    alerts: Optional[Dict[str, Any]] = None) -> bool:
     """Tells someone that monitoring decided to alert or retrain (nothing for 'none')."""
     note = decision_notification(model_name, action, reasons, run)
-    return notify(note) if note else False
+    return notify(note, alerts) if note else False

@@ -29,6 +29,7 @@ class NotificationParameters(BaseAlerterStepParameters):
     title: str = ""
     severity: str = "info"
     fields: Dict[str, Any] = {}
+    alerts: Optional[Dict[str, Any]] = None  # the running command's `alerts:` config section (default: the shipped one)
 
 
 class WebhookAlerter(BaseAlerter):
@@ -38,12 +39,13 @@ class WebhookAlerter(BaseAlerter):
     def config(self) -> WebhookAlerterConfig:
         return self._config  # type: ignore[return-value]
 
-    def target(self) -> Tuple[Optional[str], float]:
-        """(url, timeout): the component's URL, else the monitoring config's."""
-        from core.config import MonitoringConfig, load_config
+    def target(self, alerts: Optional[Dict[str, Any]] = None) -> Tuple[Optional[str], float]:
+        """(url, timeout): the component's URL, else the `alerts` section of the command's monitoring config (the
+        shipped configs/monitoring.yaml when the command was given none)."""
+        from core.config import AlertsSection, MonitoringConfig, load_config
 
-        alerts = load_config("monitoring", MonitoringConfig).alerts
-        return self.config.webhook_url or alerts.webhook_url, alerts.timeout_seconds
+        section = AlertsSection(**alerts) if alerts else load_config("monitoring", MonitoringConfig).alerts
+        return self.config.webhook_url or section.webhook_url, section.timeout_seconds
 
     def post(self, message: str, params: Optional[BaseAlerterStepParameters] = None) -> bool:
         from monitoring.notify import Notification, post_notification, text_notification
@@ -52,7 +54,7 @@ class WebhookAlerter(BaseAlerter):
             note = Notification(params.title, message, params.severity, dict(params.fields))
         else:
             note = text_notification(message)
-        url, timeout = self.target()
+        url, timeout = self.target(params.alerts if isinstance(params, NotificationParameters) else None)
         return post_notification(url, note, timeout)
 
     def ask(self, question: str, params: Optional[BaseAlerterStepParameters] = None) -> bool:

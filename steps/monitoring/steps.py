@@ -11,7 +11,7 @@ from typing_extensions import Annotated
 from zenml import step
 
 import materializers.project_materializers  # noqa: F401  (registers the project's materializers)
-from core.config import DriftSection, PolicySection
+from core.config import AlertsSection, DriftSection, PolicySection
 from core import names
 from steps.data.schema import DataSchema
 from steps.data.validation import ValidationReport
@@ -166,14 +166,16 @@ def decide_action(
 
 
 @step(enable_cache=False)
-def notify_decision(decision: MonitoringDecision, model_name: str) -> Annotated[bool, "decision_notified"]:
-    """Tells someone (the stack's alerter) when monitoring decided to alert or retrain. A step, not a success hook:
-    a hook cannot see the decision the step returned."""
+def notify_decision(decision: MonitoringDecision, model_name: str,
+                    alerts: Optional[AlertsSection] = None) -> Annotated[bool, "decision_notified"]:
+    """Tells someone (the stack's alerter, to the webhook of the run's monitoring config) when monitoring decided to
+    alert or retrain. A step, not a success hook: a hook cannot see the decision the step returned."""
     from zenml import get_step_context
 
     from steps.hooks import notify_decision as notify
 
-    return notify(model_name, decision.action, list(decision.reasons), get_step_context().pipeline_run.name)
+    return notify(model_name, decision.action, list(decision.reasons), get_step_context().pipeline_run.name,
+                  alerts.model_dump(mode="json") if alerts else None)
 
 
 @step(enable_cache=False)

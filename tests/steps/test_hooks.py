@@ -10,6 +10,7 @@ from zenml import pipeline, step
 from monitoring import notify
 from monitoring.notify import Notification, decision_notification, failure_notification, post_notification
 from steps.data.validation import DataValidationError, ValidationReport
+from core.config import AlertsSection
 from steps.hooks import notify_failure
 from steps.monitoring.decision import MonitoringDecision
 from steps.monitoring.steps import batch_quality_gate, notify_decision
@@ -70,6 +71,11 @@ def alerted_stack():
             yield sink
         finally:
             client.update_stack_component(ALERTER, StackComponentType.ALERTER, configuration={"webhook_url": None})
+
+
+@pipeline(enable_cache=False)
+def deciding_with_own_config(alerts: AlertsSection) -> None:
+    notify_decision(retrain_decision(), "loans-model", alerts)
 
 
 def _event(body):
@@ -140,3 +146,26 @@ def test_an_unreachable_receiver_warns_and_never_raises(caplog):
 def test_a_long_error_is_cut_for_the_message():
     note = failure_notification("p", "r", "s", ValueError("y" * 5000))
     assert len(note.text) < 800 and note.text.endswith(" ...")
+
+
+@pytest.mark.integration
+def test_the_decision_goes_to_the_webhook_of_the_commands_own_config(alerted_stack):
+    """`run.py monitor --config mine.yaml`: without a URL on the component, the decision is posted to mine.yaml's
+    alerts.webhook_url (the shipped config has none)."""
+    from zenml.client import Client
+    from zenml.enums import StackComponentType
+
+    from zenml.stack import stack as zenml_stack
+
+    def configure_alerter(url):
+        Client().update_stack_component(ALERTER, StackComponentType.ALERTER, configuration={"webhook_url": url})
+        zenml_stack._STACK_CACHE.clear()  # ZenML keys its in-process stack cache on the stack, not its components
+
+    configure_alerter(None)
+    try:
+        with webhook_sink() as own:
+            deciding_with_own_config(AlertsSection(webhook_url=own.url))
+            body = own.wait_for(lambda b: _event(b).get("model") == "loans-model", WAIT_S)
+        assert _event(body)["action"] == "retrain"
+    finally:
+        configure_alerter(alerted_stack.url)
