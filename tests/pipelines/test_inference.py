@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.launch import load_training_config, prepare_environment, run_training
+from pipelines.launch import load_training_config, prepare_environment, run_training, user_data_overrides
 from pipelines.predict import run_batch_inference
 from core import names
 from steps.deployment.registry import RegistryError, by_version, download_model, load_model, promote
@@ -57,7 +57,8 @@ def wine(tmp_path_factory):
     table = _wine_table()
     source = folder / "wine.csv"
     table.to_csv(source, index=False)
-    base = {"data.source": str(source), "data.target": "cultivar", "model.name": MODEL, "enable_cache": False,
+    base = {**user_data_overrides(str(source), "cultivar"),  # as `train --data` does: no churn-demo checks
+            "data.source": str(source), "data.target": "cultivar", "model.name": MODEL, "enable_cache": False,
             "training.search.space": {}, "training.search.cv_folds": 2}
     run_training(load_training_config(None, {**base, "training.params": {"max_depth": 3}}), "", **QUIET)
     run_training(load_training_config(None, {**base, "training.estimator": "logistic_regression",
