@@ -98,6 +98,12 @@ class Load:
             worker.start()
         return workers
 
+    def finish(self, workers: List[threading.Thread]) -> None:
+        """Stops the clients and waits for their last requests."""
+        self.stop.set()
+        for worker in workers:
+            worker.join(self.timeout + 5)
+
 
 def answered_by(url: str) -> Optional[int]:
     """The pid of the process that answers GET `url` with 200 (looked up while the kept-alive connection is open)."""
@@ -249,9 +255,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                           "cpu": cpu})
             print(f"killed daemon {victim}; back after {back if back is None else round(back, 2)} s", file=sys.stderr)
         time.sleep(args.every)
-        load.stop.set()
-        for thread in threads:
-            thread.join(args.timeout + 5)
+        load.finish(threads)
     finally:
         backend.delete("faults")
         left = local_process.group_members(supervisor)

@@ -61,9 +61,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             supervisors.append(new.details["pid"])
             print(f"redeployed v{version} in {switches[-1]['seconds']:.1f} s", file=sys.stderr)
         time.sleep(args.every)
-        load.stop.set()
-        for thread in threads:
-            thread.join(args.timeout + 5)
+        load.finish(threads)
     finally:
         backend.delete("redeploy")
         left = [p for s in supervisors for p in local_process.group_members(s)]
